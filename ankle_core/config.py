@@ -1,0 +1,102 @@
+"""Settings, built once at the edge (CLI or ``app.py``) and passed down explicitly.
+
+There are no import-time globals: :func:`Settings.from_env` reads the environment when it is
+called, and every function that needs a limit or a path takes it as an argument.
+
+Environment variables (all optional):
+
+- ``ANKLE_MODELS_DIR``: folder of installed models (default: ``models/`` in the checkout).
+- ``ANKLE_DATABASE_URL``: SQLAlchemy URL of the case history (default: SQLite file).
+- ``ANKLE_DEVICE``: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+- ``ANKLE_MAX_UPLOAD_MB``: largest file a reader accepts, in MB (default 200).
+- ``ANKLE_MAX_PIXELS``: largest decoded image or volume, in pixels or voxels.
+- ``ANKLE_PACS_URL``, ``ANKLE_PACS_USER``, ``ANKLE_PACS_PASSWORD``, ``ANKLE_PACS_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+__all__ = ["PROJECT_ROOT", "ReadLimits", "Settings"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Bounds that protect readers from oversized or hostile files.
+
+    Attributes:
+        max_file_bytes: largest file accepted, in bytes (default 200 MB).
+        max_pixels: largest decoded 2D image, in pixels (default 100 megapixels).
+        max_voxels: largest decoded volume, in voxels (default 1024 x 1024 x 1024).
+        max_zip_members: most files in an uploaded ``.zip``.
+        max_zip_bytes: most bytes decompressed from a ``.zip`` (zip-bomb guard).
+        max_zip_ratio: largest compression ratio allowed for one member.
+        max_sequence_depth: deepest DICOM sequence nesting accepted.
+        max_series_files: most files in one DICOM series.
+    """
+
+    max_file_bytes: int = 200 * 1024 * 1024
+    max_pixels: int = 100_000_000
+    max_voxels: int = 1024**3
+    max_zip_members: int = 5000
+    max_zip_bytes: int = 2 * 1024**3
+    max_zip_ratio: float = 200.0
+    max_sequence_depth: int = 16
+    max_series_files: int = 4000
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{PROJECT_ROOT / 'data' / 'case_history.sqlite'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, in one frozen object.
+
+    Attributes:
+        models_dir: folder holding ``<model-name>/{model.safetensors, card.json}``.
+        database_url: SQLAlchemy URL of the case history and reader studies.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        limits: reader limits.
+        pacs_url: DICOMweb root URL, or None.
+        pacs_user: HTTP basic user, or None.
+        pacs_password: HTTP basic password (never logged or displayed), or None.
+        pacs_token: bearer token (never logged or displayed), or None.
+        pacs_timeout_s: timeout of each PACS request, in seconds.
+    """
+
+    models_dir: Path = PROJECT_ROOT / "models"
+    database_url: str = field(default_factory=_default_database_url)
+    device: str = "auto"
+    limits: ReadLimits = field(default_factory=ReadLimits)
+    pacs_url: str | None = None
+    pacs_user: str | None = None
+    pacs_password: str | None = field(default=None, repr=False)
+    pacs_token: str | None = field(default=None, repr=False)
+    pacs_timeout_s: float = 20.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build settings from the environment (or a given mapping, for tests)."""
+        env = dict(os.environ if environ is None else environ)
+        limits = ReadLimits()
+        if "ANKLE_MAX_UPLOAD_MB" in env:
+            max_bytes = int(float(env["ANKLE_MAX_UPLOAD_MB"]) * 1024 * 1024)
+            limits = replace(limits, max_file_bytes=max_bytes)
+        if "ANKLE_MAX_PIXELS" in env:
+            limits = replace(limits, max_pixels=int(env["ANKLE_MAX_PIXELS"]))
+        return cls(
+            models_dir=Path(env.get("ANKLE_MODELS_DIR", str(PROJECT_ROOT / "models"))),
+            database_url=env.get("ANKLE_DATABASE_URL", _default_database_url()),
+            device=env.get("ANKLE_DEVICE", "auto"),
+            limits=limits,
+            pacs_url=env.get("ANKLE_PACS_URL"),
+            pacs_user=env.get("ANKLE_PACS_USER"),
+            pacs_password=env.get("ANKLE_PACS_PASSWORD"),
+            pacs_token=env.get("ANKLE_PACS_TOKEN"),
+            pacs_timeout_s=float(env.get("ANKLE_PACS_TIMEOUT_S", "20")),
+        )

@@ -1,0 +1,1 @@
+"""ankle_core.explain (being built)."""

@@ -1,0 +1,1 @@
+"""ankle_core.export (being built)."""

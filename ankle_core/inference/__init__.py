@@ -1,0 +1,1 @@
+"""ankle_core.inference (being built)."""

@@ -1,0 +1,1 @@
+"""ankle_core.pacs (being built)."""

@@ -1,0 +1,1 @@
+"""ankle_core.preprocess (being built)."""

@@ -1,0 +1,1 @@
+"""ankle_core.store (being built)."""

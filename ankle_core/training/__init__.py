@@ -1,0 +1,1 @@
+"""ankle_core.training (being built)."""
