@@ -1,0 +1,1 @@
+"""Alembic migration scripts of the case-history schema (run by ``ankle_core.store.migrate``)."""
