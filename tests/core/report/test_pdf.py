@@ -1,0 +1,69 @@
+"""The one-page PDF report: one page, the findings, the models and the disclaimer."""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+import numpy as np
+import pytest
+
+from ankle_core.errors import InvalidInputError
+from ankle_core.report import REPORT_DISCLAIMER, CaseReport, render_pdf
+
+
+def _text(pdf: bytes) -> str:
+    """Concatenate every (deflated) content stream of the PDF."""
+    chunks = []
+    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            chunks.append(zlib.decompress(match.group(1)).decode("latin-1"))
+        except zlib.error:
+            chunks.append(match.group(1).decode("latin-1", "replace"))
+    return "\n".join(chunks)
+
+
+def _report(n_rows: int = 2) -> CaseReport:
+    rows = [(str(i + 1), "10, 20, 60, 70", "0.91", "indeterminate — review") for i in range(n_rows)]
+    return CaseReport(
+        title="Ankle radiograph",
+        image_rgb=np.full((300, 200, 3), 128, np.uint8),
+        summary="Case call: LMAF (p = 0.91)",
+        columns=("#", "Box (px)", "p(LMAF)", "Call"),
+        rows=rows,
+        models=("lmaf-fragment-detector 1.0.0", "lmaf-classifier-mobilenetv2 1.2.0"),
+    )
+
+
+def test_report_is_one_page_with_findings_models_and_disclaimer() -> None:
+    pdf = render_pdf(_report())
+    assert pdf.startswith(b"%PDF")
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 1
+    text = _text(pdf)
+    for expected in (
+        "Case call: LMAF",
+        "lmaf-classifier-mobilenetv2 1.2.0",
+        "indeterminate - review",
+        REPORT_DISCLAIMER[:40],
+    ):
+        assert expected in text
+    assert "/Subtype /Image" in pdf.decode("latin-1")
+
+
+def test_many_findings_still_fit_one_page() -> None:
+    pdf = render_pdf(_report(n_rows=40))
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 1
+    assert "28 more findings not shown" in _text(pdf)
+
+
+def test_bad_image_or_ragged_rows_are_refused() -> None:
+    with pytest.raises(InvalidInputError):
+        CaseReport(title="t", image_rgb=np.zeros((4, 4, 2), np.uint8), summary="s")
+    with pytest.raises(InvalidInputError):
+        CaseReport(
+            title="t",
+            image_rgb=np.zeros((4, 4), np.uint8),
+            summary="s",
+            columns=("a", "b"),
+            rows=[("only one",)],
+        )
