@@ -13,6 +13,7 @@ __all__ = [
     "AnkleError",
     "InvalidInputError",
     "ModelLoadError",
+    "PacsError",
     "UnknownModelError",
     "WeightsIntegrityError",
 ]
@@ -41,3 +42,11 @@ class UnknownModelError(ModelLoadError):
 
 class WeightsIntegrityError(ModelLoadError):
     """Raised when a weights file does not match the sha256 recorded in its card."""
+
+
+class PacsError(AnkleError):
+    """Raised when a PACS cannot be reached, refuses the login, or holds nothing usable.
+
+    The message says what happened in plain words ("the PACS did not answer within 20 s",
+    "the PACS refused the login") and never contains credentials or patient identifiers.
+    """
