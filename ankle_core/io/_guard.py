@@ -1,0 +1,131 @@
+"""The readers' single error boundary, and the size checks made before reading or decoding.
+
+Third-party decoders (pydicom, nibabel, Pillow, zlib) raise many built-in exception types on
+malformed input. :func:`input_boundary` turns every one of them into
+:class:`~ankle_core.errors.InvalidInputError` at the public entry points, chains the original
+exception, and logs only its class name: never file contents, paths or header values.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from ankle_core.config import ReadLimits
+from ankle_core.errors import InvalidInputError
+
+__all__ = ["check_byte_size", "check_pixel_count", "check_voxel_count", "input_boundary"]
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_DAMAGED = (
+    "The {what} could not be read: the file is damaged, truncated or not in a supported "
+    "format. Export it again from the PACS or the modality and retry."
+)
+
+
+def input_boundary(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate a public reader so that only :class:`InvalidInputError` escapes it.
+
+    Args:
+        what: plain words for the kind of input, used in messages ("radiograph", "volume").
+
+    Returns:
+        A decorator. The wrapped function re-raises :class:`InvalidInputError` unchanged and
+        converts any other :class:`Exception` into one, chained with ``from``.
+    """
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return func(*args, **kwargs)
+            except InvalidInputError:
+                raise
+            except RecursionError as exc:
+                logger.info("%s rejected: %s", what, type(exc).__name__)
+                raise InvalidInputError(
+                    f"The {what} is nested too deeply (DICOM sequences within sequences) to be "
+                    "read safely."
+                ) from exc
+            except MemoryError as exc:
+                logger.info("%s rejected: %s", what, type(exc).__name__)
+                raise InvalidInputError(
+                    f"The {what} is too large to read in the memory available."
+                ) from exc
+            except Exception as exc:
+                # Decoders raise ValueError, TypeError, KeyError, struct.error, OSError,
+                # EOFError, zlib.error, NotImplementedError, RuntimeError, ... on bad input.
+                logger.info("%s rejected: %s", what, type(exc).__name__)
+                raise InvalidInputError(_DAMAGED.format(what=what)) from exc
+
+        return wrapper
+
+    return decorate
+
+
+def check_byte_size(n_bytes: int, limits: ReadLimits) -> None:
+    """Refuse a file larger than ``limits.max_file_bytes`` (checked before reading it).
+
+    Args:
+        n_bytes: size of the file or upload, in bytes.
+        limits: reader limits.
+
+    Raises:
+        InvalidInputError: when the file is empty or too large.
+    """
+    if n_bytes <= 0:
+        raise InvalidInputError("The file is empty.")
+    if n_bytes > limits.max_file_bytes:
+        raise InvalidInputError(
+            f"The file is {n_bytes / 1e6:.1f} MB, above the limit of "
+            f"{limits.max_file_bytes / 1e6:.1f} MB set for this workbench."
+        )
+
+
+def check_pixel_count(rows: int, cols: int, frames: int, limits: ReadLimits) -> None:
+    """Refuse an image whose decoded size would exceed ``limits.max_pixels``.
+
+    Args:
+        rows: image height in pixels.
+        cols: image width in pixels.
+        frames: number of frames (1 for a single image).
+        limits: reader limits.
+
+    Raises:
+        InvalidInputError: when a dimension is not positive or the pixel count is too large.
+    """
+    if rows <= 0 or cols <= 0 or frames <= 0:
+        raise InvalidInputError("The image header gives no valid size (rows, columns, frames).")
+    if rows * cols * frames > limits.max_pixels:
+        raise InvalidInputError(
+            f"The image has {rows * cols * frames:,} pixels, above the limit of "
+            f"{limits.max_pixels:,} set for this workbench."
+        )
+
+
+def check_voxel_count(shape: tuple[int, ...], limits: ReadLimits) -> None:
+    """Refuse a volume whose decoded size would exceed ``limits.max_voxels``.
+
+    Args:
+        shape: the volume's dimensions, in voxels (any order).
+        limits: reader limits.
+
+    Raises:
+        InvalidInputError: when a dimension is not positive or the voxel count is too large.
+    """
+    count = 1
+    for n in shape:
+        if n <= 0:
+            raise InvalidInputError("The volume header gives an empty dimension.")
+        count *= int(n)
+    if count > limits.max_voxels:
+        raise InvalidInputError(
+            f"The volume has {count:,} voxels, above the limit of {limits.max_voxels:,} set "
+            "for this workbench."
+        )

@@ -1,0 +1,139 @@
+"""NIfTI-1 and NIfTI-2 volumes (``.nii`` and ``.nii.gz``), from bytes, through nibabel.
+
+The header is checked before the data: three spatial dimensions (a 4th of length 1 is
+dropped; 4D series are refused), a voxel count within the limits and, for gzip, a
+decompressed size bounded by what the header declares. nibabel's (i, j, k) array becomes
+(k, j, i) = (z, y, x) and its affine (sform or qform, as nibabel picks) is kept as is, which
+is exactly the convention of :class:`~ankle_core.types.Volume`. Header text fields
+(``descrip``, ``aux_file``, ``intent_name``) are never read: they can hold identifiers.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+
+from ankle_core.config import ReadLimits
+from ankle_core.errors import InvalidInputError
+from ankle_core.io._guard import check_voxel_count
+from ankle_core.io.geometry import orientation_code
+from ankle_core.io.sources import gunzip_bounded, sniff
+from ankle_core.types import Volume
+
+__all__ = ["read_nifti_volume"]
+
+_HEADER_BYTES = 540  # NIfTI-2 header size; NIfTI-1 needs 348
+_SLACK = 1 << 20  # room for a header extension beyond what the header declares
+
+
+def read_nifti_volume(data: bytes, limits: ReadLimits) -> Volume:
+    """Read a NIfTI-1/-2 file (plain or gzip) as a :class:`~ankle_core.types.Volume`.
+
+    Args:
+        data: the file's bytes, gzip-compressed or not.
+        limits: reader limits.
+
+    Returns:
+        The volume: array (z, y, x) float32 with the header's scaling applied; spacing
+        (z, y, x) mm from the affine's columns; affine voxel (x, y, z) -> RAS mm.
+
+    Raises:
+        InvalidInputError: not NIfTI, not 3D, too large, non-finite values or affine.
+    """
+    if data[:2] == b"\x1f\x8b":
+        head = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(data, _HEADER_BYTES)
+        needed = _declared_size(head, limits)
+        data = gunzip_bounded(data, min(needed + _SLACK, limits.max_zip_bytes))
+    else:
+        _declared_size(data[:_HEADER_BYTES], limits)
+    kind: Any = nib.Nifti2Image if data[4:8] in (b"n+2\x00", b"ni2\x00") else nib.Nifti1Image
+    img = kind.from_bytes(data)
+    shape = tuple(int(n) for n in img.shape)
+    if len(shape) == 4 and shape[3] == 1:
+        shape = shape[:3]
+    _check_shape(shape)
+    check_voxel_count(shape, limits)
+    arr = np.asarray(img.dataobj, dtype=np.float32).reshape(shape)
+    if not np.isfinite(arr).all():
+        raise InvalidInputError(
+            "The NIfTI volume contains NaN or infinite voxel values; it cannot be analysed."
+        )
+    affine = np.asarray(img.affine, dtype=np.float64)
+    if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
+        raise InvalidInputError("The NIfTI header's orientation (affine) is not valid.")
+    zooms = np.linalg.norm(affine[:3, :3], axis=0)  # (i, j, k) mm
+    slope, inter = img.header.get_slope_inter()
+    meta: dict[str, Any] = {
+        "modality": None,
+        "manufacturer": None,
+        "n_slices": shape[2],
+        "spacing_source": "NIfTI header",
+        "orientation": orientation_code(affine),
+        "rescale_applied": bool(
+            (slope is not None and slope != 1.0) or (inter is not None and inter != 0.0)
+        ),
+        "transfer_syntax": None,
+        "nifti_version": 2 if kind is nib.Nifti2Image else 1,
+        "source_format": "nifti",
+        "problems": [],
+    }
+    return Volume(
+        array=np.ascontiguousarray(arr.transpose(2, 1, 0)),
+        spacing_mm=(float(zooms[2]), float(zooms[1]), float(zooms[0])),
+        affine=affine,
+        metadata=meta,
+    )
+
+
+def _check_shape(shape: tuple[int, ...]) -> None:
+    if len(shape) > 3:
+        raise InvalidInputError(
+            f"The NIfTI file is {len(shape)}D (shape {shape}), e.g. a time series; a single 3D "
+            "volume is expected."
+        )
+    if len(shape) < 3 or min(shape) < 2:
+        raise InvalidInputError(
+            f"The NIfTI file holds a 2D image (shape {shape}), not a volume. Open a single "
+            "image as a radiograph."
+        )
+
+
+def _declared_size(head: bytes, limits: ReadLimits) -> int:
+    """Bytes the header says the file holds (vox_offset + voxels x bytes per voxel)."""
+    if sniff(head) != "nifti":
+        raise InvalidInputError("The file is not a NIfTI image (no NIfTI header found).")
+    two = head[4:8] in (b"n+2\x00", b"ni2\x00")
+    header_cls: Any = nib.Nifti2Header if two else nib.Nifti1Header
+    # Only the fixed-size header: extensions are read later, with the whole file.
+    header = header_cls.from_fileobj(_Reader(head[: 540 if two else 348]))
+    dims = tuple(int(n) for n in header.get_data_shape())
+    check_voxel_count(dims or (0,), limits)
+    n_vox = int(np.prod(dims))
+    bytes_per_voxel = int(np.dtype(header.get_data_dtype()).itemsize)
+    return int(header.get_data_offset()) + n_vox * bytes_per_voxel
+
+
+class _Reader:
+    """Minimal file object over a header prefix, for ``Header.from_fileobj``."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self._data) if n < 0 else self._pos + n
+        out = self._data[self._pos : end]
+        self._pos += len(out)
+        return out
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self._pos = (
+            pos if whence == 0 else self._pos + pos if whence == 1 else len(self._data) + pos
+        )
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
