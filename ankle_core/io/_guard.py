@@ -1,9 +1,12 @@
 """The readers' single error boundary, and the size checks made before reading or decoding.
 
 Third-party decoders (pydicom, nibabel, Pillow, zlib) raise many built-in exception types on
-malformed input. :func:`input_boundary` turns every one of them into
-:class:`~ankle_core.errors.InvalidInputError` at the public entry points, chains the original
-exception, and logs only its class name: never file contents, paths or header values.
+malformed input, and the Rust-based decoders (pylibjpeg-rle) even raise pyo3's
+``PanicException``, which derives from ``BaseException``. :func:`input_boundary` turns every
+one of them into :class:`~ankle_core.errors.InvalidInputError` at the public entry points,
+chains the original exception, and logs only its class name: never file contents, paths or
+header values. While a reader runs, records of the ``pydicom`` logger (whose warnings quote
+header values, e.g. an invalid UID or name) are redacted to their first words.
 """
 
 from __future__ import annotations
@@ -29,6 +32,21 @@ _DAMAGED = (
 )
 
 
+_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+class _RedactHeaderValues(logging.Filter):
+    """Keep a pydicom log record but drop anything after its first colon or quote."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cut = min((i for i in (message.find(":"), message.find("'")) if i >= 0), default=-1)
+        if cut >= 0 or len(message) > 80:
+            record.msg = message[: cut if cut >= 0 else 80] + " [value withheld]"
+            record.args = ()
+        return True
+
+
 def input_boundary(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a public reader so that only :class:`InvalidInputError` escapes it.
 
@@ -43,6 +61,9 @@ def input_boundary(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            redact = _RedactHeaderValues()
+            pydicom_logger = logging.getLogger("pydicom")
+            pydicom_logger.addFilter(redact)
             try:
                 return func(*args, **kwargs)
             except InvalidInputError:
@@ -58,11 +79,15 @@ def input_boundary(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 raise InvalidInputError(
                     f"The {what} is too large to read in the memory available."
                 ) from exc
-            except Exception as exc:
+            except _PASS_THROUGH:
+                raise
+            except BaseException as exc:
                 # Decoders raise ValueError, TypeError, KeyError, struct.error, OSError,
-                # EOFError, zlib.error, NotImplementedError, RuntimeError, ... on bad input.
+                # EOFError, zlib.error, NotImplementedError, RuntimeError, PanicException...
                 logger.info("%s rejected: %s", what, type(exc).__name__)
                 raise InvalidInputError(_DAMAGED.format(what=what)) from exc
+            finally:
+                pydicom_logger.removeFilter(redact)
 
         return wrapper
 

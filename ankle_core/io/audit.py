@@ -107,7 +107,7 @@ def _inspect(path: Path, limits: ReadLimits) -> dict[str, Any]:
 
 
 def _inspect_dicom(data: bytes, limits: ReadLimits) -> dict[str, Any]:
-    ds = parse_dicom(data)
+    ds = parse_dicom(data, limits)
     facts = header_facts(clean_header(ds, limits))
     if not has_pixels(ds):
         out = _from_metadata("dicom", facts, None)

@@ -48,7 +48,7 @@ def read_dicom_radiograph(data: bytes, limits: ReadLimits) -> Radiograph:
     Raises:
         InvalidInputError: no pixel data, several frames, too many pixels, bad values.
     """
-    ds = parse_dicom(data)
+    ds = parse_dicom(data, limits)
     clean = clean_header(ds, limits)
     meta = header_facts(clean)
     if not has_pixels(ds):

@@ -27,6 +27,7 @@ from ankle_core.io.deid import deidentify
 
 __all__ = [
     "PIXEL_TAGS",
+    "check_sequence_depth",
     "clean_header",
     "has_pixels",
     "header_facts",
@@ -39,14 +40,15 @@ __all__ = [
 PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
 
 
-def parse_dicom(data: bytes, *, stop_before_pixels: bool = False) -> Dataset:
-    """Parse DICOM bytes, with or without the 128-byte preamble.
+def parse_dicom(data: bytes, limits: ReadLimits, *, stop_before_pixels: bool = False) -> Dataset:
+    """Parse DICOM bytes, with or without the 128-byte preamble, and bound sequence nesting.
 
     A missing Transfer Syntax UID (a bare data set without file meta) is inferred from the
     encoding pydicom detected, so that pixel data can still be decoded.
 
     Args:
         data: the file's bytes (already checked against the size limit).
+        limits: reader limits (``max_sequence_depth``).
         stop_before_pixels: skip the pixel data (for header-only uses).
 
     Returns:
@@ -57,7 +59,9 @@ def parse_dicom(data: bytes, *, stop_before_pixels: bool = False) -> Dataset:
     """
     ds = pydicom.dcmread(io.BytesIO(data), force=True, stop_before_pixels=stop_before_pixels)
     if len(ds) == 0:
-        raise InvalidInputError("The file is not a DICOM file (no DICOM attributes found).")
+        raise InvalidInputError(
+            "The file holds no DICOM attributes: it is truncated, damaged or not DICOM."
+        )
     meta = getattr(ds, "file_meta", None)
     if meta is None:
         meta = FileMetaDataset()
@@ -70,7 +74,32 @@ def parse_dicom(data: bytes, *, stop_before_pixels: bool = False) -> Dataset:
             meta.TransferSyntaxUID = ExplicitVRBigEndian
         else:
             meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    check_sequence_depth(ds, limits.max_sequence_depth)
     return ds
+
+
+def check_sequence_depth(ds: Dataset, max_depth: int) -> None:
+    """Refuse a data set whose sequences nest deeper than ``max_depth`` (iteratively).
+
+    Args:
+        ds: a parsed data set.
+        max_depth: deepest nesting accepted (a top-level sequence is depth 1).
+
+    Raises:
+        InvalidInputError: when the nesting is deeper.
+    """
+    stack: list[tuple[Dataset, int]] = [(ds, 0)]
+    while stack:
+        current, depth = stack.pop()
+        for elem in current:
+            if elem.VR != "SQ":
+                continue
+            if depth + 1 > max_depth:
+                raise InvalidInputError(
+                    f"The DICOM header nests sequences more than {max_depth} levels deep; it "
+                    "was refused as unsafe to read."
+                )
+            stack.extend((item, depth + 1) for item in elem.value)
 
 
 def has_pixels(ds: Dataset) -> bool:

@@ -65,16 +65,16 @@ def read_nifti_volume(data: bytes, limits: ReadLimits) -> Volume:
     if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
         raise InvalidInputError("The NIfTI header's orientation (affine) is not valid.")
     zooms = np.linalg.norm(affine[:3, :3], axis=0)  # (i, j, k) mm
-    slope, inter = img.header.get_slope_inter()
+    # nibabel moves the header's scl_slope/scl_inter onto the array proxy when loading.
+    slope = float(getattr(img.dataobj, "slope", 1.0))
+    inter = float(getattr(img.dataobj, "inter", 0.0))
     meta: dict[str, Any] = {
         "modality": None,
         "manufacturer": None,
         "n_slices": shape[2],
         "spacing_source": "NIfTI header",
         "orientation": orientation_code(affine),
-        "rescale_applied": bool(
-            (slope is not None and slope != 1.0) or (inter is not None and inter != 0.0)
-        ),
+        "rescale_applied": slope != 1.0 or inter != 0.0,
         "transfer_syntax": None,
         "nifti_version": 2 if kind is nib.Nifti2Image else 1,
         "source_format": "nifti",

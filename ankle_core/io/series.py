@@ -55,7 +55,7 @@ def read_dicom_stack(members: list[Member], limits: ReadLimits) -> Volume:
         if sniff(member.data[:1024]) != "dicom":
             skipped += 1
             continue
-        ds = parse_dicom(member.data)
+        ds = parse_dicom(member.data, limits)
         if not has_pixels(ds):
             skipped += 1
             continue
