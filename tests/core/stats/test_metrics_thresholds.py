@@ -45,12 +45,12 @@ def test_bootstrap_intervals(cohort):
 
 
 def _brute_youden(y, s):
-    best, best_t = -1.0, None
+    best = -1.0
     for t in np.unique(s):
         calls = s >= t
         j = calls[y == 1].mean() + (~calls[y == 0]).mean() - 1
         if j > best + 1e-12:
-            best, best_t = j, t
+            best = j
     return best
 
 

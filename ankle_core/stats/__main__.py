@@ -1,0 +1,90 @@
+"""Command line: ``python -m ankle_core.stats report predictions.csv --truth y --scores a,b``.
+
+Writes ``report.html`` (interactive, self-contained) and ``report.json`` (every number) to
+``--out`` (default: the current directory) and prints their paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from ankle_core.errors import InvalidInputError
+from ankle_core.stats.report import build_report
+from ankle_core.stats.report_html import render_html
+
+logger = logging.getLogger("ankle_core.stats")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ankle_core.stats", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser("report", help="write an HTML and a JSON cohort report")
+    rep.add_argument("predictions", type=Path, help="CSV, one row per case")
+    rep.add_argument("--truth", required=True, help="0/1 truth column (1 = fracture)")
+    rep.add_argument("--scores", required=True, help="comma-separated score columns")
+    rep.add_argument(
+        "--threshold",
+        default="youden",
+        help="youden | max_accuracy | 0.3 | sensitivity:0.9 | specificity:0.9",
+    )
+    rep.add_argument(
+        "--subgroup", default=None, help="column for per-level AUCs (site, view, age band)"
+    )
+    rep.add_argument("--split", default=None, help="column with validation/test rows")
+    rep.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
+    rep.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    rep.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    rep.add_argument("--out", type=Path, default=Path("."), help="output folder")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI.
+
+    Args:
+        argv: Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns:
+        0 on success, 2 on bad input.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        try:
+            df = pd.read_csv(args.predictions)
+        except (OSError, ValueError) as exc:
+            raise InvalidInputError(
+                f"could not read {args.predictions.name} as CSV: {exc}"
+            ) from exc
+        report = build_report(
+            df,
+            args.truth,
+            [s.strip() for s in args.scores.split(",") if s.strip()],
+            threshold=args.threshold,
+            subgroup=args.subgroup,
+            split=args.split,
+            n_boot=args.n_boot,
+            seed=args.seed,
+            level=args.level,
+        )
+    except InvalidInputError as exc:
+        logger.error("%s", exc)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    html_path = args.out / "report.html"
+    json_path = args.out / "report.json"
+    html_path.write_text(render_html(report), encoding="utf-8")
+    json_path.write_text(json.dumps(report.to_dict(), indent=1, allow_nan=False), encoding="utf-8")
+    print(html_path)
+    print(json_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
