@@ -1,0 +1,80 @@
+"""The overlay picture as a Secondary Capture, marked not for diagnostic use.
+
+The picture (:func:`~ankle_core.export.overlay_image.render_overlay`) is stored as an RGB
+Secondary Capture in a new series of the source's study. Burned In Annotation is ``YES``,
+and "NOT FOR DIAGNOSTIC USE" is written both in the pixels and in the Image Comments,
+Derivation Description and Series Description.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from highdicom.sc import SCImage
+from pydicom.dataset import Dataset
+
+from ankle_core.export.series import (
+    MANUFACTURER,
+    NOT_FOR_DIAGNOSTIC_USE,
+    ResultSeries,
+    laterality_of,
+    new_result_series,
+)
+
+__all__ = ["OVERLAY_SC_SERIES_NUMBER", "build_overlay_sc"]
+
+OVERLAY_SC_SERIES_NUMBER = 902
+
+
+def build_overlay_sc(
+    source: Dataset,
+    rgb: npt.NDArray[np.uint8],
+    model: str,
+    *,
+    series: ResultSeries | None = None,
+) -> SCImage:
+    """Build the Secondary Capture of an overlay picture.
+
+    Args:
+        source: the analysed image's original data set (patient and study attributes are
+            copied from it in memory; it is not altered).
+        rgb: (H, W, 3) uint8 picture, usually the source image's size.
+        model: ``"name version"`` of the model whose result is drawn.
+        series: the result series' identity; default: a new series
+            ``"AI <model> overlay"``, number 902.
+
+    Returns:
+        The Secondary Capture data set.
+    """
+    series = series or new_result_series(model, OVERLAY_SC_SERIES_NUMBER, "overlay")
+    orientation = source.get("PatientOrientation")
+    kwargs: dict[str, object] = {}
+    laterality = laterality_of(source)
+    if laterality is not None:
+        kwargs["laterality"] = laterality
+    if orientation is not None and len(orientation) == 2:
+        kwargs["patient_orientation"] = (str(orientation[0]), str(orientation[1]))
+        coordinate_system: str | None = "PATIENT"
+    else:
+        coordinate_system = None
+    sc = SCImage.from_ref_dataset(
+        ref_dataset=source,
+        pixel_array=np.ascontiguousarray(rgb, dtype=np.uint8),
+        photometric_interpretation="RGB",
+        bits_allocated=8,
+        coordinate_system=coordinate_system,  # type: ignore[arg-type]
+        series_instance_uid=series.series_uid,
+        series_number=series.series_number,
+        sop_instance_uid=series.sop_uid,
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        transfer_syntax_uid="1.2.840.10008.1.2.1",
+        **kwargs,  # type: ignore[arg-type]
+    )
+    note = f"{NOT_FOR_DIAGNOSTIC_USE}: AI overlay by {model}"[:64]
+    sc.SeriesDescription = series.description
+    sc.BurnedInAnnotation = "YES"
+    sc.ImageComments = f"{NOT_FOR_DIAGNOSTIC_USE}. AI result overlay produced by {model}."
+    sc.DerivationDescription = note
+    sc.ImageType = ["DERIVED", "SECONDARY"]
+    return sc

@@ -1,0 +1,180 @@
+"""``python -m ankle_core.pacs``: search a PACS, or analyse a study and send the results back.
+
+Credentials are read from the environment only (``ANKLE_PACS_PASSWORD`` or
+``ANKLE_PACS_TOKEN``), never from the command line. Errors (refused login, unreachable
+server, unknown study, no readable image) print one line on stderr and exit with status 1,
+without a traceback.
+
+Examples::
+
+    ANKLE_PACS_PASSWORD=... python -m ankle_core.pacs analyse \\
+        --url http://pacs:8042/dicom-web --user ankle --study 1.2.3 --send
+    python -m ankle_core.pacs search --url http://pacs:8042/dicom-web --user ankle \\
+        --modality CR --from 20240101
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ankle_core.config import Settings
+from ankle_core.errors import AnkleError
+from ankle_core.pacs.analysis import (
+    analyse_images,
+    describe_ct,
+    describe_radiograph,
+    retrieve_study,
+    send_results,
+)
+from ankle_core.pacs.client import PacsClient
+from ankle_core.pacs.connection import PacsConnection
+
+if TYPE_CHECKING:
+    from ankle_core.inference.ct import CtPipeline
+    from ankle_core.inference.radiograph import RadiographPipeline
+
+__all__ = ["build_parser", "main"]
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help="DICOMweb root (default: ANKLE_PACS_URL)")
+    parser.add_argument(
+        "--user",
+        help="HTTP basic user (default: ANKLE_PACS_USER); the "
+        "password comes from ANKLE_PACS_PASSWORD",
+    )
+    parser.add_argument("--timeout", type=float, help="seconds per request (default 20)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (subcommands ``analyse`` and ``search``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ankle_core.pacs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    analyse = sub.add_parser("analyse", help="analyse a study's radiographs and CT series")
+    _common(analyse)
+    analyse.add_argument("--study", required=True, help="Study Instance UID")
+    analyse.add_argument("--send", action="store_true", help="store the results in the study")
+    analyse.add_argument(
+        "--model",
+        default="lmaf-classifier-mobilenetv2",
+        help="radiograph classifier (default: %(default)s)",
+    )
+    analyse.add_argument(
+        "--detector",
+        default="lmaf-fragment-detector",
+        help="radiograph fragment detector (default: %(default)s)",
+    )
+    analyse.add_argument(
+        "--ct-model", default="ct-fracture-mobilenet3d", help="CT model (default: %(default)s)"
+    )
+    analyse.add_argument("--models-dir", type=Path, help="installed models (ANKLE_MODELS_DIR)")
+    analyse.add_argument("--device", help="auto, cpu or cuda (ANKLE_DEVICE)")
+    analyse.add_argument(
+        "--no-explain", action="store_true", help="skip saliency and Grad-CAM regions (faster)"
+    )
+    search = sub.add_parser("search", help="search studies (no patient identity is printed)")
+    _common(search)
+    search.add_argument("--patient-id")
+    search.add_argument("--accession")
+    search.add_argument("--from", dest="date_from", help="first study date YYYYMMDD")
+    search.add_argument("--to", dest="date_to", help="last study date YYYYMMDD")
+    search.add_argument("--modality")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if getattr(args, "models_dir", None) is not None:
+        settings = replace(settings, models_dir=args.models_dir)
+    if getattr(args, "device", None):
+        settings = replace(settings, device=args.device)
+    if args.timeout is not None:
+        settings = replace(settings, pacs_timeout_s=args.timeout)
+    return settings
+
+
+def _analyse(args: argparse.Namespace, settings: Settings, client: PacsClient) -> None:
+    def radiograph_pipeline() -> RadiographPipeline:
+        from ankle_core.inference.radiograph import RadiographPipeline
+
+        return RadiographPipeline.from_names(
+            args.detector, args.model, models_dir=settings.models_dir, device=settings.device
+        )
+
+    def ct_pipeline() -> CtPipeline:
+        from ankle_core.inference.ct import CtPipeline
+
+        return CtPipeline.from_name(
+            args.ct_model, models_dir=settings.models_dir, device=settings.device
+        )
+
+    images = retrieve_study(client, args.study, limits=settings.limits)
+    analysis = analyse_images(
+        images,
+        radiograph_pipeline=radiograph_pipeline,
+        ct_pipeline=ct_pipeline,
+        explain=not args.no_explain,
+    )
+    for outcome in analysis.radiographs:
+        print(describe_radiograph(outcome))
+    for ct in analysis.cts:
+        print(describe_ct(ct))
+    for note in analysis.notes:
+        print(f"note: {note}")
+    if args.send:
+        for sent in send_results(client, analysis, args.study):
+            print(
+                f"sent {sent.kind} {sent.sop_uid} ({sent.series_description}; {sent.source_label})"
+            )
+
+
+def _search(args: argparse.Namespace, client: PacsClient) -> None:
+    studies = client.search_studies(
+        patient_id=args.patient_id,
+        accession_number=args.accession,
+        date_from=args.date_from,
+        date_to=args.date_to,
+        modality=args.modality,
+    )
+    for study in studies:
+        print(f"{study.study_uid}  {study.label}  {study.description}")
+    if not studies:
+        print("no study found")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI.
+
+    Args:
+        argv: arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        0 on success, 1 on a PACS, input or model error (one line on stderr).
+    """
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = _settings(args)
+        connection = PacsConnection.from_settings(settings, url=args.url, user=args.user)
+        client = PacsClient(connection)
+        if args.command == "analyse":
+            _analyse(args, settings, client)
+        else:
+            _search(args, client)
+    except AnkleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return 0

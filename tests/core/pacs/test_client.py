@@ -1,0 +1,163 @@
+"""DICOMweb client against a real Orthanc: search, retrieve, errors, and no leaked secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from ankle_core.config import Settings
+from ankle_core.errors import PacsError
+from ankle_core.io import read_radiograph
+from ankle_core.pacs import PacsClient, PacsConnection, build_session, dataset_bytes
+from tests.core.pacs.conftest import Seeded, rg3_path
+from tests.core.pacs.orthanc import PASSWORD, USER, OrthancServer, free_port
+
+pytestmark = pytest.mark.pacs
+
+
+def test_search_by_each_criterion_finds_rg3(client: PacsClient, seeded: Seeded) -> None:
+    study_uid = str(seeded.rg3.StudyInstanceUID)
+    criteria = [
+        {"patient_id": str(seeded.rg3.PatientID)},
+        {"accession_number": str(seeded.rg3.AccessionNumber)},
+        {"date_from": "20040801", "date_to": "20040831"},
+        {"modality": "CR"},
+    ]
+    for criterion in criteria:
+        found = [s.study_uid for s in client.search_studies(**criterion)]  # type: ignore[arg-type]
+        assert study_uid in found, criterion
+    assert client.search_studies(patient_id="NO-SUCH-PATIENT") == []
+    assert study_uid not in [s.study_uid for s in client.search_studies(date_from="20200101")]
+    assert seeded.ct_study_uid in [s.study_uid for s in client.search_studies(modality="CT")]
+
+
+def test_summaries_carry_no_patient_identity(client: PacsClient, seeded: Seeded) -> None:
+    (summary,) = client.search_studies(patient_id=str(seeded.rg3.PatientID))
+    shown = repr(summary) + summary.label
+    assert "CompressedSamples" not in shown and str(seeded.rg3.PatientID) not in shown
+    assert summary.modalities == ("CR",) and summary.date == "20040826"
+
+
+def test_list_series_gives_modality_and_kind(client: PacsClient, seeded: Seeded) -> None:
+    series = client.list_series(seeded.ct_study_uid)
+    kinds = {s.modality: s.kind for s in series}
+    assert kinds["CT"] == "ct" and kinds["DX"] == "radiograph"
+    ct = next(s for s in series if s.modality == "CT")
+    assert ct.n_instances == len(seeded.ct)
+
+
+def test_retrieved_pixels_hash_like_the_stored_source(client: PacsClient, seeded: Seeded) -> None:
+    rg3 = seeded.rg3
+    (retrieved,) = client.retrieve_series(str(rg3.StudyInstanceUID), str(rg3.SeriesInstanceUID))
+    assert hashlib.sha256(retrieved.PixelData).hexdigest() == seeded.rg3_pixel_sha256
+    via_pacs = read_radiograph(dataset_bytes(retrieved))
+    from_file = read_radiograph(rg3_path())
+    assert via_pacs.shape == (1760, 1760)
+    assert np.array_equal(via_pacs.pixels, from_file.pixels)
+    assert "PatientID" not in via_pacs.metadata and "patient_id" not in via_pacs.metadata
+
+
+def test_wrong_password_gives_a_clear_message(orthanc: OrthancServer, seeded: Seeded) -> None:
+    bad = PacsClient(PacsConnection(orthanc.url, USER, "wrong-password", timeout_s=5))
+    with pytest.raises(PacsError, match="refused the login") as info:
+        bad.search_studies(modality="CR")
+    assert "wrong-password" not in str(info.value)
+    assert info.value.__cause__ is None
+
+
+def test_unknown_study_is_reported(client: PacsClient) -> None:
+    with pytest.raises(PacsError, match="no study with this Study Instance UID"):
+        client.require_study("1.2.3.4.5.6.7.8.9")
+
+
+def test_closed_port_fails_fast_with_a_clear_message() -> None:
+    client = PacsClient(PacsConnection(f"http://127.0.0.1:{free_port()}/dicom-web", timeout_s=2))
+    start = time.monotonic()
+    with pytest.raises(PacsError, match="cannot be reached"):
+        client.search_studies()
+    assert time.monotonic() - start < 2.5
+
+
+@pytest.fixture()
+def silent_server() -> Iterator[int]:
+    """A socket that accepts connections and never answers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+                held.append(conn)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        for conn in held:
+            conn.close()
+        sock.close()
+
+
+def test_server_that_does_not_answer_times_out(silent_server: int) -> None:
+    url = f"http://127.0.0.1:{silent_server}/dicom-web"
+    client = PacsClient(PacsConnection(url, timeout_s=0.5))
+    start = time.monotonic()
+    with pytest.raises(PacsError, match=r"did not answer within 0\.5 s"):
+        client.search_studies()
+    assert time.monotonic() - start < 3.0
+
+
+def test_default_timeout_is_20_seconds() -> None:
+    connection = PacsConnection.from_settings(Settings(pacs_url="http://pacs.local/dicom-web"))
+    assert connection.timeout_s == 20.0
+    env = {"ANKLE_PACS_URL": "http://p/dicom-web", "ANKLE_PACS_TIMEOUT_S": "7"}
+    assert PacsConnection.from_settings(Settings.from_env(env)).timeout_s == 7.0
+
+
+def test_credentials_never_logged_or_shown(
+    orthanc: OrthancServer, seeded: Seeded, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    env = {"ANKLE_PACS_URL": orthanc.url, "ANKLE_PACS_USER": USER, "ANKLE_PACS_PASSWORD": PASSWORD}
+    connection = PacsConnection.from_settings(Settings.from_env(env))
+    good = PacsClient(connection)
+    patient_id = str(seeded.rg3.PatientID)
+    good.search_studies(patient_id=patient_id)
+    good.retrieve_series(str(seeded.rg3.StudyInstanceUID), str(seeded.rg3.SeriesInstanceUID))
+    bad = PacsClient(PacsConnection(orthanc.url, USER, PASSWORD + "-x", timeout_s=5))
+    with pytest.raises(PacsError) as info:
+        bad.search_studies(patient_id=patient_id)
+    assert caplog.records, "the HTTP libraries should have logged at debug level"
+    text = caplog.text + str(info.value) + repr(connection) + repr(good.connection)
+    assert PASSWORD not in text
+    assert patient_id not in text  # query strings are redacted in the HTTP debug logs
+
+
+def test_bearer_token_replaces_basic_auth() -> None:
+    session = build_session(PacsConnection("http://pacs.local/dicom-web", "u", "p", token="tok"))
+    assert session.headers["Authorization"] == "Bearer tok"
+    assert session.auth is None
+    basic = build_session(PacsConnection("http://pacs.local/dicom-web", "u", "p"))
+    assert basic.auth == ("u", "p") and "Authorization" not in basic.headers
+
+
+def test_credentials_in_the_url_are_refused() -> None:
+    with pytest.raises(PacsError, match="not in the address"):
+        PacsConnection("http://u:secret@pacs.local/dicom-web")
