@@ -35,6 +35,10 @@ def _rgba(hex_colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def _table_height(rows: int, row_px: int = 34) -> int:
+    return 180 + row_px * (rows + 1)
+
+
 def _ci(lo: float, hi: float) -> str:
     return "–" if not (np.isfinite(lo) and np.isfinite(hi)) else f"{lo:.3f}–{hi:.3f}"
 
@@ -87,8 +91,9 @@ def roc_figure(report: CohortReport) -> go.Figure:
         title="ROC curves (shaded: pointwise bootstrap band)",
         xaxis_title="1 − specificity (FPR)",
         yaxis_title="Sensitivity (TPR)",
-        xaxis={"range": [0, 1]},
-        yaxis={"range": [0, 1.01], "scaleanchor": "x"},
+        xaxis={"range": [0, 1], "constrain": "domain"},
+        yaxis={"range": [0, 1.01], "scaleanchor": "x", "constrain": "domain"},
+        height=600,
         legend={"x": 0.45, "y": 0.05},
     )
     return fig
@@ -106,7 +111,7 @@ def auc_table_figure(report: CohortReport) -> go.Figure:
     ]
     header = ["Model", "AUC", "DeLong CI", f"Bootstrap CI (B={report.n_boot})", "BCa CI"]
     fig = go.Figure(go.Table(header={"values": header}, cells={"values": cells}))
-    fig.update_layout(title=f"AUC with {report.level:.0%} CIs")
+    fig.update_layout(title=f"AUC with {report.level:.0%} CIs", height=_table_height(len(rows)))
     return fig
 
 
@@ -206,7 +211,10 @@ def metrics_figure(report: CohortReport) -> go.Figure:
         "F1*",
     ]
     fig = go.Figure(go.Table(header={"values": header}, cells={"values": cols}))
-    fig.update_layout(title="Metrics at thresholds (Wilson CIs; *F1: bootstrap CI)")
+    fig.update_layout(
+        title="Metrics at thresholds (Wilson CIs; *F1: bootstrap CI)",
+        height=_table_height(len(cols[0]), row_px=48),
+    )
     return fig
 
 
@@ -279,7 +287,7 @@ def subgroup_figure(report: CohortReport) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=[g.auc.auc for g in ok if g.auc],
-                y=[f"{g.level} (n={g.n})" for g in ok],
+                y=[f"{g.level} (n={g.n}) · {name}" for g in ok],
                 error_x={
                     "type": "data",
                     "symmetric": False,
@@ -291,7 +299,12 @@ def subgroup_figure(report: CohortReport) -> go.Figure:
                 name=name,
             )
         )
-    fig.update_layout(title=f"AUC by {report.subgroup}", xaxis_title="AUC", xaxis={"range": [0, 1]})
+    fig.update_layout(
+        title=f"AUC by {report.subgroup} (DeLong CIs)",
+        xaxis_title="AUC",
+        xaxis={"range": [0, 1]},
+        height=_table_height(sum(len(m.subgroups) for m in report.per_model.values()), 28),
+    )
     return fig
 
 
