@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from ankle_core.io._guard import suppress_identifying_warnings
 from ankle_core.io.audit import audit_paths, format_table, write_csv
 
 
@@ -24,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     audit.add_argument("--csv", dest="csv_out", default=None, help="also write a CSV here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    suppress_identifying_warnings()
     rows = audit_paths(args.paths)
     print(format_table(rows))
     if args.csv_out:

@@ -13,13 +13,20 @@ from __future__ import annotations
 
 import functools
 import logging
+import warnings
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from ankle_core.config import ReadLimits
 from ankle_core.errors import InvalidInputError
 
-__all__ = ["check_byte_size", "check_pixel_count", "check_voxel_count", "input_boundary"]
+__all__ = [
+    "check_byte_size",
+    "check_pixel_count",
+    "check_voxel_count",
+    "input_boundary",
+    "suppress_identifying_warnings",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +52,21 @@ class _RedactHeaderValues(logging.Filter):
             record.msg = message[: cut if cut >= 0 else 80] + " [value withheld]"
             record.args = ()
         return True
+
+
+# pydicom's UserWarnings that quote a header value (an invalid UID, name, decimal string...).
+_VALUE_QUOTING = (r"Invalid value for VR", r'Value ".*" is not valid', r"The \w+ exception '")
+
+
+def suppress_identifying_warnings() -> None:
+    """Hide pydicom's Python warnings that quote header values; call once, at the edge.
+
+    Python's warning filters are process-wide (and not thread-safe to swap per call in
+    Python 3.11), so the readers do not touch them; a CLI or ``app.py`` calls this when it
+    starts. Only the value-quoting message families are filtered; other warnings still show.
+    """
+    for pattern in _VALUE_QUOTING:
+        warnings.filterwarnings("ignore", message=pattern, category=UserWarning)
 
 
 def input_boundary(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -111,7 +111,10 @@ def to_display(
         raise InvalidInputError(f"Unexpected decoded image shape {arr.shape}.")
 
     out = _voi(values, arr, ds, applied)
-    if photometric == "MONOCHROME1":
+    # MONOCHROME1, or a Presentation LUT Shape of INVERSE, shows low values white; the two
+    # together cancel out.
+    inverse = (text(ds.get("PresentationLUTShape")) or "").upper() == "INVERSE"
+    if (photometric == "MONOCHROME1") != inverse and not applied["converted_from_colour"]:
         out = 1.0 - out
         applied["inverted"] = True
     return np.clip(out, 0.0, 1.0).astype(np.float32), applied
@@ -140,7 +143,10 @@ def _voi(
     grey = not applied["converted_from_colour"]
     seq = ds.get("VOILUTSequence") if grey else None
     if seq and seq[0].get("LUTDescriptor") is not None and seq[0].get("LUTData") is not None:
-        lut = np.asarray(seq[0].LUTData, dtype=np.float64).ravel()
+        entries, first_map = int(seq[0].LUTDescriptor[0]) or 65536, int(seq[0].LUTDescriptor[1])
+        # The LUT's own output range (pydicom unpacks US or OW LUT data for us).
+        every_input = np.arange(first_map, first_map + entries, dtype=np.int64)
+        lut = np.asarray(apply_voi(every_input, ds), dtype=np.float64)
         mapped = np.asarray(apply_voi(np.rint(values).astype(np.int64), ds), dtype=np.float64)
         lo, hi = float(lut.min()), float(lut.max())
         applied["voi"] = "VOI LUT"

@@ -186,3 +186,21 @@ def test_pydicom_warnings_quoting_header_values_are_redacted(
     pydicom_records = [rec for rec in caplog.records if rec.name == "pydicom"]
     assert pydicom_records  # pydicom did warn ...
     assert all("SECRETNAME" not in rec.getMessage() for rec in caplog.records)  # ... redacted
+
+
+def test_suppress_identifying_warnings_hides_only_value_quoting_ones() -> None:
+    import warnings
+
+    from ankle_core.io import suppress_identifying_warnings
+
+    ds = make_slice((0, 0, 0))
+    ds.StudyInstanceUID = "1.2.SECRETNAME"
+    blob = to_bytes(ds)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        suppress_identifying_warnings()
+        read_radiograph(blob)
+        warnings.warn("an unrelated warning", UserWarning, stacklevel=1)
+    messages = [str(w.message) for w in caught]
+    assert not any("SECRETNAME" in m for m in messages)
+    assert "an unrelated warning" in messages

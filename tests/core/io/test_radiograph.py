@@ -145,6 +145,14 @@ def test_window_voi_lut_and_monochrome1_on_synthetic_slice() -> None:
     with_lut = read_radiograph(to_bytes(ds))
     assert with_lut.metadata["voi"] == "VOI LUT"
     np.testing.assert_allclose(with_lut.pixels, (hu + 1024) / 4095, atol=1e-4)
+    # the same LUT stored as OW bytes, as many CR/DX files do
+    lut.add_new(0x00283006, "OW", np.arange(0, 8192, 2, dtype="<u2").tobytes())
+    as_ow = read_radiograph(to_bytes(ds))
+    np.testing.assert_allclose(as_ow.pixels, with_lut.pixels, atol=1e-6)
+    # MONOCHROME2 with an INVERSE presentation LUT shape is shown inverted too
+    del ds.VOILUTSequence
+    ds.PresentationLUTShape = "INVERSE"
+    np.testing.assert_allclose(read_radiograph(to_bytes(ds)).pixels, 1 - expected, atol=1e-5)
 
 
 def test_dicom_without_preamble_and_other_sources(tmp_path: Path) -> None:
