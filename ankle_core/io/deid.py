@@ -150,7 +150,7 @@ def _clean(
             del ds[tag]
         elif action == "Z":
             elem.value = Sequence() if elem.VR == "SQ" else _empty(elem.VR)
-        elif action == "D":
+        elif action in ("D", "C"):  # "C" (clean): no semantic cleaning here, so a dummy
             elem.value = (
                 Sequence() if elem.VR == "SQ" else _dummy(elem.VR, elem.value, mapping, salt)
             )

@@ -297,6 +297,13 @@ def _members_of_list(
     items: Iterable[str | os.PathLike[str] | bytes], limits: ReadLimits
 ) -> Iterable[Member]:
     for k, item in enumerate(items):
+        if isinstance(item, str | os.PathLike) and Path(item).is_file():
+            with Path(item).open("rb") as fh:
+                head = fh.read(1024)
+            if sniff(head) not in ("dicom", "zip"):
+                # Not part of a series (text, DICOMDIR-free junk, video...): never read whole.
+                yield Member(name=f"file {k + 1}", data=head)
+                continue
         data = read_bytes(item, limits)
         if is_zip(data):
             yield from _zip_members(data, limits)

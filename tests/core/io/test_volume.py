@@ -38,7 +38,7 @@ def test_totalsegmentator_series_lands_on_the_label_map_grid(totalseg: Path) -> 
     assert ct.shape == seg.shape == (20, 512, 512)
     # Every lattice point of the DICOM grid, mapped to RAS mm and back into the label map's
     # grid, must land on an integer voxel of it, within 0.01 mm ...
-    pts = _grid_points(ct.shape, n=6)
+    pts = _grid_points(ct.shape, n=24)
     ras = ct.voxel_to_ras(pts)
     idx = seg.ras_to_voxel(ras)
     snapped = np.rint(idx)
@@ -49,6 +49,10 @@ def test_totalsegmentator_series_lands_on_the_label_map_grid(totalseg: Path) -> 
     corners = _grid_points(ct.shape, n=2)
     mapped = {tuple(v) for v in np.rint(seg.ras_to_voxel(ct.voxel_to_ras(corners))).astype(int)}
     assert mapped == {tuple(v) for v in corners.astype(int)}
+    # The correspondence found: same slice and column, rows reversed (DICOM rows run
+    # posterior, the label map's j axis runs anterior). Check it over the lattice, in mm.
+    flipped = pts * [1, -1, 1] + [0, seg.shape[1] - 1, 0]
+    np.testing.assert_allclose(seg.voxel_to_ras(flipped), ras, atol=0.01)
     assert ct.metadata["modality"] == "CT" and ct.metadata["rescale_applied"] is True
     assert -1100 < float(ct.array.min()) < -900  # air in HU
 
