@@ -11,7 +11,8 @@ Modules: ``roc`` (curves, AUC CIs, bands), ``bootstrap``, ``delong`` (Sun & Xu's
 DeLong, multi-model comparison), ``threshold_tests`` (McNemar, Boschloo), ``metrics``,
 ``thresholds`` (leakage-guarded thresholds), ``calibration``, ``subgroups``,
 ``agreement`` (Cohen, Fleiss), ``readers`` (reader studies), ``mrmc`` (Obuchowski–Rockette),
-``report`` (the cohort report), ``figures`` (Plotly figures), ``html`` (the HTML report).
+``report`` (the cohort report: ``build_report``), ``figures`` (Plotly figures) and
+``report_html`` (``render_html``); the last two import Plotly, so they are not imported here.
 """
 
 from ankle_core.stats.agreement import (
@@ -42,6 +43,7 @@ from ankle_core.stats.delong import (
 from ankle_core.stats.metrics import Metric, ThresholdMetrics, metrics_at, wilson_interval
 from ankle_core.stats.mrmc import MrmcResult, mrmc_or, mrmc_or_arrays
 from ankle_core.stats.readers import ReaderStudyResult, reader_study
+from ankle_core.stats.report import CohortReport, build_report
 from ankle_core.stats.roc import (
     AucWithCI,
     RocBand,
@@ -77,6 +79,7 @@ __all__ = [
     "BoschlooResult",
     "CalibrationResult",
     "CohenKappa",
+    "CohortReport",
     "DeLongResult",
     "FleissKappa",
     "McNemarResult",
@@ -101,6 +104,7 @@ __all__ = [
     "auc_score",
     "boschloo",
     "brier_score",
+    "build_report",
     "calibration",
     "calibration_intercept_slope",
     "choose_operating_points",

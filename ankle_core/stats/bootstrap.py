@@ -16,7 +16,7 @@ References:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -205,19 +205,24 @@ def percentile_interval(boot: FloatArray, level: float) -> tuple[float, float]:
 
 
 def bca_interval(
-    theta_hat: float, boot: FloatArray, jackknife: FloatArray, level: float
+    theta_hat: float, boot: FloatArray, jackknife: Sequence[FloatArray], level: float
 ) -> tuple[float, float]:
     """Bias-corrected and accelerated (BCa) bootstrap interval (Efron 1987).
 
-    The bias correction z0 = Φ⁻¹(share of replicates below θ̂, ties counted 1/2); the
-    acceleration a = Σ(θ̄₍.₎ − θ₍i₎)³ / (6 [Σ(θ̄₍.₎ − θ₍i₎)²]^{3/2}) from the jackknife.
-    The adjusted quantiles Φ(z0 + (z0 + z_α)/(1 − a(z0 + z_α))) are read off the replicates.
-    When the replicates are degenerate (all equal) the percentile interval is returned.
+    The bias correction z0 = Φ⁻¹(share of replicates below θ̂, ties counted 1/2). The
+    acceleration comes from the leave-one-out values of each stratum s (n_s cases, mean
+    θ̄_s): with U_i = (n_s − 1)(θ̄_s − θ₍i₎),
+    a = Σ_s Σ_i U_i³/n_s³ / (6 [Σ_s Σ_i U_i²/n_s²]^{3/2}), Efron & Tibshirani's (1993)
+    multi-sample form (as ``scipy.stats.bootstrap``); for one stratum it is the familiar
+    Σd³ / (6 (Σd²)^{3/2}). The adjusted levels Φ(z0 + (z0 + z_α)/(1 − a(z0 + z_α))) are
+    read off the replicates. Degenerate replicates (all equal, or all on one side of θ̂)
+    give the percentile interval.
 
     Args:
         theta_hat: The statistic on the full sample.
         boot: Shape (B,), replicate statistics.
-        jackknife: Shape (N,), leave-one-out statistics.
+        jackknife: One array per stratum (e.g. positives, negatives): the statistic with
+            each case of that stratum left out.
         level: Coverage, e.g. 0.95.
 
     Returns:
@@ -230,9 +235,13 @@ def bca_interval(
         logger.debug("BCa degenerate (share below θ̂ = %s); using the percentile interval", share)
         return percentile_interval(boot, level)
     z0 = float(stats.norm.ppf(share))
-    d = jackknife.mean() - jackknife
-    denom = 6.0 * float(np.sum(d**2)) ** 1.5
-    a = float(np.sum(d**3) / denom) if denom > 0 else 0.0
+    num = den = 0.0
+    for values in jackknife:
+        n_s = values.size
+        u = (n_s - 1) * (values.mean() - values)
+        num += float(np.sum(u**3)) / n_s**3
+        den += float(np.sum(u**2)) / n_s**2
+    a = num / (6.0 * den**1.5) if den > 0 else 0.0
     alpha = (1.0 - level) / 2.0
     out = []
     for q in (alpha, 1.0 - alpha):

@@ -170,7 +170,8 @@ def auc_ci(
 
     ``delong``: AUC ± z·se with DeLong's (1988) variance by Sun & Xu's (2014) algorithm.
     ``bootstrap``: percentile interval of B stratified replicates (pROC's default).
-    ``bca``: Efron's (1987) BCa interval, acceleration from the exact leave-one-out AUCs.
+    ``bca``: Efron's (1987) BCa interval, acceleration from the exact leave-one-out AUCs
+    of each class (the two strata).
 
     Args:
         y: Shape (N,), 0/1 truth.
@@ -202,7 +203,8 @@ def auc_ci(
     if method == "bootstrap":
         lo, hi = percentile_interval(boot, level)
     else:
-        lo, hi = bca_interval(auc, boot, jackknife_auc(truth, s), level)
+        jack = jackknife_auc(truth, s)
+        lo, hi = bca_interval(auc, boot, [jack[truth == 1], jack[truth == 0]], level)
     return AucWithCI(auc, lo, hi, level, method, float(np.std(boot, ddof=1)), int(n_boot), m, n)
 
 
