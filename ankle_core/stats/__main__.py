@@ -40,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
     rep.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     rep.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    rep.add_argument(
+        "--reader-threshold",
+        type=float,
+        default=None,
+        help="reader score at or above which a reader's call is positive (default 0.5 for "
+        "probabilities; required for rating scales to get the reader study)",
+    )
     rep.add_argument("--out", type=Path, default=Path("."), help="output folder")
     return parser
 
@@ -72,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             n_boot=args.n_boot,
             seed=args.seed,
             level=args.level,
+            reader_threshold=args.reader_threshold,
         )
     except InvalidInputError as exc:
         logger.error("%s", exc)

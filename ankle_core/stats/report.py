@@ -269,6 +269,7 @@ def build_report(
     n_boot: int = 1000,
     seed: int = 0,
     level: float = 0.95,
+    reader_threshold: float | None = None,
 ) -> CohortReport:
     """Compute every statistic of the cohort report.
 
@@ -284,6 +285,10 @@ def build_report(
         n_boot: Bootstrap replicates for every bootstrap interval and band.
         seed: Seed of the one ``np.random.Generator`` used throughout.
         level: Coverage of every interval.
+        reader_threshold: Turns reader scores into calls for the reader study
+            (``score >= reader_threshold``). Default: 0.5 when every reader score lies in
+            [0, 1]; otherwise the reader study is left out with a note (e.g. pass 3 for a
+            1–5 confidence scale). The MRMC AUC analysis needs no threshold.
 
     Returns:
         The frozen report.
@@ -388,7 +393,17 @@ def build_report(
     if len(reader_pairs) >= 2:
         long = _reader_long_table(test, truth, reader_pairs)
         mrmc = {cov: mrmc_or(long, cov, level=level) for cov in ("jackknife", "delong")}
-        study = reader_study(long, level=level)
+        values = long["score"].to_numpy(dtype=np.float64)
+        cut = reader_threshold
+        if cut is None and (values >= 0).all() and (values <= 1).all():
+            cut = 0.5
+        if cut is None:
+            notes.append(
+                "Reader scores are not probabilities: the reader study (accuracy, sensitivity, "
+                "specificity) needs a reader threshold (--reader-threshold, e.g. 3 on a 1-5 scale)."
+            )
+        else:
+            study = reader_study(long, threshold=cut, level=level)
     elif reader_pairs:
         notes.append("Only one reader has unaided and aided columns: MRMC needs at least two.")
     logger.info(

@@ -43,7 +43,13 @@ def predictions() -> pd.DataFrame:
 
 def test_build_report_numbers_and_json(predictions):
     rep = build_report(
-        predictions, "y", ["model_a", "model_b"], subgroup="site", split="split", n_boot=200
+        predictions,
+        "y",
+        ["model_a", "model_b"],
+        subgroup="site",
+        split="split",
+        n_boot=200,
+        reader_threshold=4,
     )
     test = predictions[predictions.split == "test"]
     assert rep.n == len(test)
@@ -57,11 +63,18 @@ def test_build_report_numbers_and_json(predictions):
     assert rep.readers == ("0", "1", "2")
     assert set(rep.mrmc) == {"jackknife", "delong"}
     assert rep.reader_study is not None
+    assert rep.reader_study.call_source == "score >= 4"
     assert len(rep.mcnemar) == 2
     text = json.dumps(rep.to_dict(), allow_nan=False)
     back = json.loads(text)
     assert back["per_model"]["model_b"]["auc_bootstrap"]["n_boot"] == 200
     assert back["mrmc"]["jackknife"]["components"]["var_error"] > 0
+
+
+def test_reader_study_needs_a_threshold_for_ratings(predictions):
+    rep = build_report(predictions, "y", ["model_a"], split="split", n_boot=50)
+    assert rep.reader_study is None and rep.mrmc
+    assert any("reader threshold" in w for w in rep.warnings)
 
 
 def test_same_data_thresholds_are_flagged(predictions):
