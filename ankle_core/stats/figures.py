@@ -22,6 +22,7 @@ __all__ = [
     "mcnemar_matrix_figure",
     "metrics_figure",
     "mrmc_figure",
+    "reader_study_figure",
     "roc_figure",
     "subgroup_figure",
 ]
@@ -332,6 +333,35 @@ def mrmc_figure(report: CohortReport) -> go.Figure:
     return fig
 
 
+def reader_study_figure(report: CohortReport) -> go.Figure:
+    """Table of each reader's accuracy, sensitivity and specificity without and with AI."""
+    study = report.reader_study
+    if study is None:
+        return go.Figure().update_layout(title="Reader study: not available")
+    cols: list[list[str]] = [[] for _ in range(6)]
+    for m in study.per_reader:
+        cols[0].append(m.reader)
+        cols[1].append(m.condition)
+        for c, metric in enumerate((m.accuracy, m.sensitivity, m.specificity), start=2):
+            cols[c].append(f"{metric.value:.3f} ({_ci(metric.wilson_low, metric.wilson_high)})")
+        test = study.mcnemar[m.reader]
+        cols[5].append(f"p = {test.p_exact:.3g}" if m.condition == "aided" else "")
+    pooled = "<br>".join(
+        f"{name}: Δ {res.difference.difference:+.3f} "
+        f"({_ci(res.difference.ci_low, res.difference.ci_high)}), p = {res.rrrc.p_value:.3g}"
+        for name, res in study.mrmc.items()
+    )
+    header = ["Reader", "Condition", "Accuracy", "Sensitivity", "Specificity", "McNemar (exact)"]
+    fig = go.Figure(go.Table(header={"values": header}, cells={"values": cols}))
+    fig.update_layout(
+        title=f"Reader study ({study.call_source}); pooled OR-Hillis, aided − unaided:<br>{pooled}",
+        title_font_size=12,
+        height=_table_height(len(cols[0])) + 60,
+        margin={"t": 120},
+    )
+    return fig
+
+
 def all_figures(report: CohortReport) -> list[tuple[str, go.Figure]]:
     """Every figure that applies to the report, titled, in reading order."""
     figs = [
@@ -352,4 +382,6 @@ def all_figures(report: CohortReport) -> list[tuple[str, go.Figure]]:
         figs.append(("Subgroups", subgroup_figure(report)))
     if report.mrmc:
         figs.append(("MRMC", mrmc_figure(report)))
+    if report.reader_study is not None:
+        figs.append(("Reader study", reader_study_figure(report)))
     return figs
