@@ -118,3 +118,25 @@ def test_reader_table_errors(vandyke_long):
         mrmc_or(vandyke_long[vandyke_long.condition == "unaided"])
     with pytest.raises(InvalidInputError, match="not fully crossed"):
         mrmc_or(vandyke_long.iloc[1:])
+
+
+@pytest.mark.parametrize("fom", ["accuracy", "sensitivity", "specificity"])
+def test_binary_fom_jackknife_equals_brute_force(fom):
+    from ankle_core.stats.fom import fom_covariance
+
+    rng = np.random.default_rng(4)
+    truth = np.r_[np.ones(8, dtype=int), np.zeros(12, dtype=int)]
+    calls = (rng.uniform(size=(2, 3, 20)) < 0.5 + 0.3 * (2 * truth - 1)).astype(float)
+
+    def value(c: np.ndarray, t: np.ndarray) -> float:
+        sel = {"accuracy": np.ones(t.size, bool), "sensitivity": t == 1, "specificity": t == 0}[fom]
+        return float((c[sel] == t[sel]).mean())
+
+    foms, cov = fom_covariance(calls, truth, fom, "jackknife")
+    flat = calls.reshape(6, 20)
+    jk = np.array(
+        [[value(np.delete(row, k), np.delete(truth, k)) for k in range(20)] for row in flat]
+    )
+    centred = jk - jk.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(cov, 19 / 20 * centred @ centred.T, atol=1e-15)
+    np.testing.assert_allclose(foms.ravel(), [value(row, truth) for row in flat])
