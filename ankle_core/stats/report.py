@@ -71,7 +71,8 @@ class ModelReport(Result):
     Attributes:
         name: Column name.
         roc: The ROC curve.
-        band: Bootstrap band of sensitivity on a 0.01-step FPR grid.
+        band: Pointwise bootstrap band of sensitivity on a 0.01-step FPR grid.
+        band_simultaneous: Simultaneous (whole-curve) bootstrap band on the same grid.
         auc_delong: AUC with DeLong CI.
         auc_bootstrap: AUC with stratified percentile bootstrap CI.
         auc_bca: AUC with BCa bootstrap CI.
@@ -85,6 +86,7 @@ class ModelReport(Result):
     name: str
     roc: RocCurve
     band: RocBand
+    band_simultaneous: RocBand
     auc_delong: AucWithCI
     auc_bootstrap: AucWithCI
     auc_bca: AucWithCI
@@ -344,6 +346,9 @@ def build_report(
             name=name,
             roc=roc_curve(y, s),
             band=roc_band(y, s, rng=rng, n_boot=n_boot, level=level),
+            band_simultaneous=roc_band(
+                y, s, rng=rng, n_boot=n_boot, level=level, kind="simultaneous"
+            ),
             auc_delong=auc_ci(y, s, level=level),
             auc_bootstrap=auc_ci(y, s, method="bootstrap", n_boot=n_boot, rng=rng, level=level),
             auc_bca=auc_ci(y, s, method="bca", n_boot=n_boot, rng=rng, level=level),

@@ -11,6 +11,8 @@ References:
     Sun X, Xu W (2014) IEEE Signal Process Lett 21:1389–1393 (fast algorithm).
     Efron B (1987) J Am Stat Assoc 82:171–185 (BCa intervals).
     Robin X et al. (2011) pROC. BMC Bioinformatics 12:77 (stratified bootstrap, bands).
+    Campbell G (1994) Advances in statistical methodology for the evaluation of diagnostic
+    and laboratory tests. Stat Med 13:499–508 (simultaneous bootstrap bands).
 """
 
 from __future__ import annotations
@@ -244,15 +246,16 @@ def interpolate_tpr(fpr: FloatArray, tpr: FloatArray, grid: FloatArray) -> Float
 
 @dataclass(frozen=True)
 class RocBand(Result):
-    """A pointwise bootstrap confidence band for sensitivity on a fixed FPR grid.
+    """A bootstrap confidence band for sensitivity on a fixed FPR grid.
 
     Attributes:
         fpr_grid: Shape (G,), false-positive rates, ascending.
         tpr: Shape (G,), sensitivity of the observed curve at each grid point.
-        tpr_low: Shape (G,), lower percentile limit.
-        tpr_high: Shape (G,), upper percentile limit.
-        level: Pointwise coverage.
+        tpr_low: Shape (G,), lower limit.
+        tpr_high: Shape (G,), upper limit.
+        level: Coverage (per point, or of the whole curve for ``simultaneous``).
         n_boot: Stratified replicates.
+        kind: ``pointwise`` or ``simultaneous``.
     """
 
     fpr_grid: FloatArray
@@ -261,6 +264,7 @@ class RocBand(Result):
     tpr_high: FloatArray
     level: float
     n_boot: int
+    kind: str
 
 
 def roc_band(
@@ -271,19 +275,28 @@ def roc_band(
     n_boot: int = 2000,
     level: float = 0.95,
     fpr_grid: npt.ArrayLike | None = None,
+    kind: Literal["pointwise", "simultaneous"] = "pointwise",
 ) -> RocBand:
-    """Bootstrap confidence band of the ROC curve: sensitivity CIs at fixed FPRs.
+    """Bootstrap confidence band of the ROC curve: sensitivity limits at fixed FPRs.
 
-    Like pROC's ``ci.se(specificities = ...)``: stratified replicates, each replicate's
-    curve read at every grid FPR (:func:`interpolate_tpr`), percentile limits per point.
+    Stratified replicates; each replicate's curve is read at every grid FPR
+    (:func:`interpolate_tpr`).
+
+    - ``pointwise``: percentile limits at each FPR, like pROC's
+      ``ci.se(specificities = ...)``; each point has the stated coverage.
+    - ``simultaneous``: a studentised max-deviation band (Campbell 1994): with sd(f) the
+      bootstrap standard deviation at FPR f, c is the ``level`` quantile over replicates of
+      max_f |TPR*_b(f) − TPR(f)| / sd(f), and the band is TPR(f) ± c·sd(f), clipped to
+      [0, 1]. It covers the whole curve at once, so it is wider.
 
     Args:
         y: Shape (N,), 0/1 truth.
         score: Shape (N,), scores.
         rng: The random generator.
         n_boot: Replicates.
-        level: Pointwise coverage.
+        level: Coverage.
         fpr_grid: Shape (G,) FPRs in [0, 1]; default 101 points 0, 0.01, ..., 1.
+        kind: ``pointwise`` or ``simultaneous``.
 
     Returns:
         The band.
@@ -303,8 +316,17 @@ def roc_band(
         fpr, tpr = counts.roc_points()
         rows.append(interpolate_tpr(fpr, tpr, grid))
     sampled = np.vstack(rows)
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(sampled, [alpha, 1.0 - alpha], axis=0)
+    if kind == "pointwise":
+        alpha = (1.0 - level) / 2.0
+        lo, hi = np.quantile(sampled, [alpha, 1.0 - alpha], axis=0)
+    elif kind == "simultaneous":
+        sd = sampled.std(axis=0, ddof=1)
+        safe = np.where(sd > 0, sd, 1.0)
+        dev = np.where(sd > 0, np.abs(sampled - observed) / safe, 0.0).max(axis=1)
+        c = float(np.quantile(dev, level))
+        lo, hi = np.clip(observed - c * sd, 0.0, 1.0), np.clip(observed + c * sd, 0.0, 1.0)
+    else:
+        raise InvalidInputError(f"unknown band kind {kind!r}; use pointwise or simultaneous.")
     return RocBand(
         fpr_grid=frozen_array(grid),
         tpr=frozen_array(observed),
@@ -312,4 +334,5 @@ def roc_band(
         tpr_high=frozen_array(hi),
         level=level,
         n_boot=int(n_boot),
+        kind=kind,
     )

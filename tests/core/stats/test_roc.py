@@ -132,3 +132,32 @@ def test_jackknife_auc_equals_leave_one_out(cohort):
     y, a = y[:40], a[:40]
     brute = [roc_auc_score(np.delete(y, k), np.delete(a, k)) for k in range(y.size)]
     np.testing.assert_allclose(jackknife_auc(y, a), brute, atol=1e-12)
+
+
+def test_simultaneous_band_covers_whole_replicate_curves(cohort):
+    from ankle_core.stats.bootstrap import iter_level_counts
+
+    y, a, _ = cohort
+    grid = np.linspace(0, 1, 41)
+    point = roc_band(y, a, rng=np.random.default_rng(9), n_boot=400, fpr_grid=grid)
+    simul = roc_band(
+        y, a, rng=np.random.default_rng(9), n_boot=400, fpr_grid=grid, kind="simultaneous"
+    )
+    assert simul.kind == "simultaneous"
+    inner = slice(1, -1)
+    assert np.mean(simul.tpr_high[inner] - simul.tpr_low[inner]) > np.mean(
+        point.tpr_high[inner] - point.tpr_low[inner]
+    )
+    # the same replicates: at least `level` of them lie wholly inside the band
+    curves = np.vstack(
+        [
+            interpolate_tpr(*c.roc_points(), grid)
+            for c in iter_level_counts(y, a, 400, np.random.default_rng(9))
+        ]
+    )
+    inside = np.all((curves >= simul.tpr_low - 1e-12) & (curves <= simul.tpr_high + 1e-12), axis=1)
+    assert inside.mean() >= 0.95 - 1e-9
+    pointwise_inside = np.all(
+        (curves >= point.tpr_low - 1e-12) & (curves <= point.tpr_high + 1e-12), axis=1
+    )
+    assert pointwise_inside.mean() < inside.mean()
