@@ -5,6 +5,7 @@ Examples::
     python -m ankle_core.phantoms export --out data/phantoms --n 300 --kind radiograph --seed 1
     python -m ankle_core.phantoms export --out data/ct --n 40 --kind ct --size 96
     python -m ankle_core.phantoms export --demo --out demo_cases
+    python -m ankle_core.phantoms montage --out docs/phantom_montage.png
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from ankle_core.phantoms.demo import export_demo
 from ankle_core.phantoms.export import export_dataset
+from ankle_core.phantoms.montage import make_montage
 
 __all__ = ["build_parser", "main"]
 
@@ -24,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (one ``export`` sub-command)."""
+    """The argument parser (``export`` and ``montage`` sub-commands)."""
     parser = argparse.ArgumentParser(
         prog="python -m ankle_core.phantoms",
         description="Synthetic ankle phantoms (not patients): export real DICOM/PNG/NIfTI files.",
@@ -42,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument(
         "--demo", action="store_true", help="write the bundled demo set (ignores --n/--kind)"
     )
+    mon = sub.add_parser("montage", help="draw the docs montage of LMAF, SFO and intact cases")
+    mon.add_argument("--out", type=Path, required=True, help="PNG file to write")
     return parser
 
 
@@ -50,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "montage":
+        make_montage(args.out)
+        print(f"Wrote the montage to {args.out}.")
+        return 0
     if args.demo:
         rows = export_demo(args.out)
     else:

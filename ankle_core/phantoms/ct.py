@@ -114,6 +114,8 @@ class CtParams:
         scale: anatomical scale, including the fit to the field of view.
         cortical_hu: cortical bone HU.
         cancellous_hu: cancellous bone HU.
+        soft_tissue_hu: muscle and tendon HU.
+        fat_hu: fat HU.
         fat_mm: subcutaneous fat thickness, mm.
         noise_sd_hu: noise standard deviation, HU.
         blur_voxels: blur sigma, voxels.
@@ -132,6 +134,8 @@ class CtParams:
     scale: float
     cortical_hu: float
     cancellous_hu: float
+    soft_tissue_hu: float
+    fat_hu: float
     fat_mm: float
     noise_sd_hu: float
     blur_voxels: float
@@ -170,7 +174,8 @@ def _sample_fracture(
     partial = bool(rng.random() < knobs.partial_probability * (0.5 + difficulty))
     lo, hi = knobs.fracture_contrast
     contrast = hi - (hi - lo) * difficulty * float(rng.uniform(0.3, 1.0))
-    thickness = 2.0 - difficulty * float(rng.uniform(0.0, 1.0))
+    t_lo, t_hi = knobs.fracture_thickness_voxels
+    thickness = t_hi - (t_hi - t_lo) * difficulty * float(rng.uniform(0.0, 1.0))
     disp_vox = 0.0 if partial else float(rng.uniform(0.0, knobs.displacement_voxels))
     direction = rng.standard_normal(3)
     direction -= direction.dot(normal) * np.asarray(normal)
@@ -239,6 +244,8 @@ def sample_volume_params(
         scale=float(anat_rng.uniform(*k.scale_range)) * fit,
         cortical_hu=float(anat_rng.uniform(*k.cortical_hu)),
         cancellous_hu=float(anat_rng.uniform(*k.cancellous_hu)),
+        soft_tissue_hu=float(k.soft_tissue_hu),
+        fat_hu=float(k.fat_hu),
         fat_mm=float(anat_rng.uniform(3.0, 7.0)),
         noise_sd_hu=float(anat_rng.uniform(*k.noise_sd_hu)),
         blur_voxels=float(anat_rng.uniform(*k.blur_voxels)),
@@ -353,15 +360,14 @@ def render_volume(params: CtParams) -> tuple[Array, npt.NDArray[np.bool_]]:
         fracture plane inside bone (all False when not fractured).
     """
     u, v, w = _anatomy_grid(params)
-    k = CtKnobs()
     # Soft tissue: envelope (wider and more posterior towards the heel), fat layer, fat pad,
     # Achilles tendon.
     heel = 1.0 / (1.0 + np.exp((w + 15.0) / 8.0))
     env = ellipse(u + 2.0, v - 6.0 - 8.0 * heel, 36.0 + 4.0 * heel, 40.0 + 8.0 * heel)
-    hu = -1000.0 + soft_inside(env, 0.8) * (k.fat_hu + 1000.0)
-    hu += soft_inside(env + params.fat_mm, 0.8) * (k.soft_tissue_hu - k.fat_hu)
+    hu = -1000.0 + soft_inside(env, 0.8) * (params.fat_hu + 1000.0)
+    hu += soft_inside(env + params.fat_mm, 0.8) * (params.soft_tissue_hu - params.fat_hu)
     pad = ellipsoid(u, v - 26.0, w - 5.0, 10.0, 6.0, 22.0)
-    hu += soft_inside(pad, 1.0) * (k.fat_hu - k.soft_tissue_hu)
+    hu += soft_inside(pad, 1.0) * (params.fat_hu - params.soft_tissue_hu)
     tendon = smooth_max(ellipse(u, v - 36.0, 9.0, 3.5), -20.0 - w, 2.0)
     hu = hu * (1.0 - soft_inside(tendon, 0.8)) + soft_inside(tendon, 0.8) * 70.0
     tex = np.random.default_rng(params.texture_seed).standard_normal(u.shape, dtype=np.float32)

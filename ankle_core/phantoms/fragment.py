@@ -169,7 +169,8 @@ def sample_fragment(
         angularity = _u(rng, knobs.lmaf_blend_angularity)
         fraction = _u(rng, knobs.lmaf_subtle_defect_fraction)
         rim_ratio = _u(rng, knobs.lmaf_faint_rim_ratio)
-        flatness = _u(rng, (0.2, 0.5))
+        flatness = _u(rng, (0.0, 0.3))
+        density *= 0.5  # a thin, faintly rimmed shell rather than a dense flake
     else:
         radius = _u(rng, knobs.lmaf_radius_mm)
         angularity = _u(rng, knobs.lmaf_angularity)

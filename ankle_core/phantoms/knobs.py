@@ -49,7 +49,9 @@ class PhantomKnobs:
         sfo_angularity: angularity (0 = ellipse, 1 = polygon) of a blended SFO.
         lmaf_angularity: angularity of a clear LMAF.
         lmaf_blend_angularity: angularity of a blended, roundish LMAF.
-        fragment_contrast: fragment density relative to the fibula's cancellous bone.
+        fragment_contrast: density scale of the fragment (1: an LMAF is twice as dense per
+            mm as the fibula's cancellous bone; an SFO's core is a quarter of that and its
+            rim ``sfo_rim_ratio`` times its core).
     """
 
     fov_mm: float = 110.0
@@ -63,15 +65,15 @@ class PhantomKnobs:
     blur_px_range: tuple[float, float] = (0.5, 1.4)
     sfo_radius_mm: tuple[float, float] = (2.0, 5.5)
     lmaf_radius_mm: tuple[float, float] = (1.5, 4.5)
-    blend_probability: tuple[float, float] = (0.05, 0.7)
+    blend_probability: tuple[float, float] = (0.05, 0.55)
     sfo_gap_mm: tuple[float, float] = (1.0, 4.0)
     lmaf_gap_mm: tuple[float, float] = (0.3, 2.0)
     sfo_rim_mm: tuple[float, float] = (0.6, 1.0)
     sfo_rim_ratio: tuple[float, float] = (6.0, 10.0)
     sfo_blend_rim_ratio: tuple[float, float] = (2.5, 4.0)
-    lmaf_faint_rim_ratio: tuple[float, float] = (1.5, 2.5)
+    lmaf_faint_rim_ratio: tuple[float, float] = (2.0, 4.0)
     lmaf_defect_fraction: tuple[float, float] = (0.55, 0.85)
-    lmaf_subtle_defect_fraction: tuple[float, float] = (0.15, 0.35)
+    lmaf_subtle_defect_fraction: tuple[float, float] = (0.05, 0.3)
     sfo_broken_rim_deg: tuple[float, float] = (60.0, 160.0)
     sfo_angularity: tuple[float, float] = (0.2, 0.5)
     lmaf_angularity: tuple[float, float] = (0.7, 1.0)
@@ -93,7 +95,8 @@ class CtKnobs:
         fat_hu: subcutaneous and pad fat HU.
         noise_sd_hu: image noise standard deviation, in HU.
         blur_voxels: Gaussian blur sigma range, in voxels.
-        fracture_thickness_mm: thickness range of the fracture plane, in mm.
+        fracture_thickness_voxels: thickness of the fracture plane along its normal, in
+            voxels: the high end at difficulty 0, down to the low end at difficulty 1.
         fracture_hu: HU range of what fills the gap (haematoma, fluid, soft tissue).
         fracture_contrast: fraction (low, high) of the way from bone HU to the gap's HU; low
             values give faint, partly filled fractures.
@@ -111,7 +114,7 @@ class CtKnobs:
     fat_hu: float = -100.0
     noise_sd_hu: tuple[float, float] = (15.0, 25.0)
     blur_voxels: tuple[float, float] = (0.4, 0.8)
-    fracture_thickness_mm: tuple[float, float] = (0.8, 1.8)
+    fracture_thickness_voxels: tuple[float, float] = (1.0, 2.0)
     fracture_hu: tuple[float, float] = (0.0, 80.0)
     fracture_contrast: tuple[float, float] = (0.55, 1.0)
     partial_probability: float = 0.35

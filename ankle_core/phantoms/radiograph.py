@@ -2,8 +2,9 @@
 
 :func:`make_case` draws one frontal ankle radiograph: the distal tibia with its medial
 malleolus, the fibula with the lateral malleolus (its tip about 2 cm below the tibial
-plafond), the talar dome in the mortise with a joint space, the calcaneus and navicular
-overlapped below, a soft-tissue envelope and air around it. Bones are corticated solids: the
+plafond), the talar dome in the mortise with a joint space, the calcaneus superimposed
+below, a soft-tissue envelope and air around it. The mortise view (internal rotation) clears
+the fibula off the talus; the plain AP view overlaps them. Bones are corticated solids: the
 cortex projects as a bright line along each edge, the cancellous interior is darker and
 carries a trabecular texture. The image is ``1 - exp(-gain * attenuation)`` (bone bright),
 blurred, with quantum-like noise (brighter areas noisier).
@@ -61,8 +62,10 @@ __all__ = [
     "RadiographCase",
     "RadiographParams",
     "make_case",
+    "pixel_window",
     "render_radiograph",
     "sample_radiograph_params",
+    "tip_ellipse",
 ]
 
 Array = npt.NDArray[np.floating[Any]]
@@ -156,8 +159,8 @@ def _lerp(lo_hi: tuple[float, float], t: float) -> float:
     return lo_hi[0] + (lo_hi[1] - lo_hi[0]) * t
 
 
-def _tip_ellipse(params: RadiographParams) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Centre and semi-axes (mm) of the ellipse that rounds the lateral malleolus."""
+def tip_ellipse(params: RadiographParams) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Centre (x, y) and semi-axes (a, b), canonical mm, of the lateral malleolus's tip ellipse."""
     b = 6.0 + params.tip_length_mm
     return (params.fibula_x_mm - 1.0, 20.0 - params.tip_length_mm), (8.3, b)
 
@@ -226,7 +229,7 @@ def sample_radiograph_params(
     )
     if kind == "none":
         return params
-    tip, axes = _tip_ellipse(params)
+    tip, axes = tip_ellipse(params)
     frag = _sample_fragment(frag_rng, kind, difficulty, tip, axes, k)
     return replace(params, fragment=frag)
 
@@ -245,10 +248,19 @@ def _canonical_grid(params: RadiographParams) -> tuple[Array, Array]:
     return x.astype(np.float32), y.astype(np.float32)
 
 
-def _window(
+def pixel_window(
     params: RadiographParams, center: tuple[float, float], radius_mm: float
 ) -> tuple[slice, slice]:
-    """Pixel rows and columns that hold the canonical disc ``center``, ``radius_mm``."""
+    """Pixel rows and columns of the image that hold a canonical disc (plus 3 pixels).
+
+    Args:
+        params: the case.
+        center: (x, y) canonical mm.
+        radius_mm: disc radius, canonical mm.
+
+    Returns:
+        ``(rows, cols)`` slices, clipped to the image.
+    """
     n = params.size
     th = math.radians(params.rotation_deg)
     c, s = math.cos(th), math.sin(th)
@@ -295,7 +307,7 @@ def _bones(params: RadiographParams, x: Array, y: Array, tex: Array, px: float) 
     trab = _CANCELLOUS * (1.0 + 0.3 * tex)
     # Tibia: the metaphysis flares towards the plafond; the medial malleolus hangs below.
     flare = np.exp(np.minimum(y, 0.0) / 24.0)
-    plafond = -1.5 + 0.003 * x * x
+    plafond = -1.5 + 0.0045 * (x + 4.0) ** 2
     sides = smooth_max(-14.0 - 7.0 * flare - x, x - 14.0 - 9.0 * flare, 2.0)
     tibia = smooth_max(sides, y - plafond, 3.0)
     malleolus = capsule(x, y, (18.5, -10.0), (17.8, 9.0), 6.0, 4.6)
@@ -303,7 +315,7 @@ def _bones(params: RadiographParams, x: Array, y: Array, tex: Array, px: float) 
     cortex_t = 0.9 + 3.0 * (1.0 - flare) ** 2
     att = shell_projection(tibia, 17.0, cortex_t, _CORTEX, trab)
     # Fibula: shaft plus the lateral malleolus; an LMAF bites a donor defect out of the tip.
-    (tcx, tcy), (ta, tb) = _tip_ellipse(params)
+    (tcx, tcy), (ta, tb) = tip_ellipse(params)
     fx = params.fibula_x_mm
     shaft = capsule(x, y, (fx + 2.0, -120.0), (fx + 0.5, tcy - 6.0), 5.8, 6.2)
     fibula = smooth_min(shaft, ellipse(x - tcx, y - tcy, ta, tb), 4.0)
@@ -311,18 +323,23 @@ def _bones(params: RadiographParams, x: Array, y: Array, tex: Array, px: float) 
     fib_att = shell_projection(fibula, 7.5, fib_cortex, _CORTEX, trab)
     frag = params.fragment
     if frag is not None and frag.donor_center is not None:
-        win = _window(params, frag.donor_center, _fragment_reach(frag))
+        win = pixel_window(params, frag.donor_center, _fragment_reach(frag))
         defect = fragment_sdf(frag, x[win], y[win], at_donor=True)
         fib_att[win] = fib_att[win] * (1.0 - soft_inside(defect, px))
     att = att + fib_att
-    # Talus: body under a dome parallel to the plafond, across the joint space.
+    # Talus: a dome parallel to the plafond across the joint space, sides converging
+    # downwards; the calcaneus (with the sustentaculum medially) is superimposed on its
+    # lower part (fainter: seen through the hindfoot).
     dome = plafond + params.joint_space_mm
-    body = rounded_box(x + 5.0, y - 17.0, 16.8, 15.0, 7.0)
-    talus = smooth_max(body, dome - y, 2.0)
-    att = att + shell_projection(talus, 16.0, 1.1, _CORTEX, trab)
-    # Calcaneus overlapped below the talus (fainter: seen through the foot).
-    calc = ellipse(x + 3.0, y - 52.0, 27.0, 18.0)
-    att = att + 0.3 * shell_projection(calc, 18.0, 1.0, _CORTEX, trab)
+    taper = 1.0 - 0.008 * np.clip(y - 4.0, 0.0, None)
+    body = rounded_box((x + 5.0) / taper, y - 16.5, 16.6, 14.5, 8.0) * taper
+    talus = smooth_max(body, dome - y, 3.0)
+    talus_cortex = 1.2 - 0.6 * np.clip((y - 14.0) / 14.0, 0.0, 1.0)
+    att = att + shell_projection(talus, 16.0, talus_cortex, _CORTEX, trab)
+    calc = smooth_min(
+        ellipse(x + 2.0, y - 42.0, 24.0, 16.0), ellipse(x - 9.0, y - 31.0, 10.0, 7.0), 4.0
+    )
+    att = att + 0.28 * shell_projection(calc, 18.0, 0.8, _CORTEX, trab)
     return att
 
 
@@ -362,7 +379,7 @@ def render_radiograph(
     att = _soft_tissue(params, x, y) + _bones(replace(params, fragment=frag), x, y, tex, px)
     mask = np.zeros(x.shape, dtype=bool)
     if frag is not None:
-        win = _window(params, frag.center, _fragment_reach(frag))
+        win = pixel_window(params, frag.center, _fragment_reach(frag))
         frag_att, mask[win] = fragment_attenuation(frag, x[win], y[win], tex[win], px)
         if draw_fragment:
             att[win] = att[win] + _FRAGMENT * frag_att
