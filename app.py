@@ -1,0 +1,43 @@
+"""The ankle fracture-AI workbench: page config, navigation, shared sidebar.
+
+Run with ``streamlit run app.py``. Settings come from the environment (``ANKLE_*``, see
+``ankle_core.config``) and are read once per process.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import history, resources, widgets
+
+st.set_page_config(
+    page_title="Ankle fracture-AI workbench",
+    page_icon="🦴",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+
+settings = resources.settings()
+store = resources.case_store(settings.database_url)
+
+page = st.navigation(
+    {
+        "Cases": [
+            st.Page("pages/radiograph.py", title="Radiograph case", icon="🩻", default=True),
+            st.Page("pages/ct_volume.py", title="CT case", icon="🧊"),
+        ],
+        "Research": [
+            st.Page("pages/cohort.py", title="Cohort performance", icon="📈"),
+            st.Page("pages/models.py", title="Models", icon="🗂️"),
+        ],
+    }
+)
+
+with st.sidebar:
+    widgets.disclaimer()
+    history_slot = st.container()
+
+try:
+    page.run()
+finally:  # after the page, so a case it just stored is listed at once
+    history.render_history(history_slot, store)

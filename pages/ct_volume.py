@@ -1,0 +1,56 @@
+"""CT case: upload a NIfTI or zipped DICOM series, or a demo volume; probability and boxes."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ankle_core.errors import AnkleError
+from ui import history, inputs, resources, widgets
+from ui.ct_panel import render_ct_case
+
+st.title("🧊 CT case")
+st.caption(
+    "Estimates the probability of an ankle fracture on a CT volume and localises the "
+    "evidence with Grad-CAM and Otsu 3D boxes."
+)
+settings = resources.settings()
+models_dir = str(settings.models_dir)
+cards = resources.model_cards(models_dir)
+ct_models = [n for n, c in cards.items() if c.spatial_dims == 3]
+
+pick_input, pick_model = st.columns([3, 2], gap="large")
+with pick_model:
+    model = st.selectbox("CT model", ct_models or ["ct-fracture-mobilenet3d"])
+with pick_input:
+    source = inputs.choose_input("ct", ["nii", "gz", "zip"], key="ct")
+
+failed = False
+if source is not None:
+    try:
+        with st.spinner("Reading the volume and running the CT model…"):
+            analysis = resources.ct_analysis(
+                source.sha256, model, models_dir, settings.device, source.data
+            )
+        st.session_state["ct_last"] = (source.name, source.sha256, analysis)
+        history.record_case(
+            resources.case_store(settings.database_url),
+            kind="ct",
+            input_sha256=source.sha256,
+            metadata=analysis.volume.metadata,
+            results=analysis.result,
+            model_name=model,
+            model_version=analysis.result.model.split()[-1],
+            source_format=str(analysis.volume.metadata.get("source_format", "volume")),
+        )
+    except AnkleError as exc:
+        failed = True
+        widgets.show_error(exc)
+
+last = st.session_state.get("ct_last")
+if last is None:
+    st.info("Upload a NIfTI (.nii, .nii.gz) or a zipped DICOM series, or pick a demo volume.")
+else:
+    name, sha256, analysis = last
+    if failed:
+        st.caption(f"Still showing your previous case: {name}")
+    render_ct_case(name, sha256, analysis)

@@ -1,0 +1,60 @@
+"""Radiograph case: upload or pick a demo; fragments, LMAF/SFO calls, Grad-CAM, PDF report."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ankle_core.errors import AnkleError
+from ui import history, inputs, resources, widgets
+from ui.radiograph_panel import render_radiograph_case
+
+st.title("🩻 Radiograph case")
+st.caption(
+    "Finds perimalleolar fragments on an ankle radiograph and calls each one a lateral "
+    "malleolus avulsion fracture (LMAF) or a subfibular ossicle (SFO)."
+)
+settings = resources.settings()
+models_dir = str(settings.models_dir)
+cards = resources.model_cards(models_dir)
+detectors = [n for n, c in cards.items() if c.spatial_dims == 2 and "detect" in c.task]
+classifiers = [n for n, c in cards.items() if c.spatial_dims == 2 and "detect" not in c.task]
+
+pick_input, pick_models = st.columns([3, 2], gap="large")
+with pick_models:
+    detector = st.selectbox("Fragment detector", detectors or ["lmaf-fragment-detector"])
+    classifier = st.selectbox("LMAF/SFO classifier", classifiers or ["lmaf-classifier-mobilenetv2"])
+with pick_input:
+    source = inputs.choose_input("radiograph", ["dcm", "dicom", "png", "jpg", "jpeg"], key="rg")
+
+failed = False
+if source is not None:
+    models = f"{detector}+{classifier}"
+    try:
+        with st.spinner("Detecting and classifying fragments…"):
+            analysis = resources.radiograph_analysis(
+                source.sha256, detector, classifier, models_dir, settings.device, source.data
+            )
+        st.session_state["rg_last"] = (source.name, source.sha256, models, analysis)
+        result = analysis.result
+        history.record_case(
+            resources.case_store(settings.database_url),
+            kind="radiograph",
+            input_sha256=source.sha256,
+            metadata=analysis.radiograph.metadata,
+            results=result,
+            model_name=models,
+            model_version=f"{result.detector.split()[-1]}+{result.classifier.split()[-1]}",
+            source_format=analysis.radiograph.source_format,
+        )
+    except AnkleError as exc:
+        failed = True
+        widgets.show_error(exc)
+
+last = st.session_state.get("rg_last")
+if last is None:
+    st.info("Upload a DICOM, PNG or JPEG ankle radiograph, or pick a demo case.")
+else:
+    name, sha256, models, analysis = last
+    if failed:
+        st.caption(f"Still showing your previous case: {name}")
+    render_radiograph_case(name, sha256, models, analysis)

@@ -1,0 +1,16 @@
+"""Streamlit-only helpers of the dashboard; the library (``ankle_core``) never imports these.
+
+Imports go one way: ``app.py`` and ``pages/`` -> ``ui`` -> ``ankle_core``.
+
+- ``resources``: the only place with ``st.cache_resource``: settings, the case store, the
+  pipelines (loaded once per process, keyed on model names) and per-case results (keyed on
+  the input's sha256 and the model names, so sliders and toggles never re-run a model).
+- ``analysis``: plain (uncached) functions that read an input and run a pipeline.
+- ``inputs``: upload-or-demo pickers; ``history``: the session id and the sidebar history.
+- ``widgets``: disclaimer, error box, metadata and findings tables, PDF download.
+- ``viewer``: the radiograph viewer (window/level, zoom, boxes, Grad-CAM overlay).
+- ``volume_views``: axial, coronal and sagittal CT views and the 3D bone surface.
+- ``cohort``: the cohort-performance sections.
+"""
+
+__all__ = ["analysis", "history", "inputs", "resources", "viewer", "volume_views", "widgets"]

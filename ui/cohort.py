@@ -1,0 +1,172 @@
+"""Cohort-performance helpers: the phantom cohort runner and the report's sections."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ankle_core.config import Settings
+from ankle_core.errors import InvalidInputError
+from ankle_core.stats import figures, metrics_at
+from ankle_core.stats.report import CohortReport
+from ui import resources
+
+__all__ = [
+    "auc_frame",
+    "phantom_predictions",
+    "read_predictions_csv",
+    "show_report",
+    "show_threshold_explorer",
+]
+
+Progress = Callable[[float, str], object]
+
+
+def read_predictions_csv(data: bytes) -> pd.DataFrame:
+    """Parse an uploaded predictions CSV (one row per case).
+
+    Raises:
+        InvalidInputError: not a CSV table with at least two columns and two rows.
+    """
+    try:
+        frame = pd.read_csv(io.BytesIO(data))
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise InvalidInputError("The file is not a readable CSV table.") from exc
+    if frame.shape[0] < 2 or frame.shape[1] < 2:
+        raise InvalidInputError("The CSV needs a truth column, a score column and 2+ cases.")
+    return frame
+
+
+def phantom_predictions(
+    kind: str, models: list[str], n: int, seed: int, settings: Settings, progress: Progress
+) -> pd.DataFrame:
+    """Make ``n`` labelled phantom cases in-process and score them with each model.
+
+    Args:
+        kind: ``"radiograph"`` (LMAF = 1 vs SFO = 0; the case-level p(LMAF) of the full
+            pipeline, 0.5 when no fragment is found) or ``"ct"`` (fracture = 1).
+        models: classifier names (radiograph; the default detector finds the fragments) or
+            CT model names.
+        n: number of cases (half positive).
+        seed: first case seed.
+        settings: where the models live and which device to use.
+        progress: called with (fraction done, message).
+
+    Returns:
+        One row per case: ``case``, ``truth``, a subgroup column (``view`` or ``difficulty``)
+        and one score column per model.
+    """
+    from ankle_core.phantoms.ct import make_volume
+    from ankle_core.phantoms.radiograph import make_case
+
+    models_dir, device = str(settings.models_dir), settings.device
+    rows: list[dict[str, object]] = []
+    for i in range(n):
+        positive = i % 2 == 0
+        difficulty = round(0.2 + 0.6 * ((i // 2) % 3) / 2, 2)
+        row: dict[str, object] = {"case": f"phantom-{seed + i:04d}", "truth": int(positive)}
+        if kind == "radiograph":
+            case = make_case(seed + i, "lmaf" if positive else "sfo", difficulty=difficulty)
+            row["view"] = case.view
+            for model in models:
+                pipe = resources.radiograph_pipeline(
+                    "lmaf-fragment-detector", model, models_dir, device
+                )
+                p = pipe.run(case.radiograph).case_p_lmaf
+                row[model] = 0.5 if p is None else p
+        else:
+            volume = make_volume(seed + i, positive, difficulty=difficulty)
+            row["difficulty"] = f"{difficulty:.1f}"
+            for model in models:
+                pipe_ct = resources.ct_pipeline(model, models_dir, device)
+                row[model] = pipe_ct.run(volume, explain=False).probability
+        rows.append(row)
+        progress((i + 1) / n, f"Case {i + 1} of {n}")
+    return pd.DataFrame(rows)
+
+
+def auc_frame(report: CohortReport) -> pd.DataFrame:
+    """One row per model: AUC with DeLong and bootstrap CIs, and cases."""
+    rows = []
+    for name, m in report.per_model.items():
+        d, b = m.auc_delong, m.auc_bootstrap
+        rows.append(
+            {
+                "Model": name,
+                "AUC": round(d.auc, 3),
+                f"{report.level:.0%} CI (DeLong)": f"{d.ci_low:.3f} – {d.ci_high:.3f}",
+                f"{report.level:.0%} CI (bootstrap)": f"{b.ci_low:.3f} – {b.ci_high:.3f}",
+                "Positives": d.n_pos,
+                "Negatives": d.n_neg,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def show_threshold_explorer(frame: pd.DataFrame, truth: str, scores: list[str]) -> None:
+    """A threshold slider updating sensitivity, specificity and the confusion matrix."""
+    left, right = st.columns([1, 2], gap="large")
+    model = left.selectbox("Model", scores, key="cohort_threshold_model")
+    s = frame[model].to_numpy(dtype=float)
+    lo, hi = float(np.nanmin(s)), float(np.nanmax(s))
+    if hi <= lo:
+        hi = lo + 1.0
+    t = left.slider(
+        "Threshold (score ≥ threshold is positive)",
+        lo,
+        hi,
+        (lo + hi) / 2,
+        (hi - lo) / 100,
+        key="cohort_threshold",
+    )
+    m = metrics_at(frame[truth].to_numpy(), s, float(t))
+    a, b, c = right.columns(3)
+    a.metric(
+        "Sensitivity",
+        f"{m.sensitivity.value:.1%}",
+        help=f"Wilson CI {m.sensitivity.wilson_low:.1%} – {m.sensitivity.wilson_high:.1%}",
+    )
+    b.metric(
+        "Specificity",
+        f"{m.specificity.value:.1%}",
+        help=f"Wilson CI {m.specificity.wilson_low:.1%} – {m.specificity.wilson_high:.1%}",
+    )
+    c.metric("Accuracy", f"{m.accuracy.value:.1%}")
+    right.dataframe(
+        pd.DataFrame(
+            {"Truth positive": [m.tp, m.fn], "Truth negative": [m.fp, m.tn]},
+            index=["Called positive", "Called negative"],
+        ),
+        key="cohort_confusion",
+    )
+
+
+def show_report(report: CohortReport, html: str) -> None:
+    """ROC with bands, AUC table, DeLong/McNemar matrices, calibration, subgroups, downloads."""
+    for warning in report.warnings:
+        st.warning(warning)
+    st.plotly_chart(figures.roc_figure(report), key="cohort_roc")
+    st.markdown("**AUC with confidence intervals**")
+    st.dataframe(auc_frame(report), hide_index=True, key="cohort_auc")
+    if report.comparison is not None:
+        left, right = st.columns(2)
+        left.plotly_chart(figures.delong_matrix_figure(report), key="cohort_delong")
+        right.plotly_chart(figures.mcnemar_matrix_figure(report), key="cohort_mcnemar")
+    if any(m.calibration is not None for m in report.per_model.values()):
+        st.plotly_chart(figures.calibration_figure(report), key="cohort_calibration")
+    if report.subgroup:
+        st.plotly_chart(figures.subgroup_figure(report), key="cohort_subgroups")
+    a, b = st.columns(2)
+    a.download_button("⬇️ HTML report", html, "cohort-report.html", "text/html", key="cohort_html")
+    b.download_button(
+        "⬇️ JSON report",
+        json.dumps(report.to_dict(), indent=1),
+        "cohort-report.json",
+        "application/json",
+        key="cohort_json",
+    )

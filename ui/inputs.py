@@ -1,0 +1,105 @@
+"""Pick an input: upload a file or choose a bundled demo case from ``demo_cases/``."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from ankle_core.config import PROJECT_ROOT
+from ui.analysis import sha256_hex
+
+__all__ = ["DEMO_ROOT", "InputFile", "choose_input", "list_demo_cases"]
+
+DEMO_ROOT = PROJECT_ROOT / "demo_cases"
+_RADIOGRAPH_SUFFIXES = {".dcm", ".png", ".jpg", ".jpeg"}
+_VOLUME_SUFFIXES = {".nii", ".gz", ".zip"}
+_SERIES_MIN_FILES = 3
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An input's display name, bytes and sha256 (the case's only link to its input)."""
+
+    name: str
+    data: bytes
+    sha256: str
+    source: str  # "upload" or "demo"
+
+
+def _series_folders(root: Path) -> list[Path]:
+    folders = {p.parent for p in root.rglob("*.dcm")}
+    return sorted(f for f in folders if len(list(f.glob("*.dcm"))) >= _SERIES_MIN_FILES)
+
+
+def list_demo_cases(kind: str, root: Path | None = None) -> dict[str, Path]:
+    """Bundled demo cases of one kind, by display name.
+
+    Args:
+        kind: ``"radiograph"`` (single DICOM/PNG/JPEG files) or ``"ct"`` (NIfTI files,
+            zipped series, or folders of DICOM slices).
+        root: the demo folder (default: :data:`DEMO_ROOT`).
+
+    Returns:
+        ``{relative name: path}``, sorted by name.
+    """
+    root = DEMO_ROOT if root is None else root
+    if not root.is_dir():
+        return {}
+    series = _series_folders(root)
+    found: dict[str, Path] = {}
+    if kind == "radiograph":
+        for path in root.rglob("*"):
+            if path.suffix.lower() in _RADIOGRAPH_SUFFIXES and path.parent not in series:
+                found[str(path.relative_to(root))] = path
+    else:
+        for path in root.rglob("*"):
+            suffix = path.suffix.lower()
+            is_volume = suffix in _VOLUME_SUFFIXES and (
+                suffix != ".gz" or path.name.endswith(".nii.gz")
+            )
+            if path.is_file() and is_volume:
+                found[str(path.relative_to(root))] = path
+        for folder in series:
+            found[str(folder.relative_to(root)) + "/ (DICOM series)"] = folder
+    return dict(sorted(found.items()))
+
+
+def _read_demo(path: Path) -> bytes:
+    if path.is_file():
+        return path.read_bytes()
+    buffer = io.BytesIO()  # a folder of slices travels like an uploaded .zip
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for member in sorted(path.glob("*.dcm")):
+            archive.write(member, member.name)
+    return buffer.getvalue()
+
+
+def choose_input(kind: str, upload_types: list[str], key: str) -> InputFile | None:
+    """Upload-or-demo picker.
+
+    Args:
+        kind: ``"radiograph"`` or ``"ct"``.
+        upload_types: accepted file extensions for the uploader.
+        key: widget key prefix (unique per page).
+
+    Returns:
+        The chosen input, or None while nothing is chosen.
+    """
+    demos = list_demo_cases(kind)
+    modes = ["Upload a file", "Demo case"] if demos else ["Upload a file"]
+    mode = st.radio("Input", modes, horizontal=True, key=f"{key}_mode")
+    if mode == "Demo case":
+        name = st.selectbox("Demo case", list(demos), key=f"{key}_demo")
+        if name is None:
+            return None
+        data = _read_demo(demos[name])
+        return InputFile(name=name, data=data, sha256=sha256_hex(data), source="demo")
+    upload = st.file_uploader("Upload", type=upload_types, key=f"{key}_upload")
+    if upload is None:
+        return None
+    data = upload.getvalue()
+    return InputFile(name=upload.name, data=data, sha256=sha256_hex(data), source="upload")

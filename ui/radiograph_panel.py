@@ -1,0 +1,67 @@
+"""Everything shown for one analysed radiograph: viewer, findings, metadata, report."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import resources, viewer, widgets
+from ui.analysis import RadiographAnalysis
+
+__all__ = ["render_radiograph_case"]
+
+
+def render_radiograph_case(
+    name: str, sha256: str, models: str, analysis: RadiographAnalysis
+) -> None:
+    """Draw a radiograph case (never runs a model: every widget here only redraws).
+
+    Args:
+        name: the input's display name.
+        sha256: the input's sha256.
+        models: ``"detector+classifier"`` (the result's cache key).
+        analysis: the cached analysis.
+    """
+    result, radiograph = analysis.result, analysis.radiograph
+    p = result.case_p_lmaf
+    headline = f"Case call: {widgets.call_badge(result.case_call)}"
+    if p is not None:
+        headline += f" — case p(LMAF) = **{p:.2f}**"
+    st.markdown(f"#### {headline}")
+    widgets.research_note()
+
+    left, right = st.columns([3, 2], gap="large")
+    with right:
+        view = viewer.view_controls("rg_view")
+        st.markdown("**Detected fragments**")
+        if result.fragments:
+            st.dataframe(widgets.fragments_frame(result), hide_index=True, key="rg_fragments")
+        else:
+            st.info("No perimalleolar fragment found.")
+        st.caption(
+            f"Detector {result.detector} · classifier {result.classifier} · "
+            f"{result.timings_s.get('total', 0.0):.2f} s"
+        )
+    with left:
+        boxes = [f.box.as_xyxy() for f in result.fragments]
+        labels = [f"{i} · {f.call} {f.p_lmaf:.2f}" for i, f in enumerate(result.fragments, 1)]
+        calls = [f.call for f in result.fragments]
+        fig = viewer.radiograph_figure(
+            radiograph.pixels, analysis.saliency, boxes, labels, calls, view
+        )
+        st.plotly_chart(fig, key="rg_figure", config={"displaylogo": False, "scrollZoom": True})
+        st.caption(f"{name} · {radiograph.shape[1]}×{radiograph.shape[0]} px")
+
+    meta_col, report_col = st.columns([3, 2], gap="large")
+    with meta_col, st.expander("De-identified metadata and what the reader applied"):
+        st.dataframe(widgets.metadata_frame(radiograph.metadata), hide_index=True)
+    with report_col:
+        alpha = view.opacity if view.overlay else 0.0
+        with st.spinner("Preparing the PDF report…"):
+            pdf = resources.radiograph_pdf(sha256, models, round(alpha, 2), analysis)
+        st.download_button(
+            "⬇️ Download the one-page PDF report",
+            pdf,
+            file_name=f"ankle-report-{sha256[:8]}.pdf",
+            mime="application/pdf",
+            key="rg_pdf",
+        )

@@ -1,0 +1,180 @@
+"""Everything cached, and nothing cached anywhere else.
+
+Objects cached with ``st.cache_resource`` are shared by every session of the process, so
+each is either immutable (settings, frozen results with read-only arrays) or thread-safe
+(the store's engine, the pipelines: Grad-CAM runs under a per-model lock). Keys are plain
+strings: model names, the models folder, the device, the input's sha256.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ankle_core.config import Settings
+from ankle_core.models.card import ModelCard
+from ankle_core.store import CaseStore
+from ankle_core.types import Volume
+from ui import analysis
+from ui.analysis import CtAnalysis, RadiographAnalysis, analyse_ct, analyse_radiograph
+
+if TYPE_CHECKING:
+    from ankle_core.inference.ct import CtPipeline
+    from ankle_core.inference.radiograph import RadiographPipeline
+    from ankle_core.stats.report import CohortReport
+
+_READER_KEYS = ("photometric", "inverted", "voi", "window", "rescale_applied")
+
+__all__ = [
+    "bone_surface",
+    "case_store",
+    "clear_all",
+    "cohort_html",
+    "cohort_report",
+    "ct_analysis",
+    "ct_pipeline",
+    "model_cards",
+    "model_names",
+    "radiograph_analysis",
+    "radiograph_pdf",
+    "radiograph_pipeline",
+    "settings",
+]
+
+
+@st.cache_resource(show_spinner=False)
+def settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return Settings.from_env()
+
+
+@st.cache_resource(show_spinner=False)
+def case_store(database_url: str) -> CaseStore:
+    """The case history, schema migrated to the newest revision."""
+    return CaseStore.from_url(database_url)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def model_names(models_dir: str) -> list[str]:
+    """Names of the installed models (re-listed at most once a minute)."""
+    from ankle_core.models.weights import list_models
+
+    return list_models(models_dir)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def model_cards(models_dir: str) -> dict[str, ModelCard]:
+    """Cards of the installed models, by name; unreadable cards are left out."""
+    from ankle_core.errors import ModelLoadError
+    from ankle_core.models.card import read_card
+
+    cards: dict[str, ModelCard] = {}
+    for name in model_names(models_dir):
+        try:
+            cards[name] = read_card(Path(models_dir) / name)
+        except ModelLoadError:
+            continue
+    return cards
+
+
+@st.cache_resource(show_spinner="Loading the radiograph models…")
+def radiograph_pipeline(
+    detector: str, classifier: str, models_dir: str, device: str
+) -> RadiographPipeline:
+    """The detector + classifier pipeline, loaded once per process."""
+    from ankle_core.inference.radiograph import RadiographPipeline
+
+    return RadiographPipeline.from_names(detector, classifier, models_dir=models_dir, device=device)
+
+
+@st.cache_resource(show_spinner="Loading the CT model…")
+def ct_pipeline(name: str, models_dir: str, device: str) -> CtPipeline:
+    """The CT pipeline, loaded once per process."""
+    from ankle_core.inference.ct import CtPipeline
+
+    return CtPipeline.from_name(name, models_dir=models_dir, device=device)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def radiograph_analysis(
+    sha256: str, detector: str, classifier: str, models_dir: str, device: str, _data: bytes
+) -> RadiographAnalysis:
+    """One radiograph's analysis, keyed on its sha256 and the model names."""
+    pipeline = radiograph_pipeline(detector, classifier, models_dir, device)
+    return analyse_radiograph(pipeline, _data, settings().limits)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def ct_analysis(sha256: str, model: str, models_dir: str, device: str, _data: bytes) -> CtAnalysis:
+    """One volume's analysis, keyed on its sha256 and the model name."""
+    return analyse_ct(ct_pipeline(model, models_dir, device), _data, settings().limits)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def radiograph_pdf(
+    sha256: str, models: str, overlay_alpha: float, _analysis: RadiographAnalysis
+) -> bytes:
+    """The one-page PDF of a radiograph case, for one overlay opacity (0: no overlay)."""
+    from ankle_core.report import render_pdf
+    from ankle_core.report.radiograph import radiograph_report
+
+    meta = _analysis.radiograph.metadata
+    details = {
+        "Input sha256": sha256,
+        "Reader applied": ", ".join(f"{k}={meta[k]}" for k in _READER_KEYS if k in meta) or "-",
+    }
+    report = radiograph_report(
+        _analysis.radiograph,
+        _analysis.result,
+        _analysis.saliency,
+        overlay_alpha=overlay_alpha,
+        details=details,
+    )
+    return render_pdf(report)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def bone_surface(sha256: str, _volume: Volume) -> tuple[np.ndarray, np.ndarray]:
+    """The volume's bone surface (vertices in mm, faces), computed once per input."""
+    return analysis.bone_surface(_volume)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def cohort_report(
+    table_sha256: str, truth: str, scores: str, subgroup: str, n_boot: int, _frame: pd.DataFrame
+) -> CohortReport:
+    """The cohort report of a predictions table (``scores`` joined by ``|``)."""
+    from ankle_core.stats.report import build_report
+
+    return build_report(
+        _frame, truth, scores.split("|"), subgroup=subgroup or None, n_boot=n_boot, seed=0
+    )
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def cohort_html(
+    table_sha256: str, truth: str, scores: str, subgroup: str, n_boot: int, _report: CohortReport
+) -> str:
+    """The stand-alone HTML page of a cohort report."""
+    try:
+        from ankle_core.stats.report_html import render_html
+    except ImportError:  # older library: a plain page of the figures
+        from ankle_core.stats.figures import all_figures
+
+        parts = [
+            fig.to_html(full_html=False, include_plotlyjs=i == 0)
+            for i, (_, fig) in enumerate(all_figures(_report))
+        ]
+        return "<html><body><h1>Cohort report</h1>" + "".join(parts) + "</body></html>"
+    html: str = render_html(_report)
+    return html
+
+
+def clear_all() -> None:
+    """Forget every cached object (tests; after installing a new model)."""
+    st.cache_resource.clear()
+    st.cache_data.clear()

@@ -1,0 +1,88 @@
+"""Small building blocks shared by the pages: notes, errors, tables, downloads."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import streamlit as st
+
+from ankle_core.errors import AnkleError
+
+if TYPE_CHECKING:
+    from ankle_core.inference.radiograph import RadiographResult
+
+__all__ = [
+    "RESEARCH_NOTE",
+    "call_badge",
+    "disclaimer",
+    "fragments_frame",
+    "metadata_frame",
+    "research_note",
+    "show_error",
+]
+
+logger = logging.getLogger(__name__)
+
+RESEARCH_NOTE = "Research use; demo models trained on synthetic phantoms."
+_CALL_COLOURS = {"LMAF": "red", "SFO": "blue", "fracture": "red", "no fracture": "green"}
+
+
+def disclaimer() -> None:
+    """The standing disclaimer (sidebar)."""
+    st.warning(
+        "**Research software — not a medical device.** The bundled demo models were trained "
+        "on synthetic phantoms. Never use these outputs for patient care.",
+        icon="⚠️",
+    )
+
+
+def research_note() -> None:
+    """The note every result carries."""
+    st.caption(f"🔬 *{RESEARCH_NOTE}*")
+
+
+def show_error(exc: Exception) -> None:
+    """Show a library error's message; the page keeps working."""
+    if isinstance(exc, AnkleError):
+        st.error(str(exc), icon="🚫")
+    else:  # unexpected: log the type only, never the content
+        logger.exception("unexpected error of type %s", type(exc).__name__)
+        st.error("Something went wrong while analysing this file. Try another file.", icon="🚫")
+
+
+def call_badge(call: str) -> str:
+    """Markdown for a coloured call (``:red[LMAF]``; indeterminate in orange)."""
+    colour = _CALL_COLOURS.get(call, "orange")
+    return f":{colour}[**{call}**]"
+
+
+def metadata_frame(metadata: Mapping[str, Any]) -> pd.DataFrame:
+    """Two columns (field, value) of de-identified metadata, values as text."""
+    rows = [
+        (str(k), ", ".join(map(str, v)) if isinstance(v, list | tuple) else str(v))
+        for k, v in metadata.items()
+    ]
+    return pd.DataFrame(rows, columns=["Field", "Value"])
+
+
+def fragments_frame(result: RadiographResult) -> pd.DataFrame:
+    """One row per detected fragment: box (px and mm), detection score, p(LMAF), call."""
+    rows = []
+    for i, frag in enumerate(result.fragments, start=1):
+        b = frag.box
+        mm = frag.box_mm
+        size_mm = f"{mm[2] - mm[0]:.1f} × {mm[3] - mm[1]:.1f}" if mm else "—"
+        rows.append(
+            {
+                "#": i,
+                "Box x0, y0, x1, y1 (px)": f"{b.x0:.0f}, {b.y0:.0f}, {b.x1:.0f}, {b.y1:.0f}",
+                "Size (mm)": size_mm,
+                "Detection": round(frag.detection_score, 3),
+                "p(LMAF)": round(frag.p_lmaf, 3),
+                "Call": frag.call,
+            }
+        )
+    return pd.DataFrame(rows)
