@@ -11,6 +11,7 @@ from ankle_core.store.cases import CASE_KINDS, CaseRecord, CaseStore, scrub_meta
 from ankle_core.store.jsonable import to_jsonable
 from ankle_core.store.migrate import current_revision, head_revision, upgrade
 from ankle_core.store.tables import Base, CaseRow
+from ankle_core.store.studies import StudyStore as StudyStore  # reader studies
 
 __all__ = [
     "CASE_KINDS",
