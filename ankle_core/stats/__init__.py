@@ -10,8 +10,9 @@ an explicit ``np.random.Generator``. Bad input raises
 Modules: ``roc`` (curves, AUC CIs, bands), ``bootstrap``, ``delong`` (Sun & Xu's fast
 DeLong, multi-model comparison), ``threshold_tests`` (McNemar, Boschloo), ``metrics``,
 ``thresholds`` (leakage-guarded thresholds), ``calibration``, ``subgroups``,
-``agreement`` (Cohen, Fleiss), ``readers`` (reader studies), ``mrmc`` (Obuchowski–Rockette),
-``report`` (the cohort report: ``build_report``), ``figures`` (Plotly figures) and
+``agreement`` (Cohen, Fleiss), ``readers`` (reader studies), ``mrmc`` (Obuchowski–Rockette)
+with ``fom`` (figures of merit and their covariance), ``report`` (the cohort report:
+``build_report``) with ``cohort`` (its result types), ``figures`` (Plotly figures) and
 ``report_html`` (``render_html``); the last two import Plotly, so they are not imported here.
 """
 
