@@ -1,6 +1,6 @@
 """The CT pipeline's Grad-CAM regions as a binary DICOM Segmentation of the source series.
 
-One segment per ranked region: the voxels of the region's box whose heat-map value reaches
+One segment per ranked region: the voxels of the region's box whose heat-map value lies above
 the map's Otsu threshold (Otsu 1979), i.e. the thresholded Grad-CAM blob the box was drawn
 around (the whole box when no heat map is available or the blob is empty). Masks are
 computed on the reader's volume grid and sampled onto each source slice through the
@@ -25,7 +25,6 @@ from highdicom.seg import (
 from highdicom.sr import CodedConcept
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
-from skimage.filters import threshold_otsu
 
 from ankle_core.errors import InvalidInputError
 from ankle_core.export.codes import GRADCAM_REGION
@@ -57,18 +56,22 @@ def region_masks(volume: Volume, result: CtResult) -> npt.NDArray[np.bool_]:
     Returns:
         (K, z, y, x) bool, K = number of regions (0 when there is none).
     """
+    # Imported here: ``ankle_core.explain`` pulls in torch, which the PACS CLI's error paths
+    # and the dashboard's PACS panel should not pay for.
+    from ankle_core.explain.boxes import otsu_threshold
+
     shape = volume.shape
     masks = np.zeros((len(result.regions), *shape), dtype=bool)
     heat = result.heatmap
     threshold = None
     if heat is not None and heat.shape == shape and float(np.ptp(heat)) > 0:
-        threshold = float(threshold_otsu(np.asarray(heat, dtype=np.float32)))  # type: ignore[no-untyped-call]
+        threshold = otsu_threshold(np.asarray(heat, dtype=np.float32))
     for k, region in enumerate(result.regions):
         z0, y0, x0, z1, y1, x1 = region.box_voxels.as_tuple()
         box = (slice(max(z0, 0), z1), slice(max(y0, 0), y1), slice(max(x0, 0), x1))
         masks[k][box] = True
         if threshold is not None and heat is not None:
-            blob = masks[k] & (heat >= threshold)
+            blob = masks[k] & (heat > threshold)
             if blob.any():
                 masks[k] = blob
     return masks

@@ -4,7 +4,8 @@ Content:
 
 - one **image-level group** (TID 1501) referencing the source series: the probability of
   fracture (numeric, UCUM ``{probability}``) and the call (coded);
-- one **volumetric ROI group** (TID 1411) per Grad-CAM region: its centre as an SCOORD3D
+- one **volumetric ROI group** (TID 1411) per Grad-CAM region, in rank order and numbered
+  from 1 like the Segmentation's segments ("Grad-CAM region 1", ...): its centre as an SCOORD3D
   POINT in the source's frame of reference (patient LPS mm, as DICOM requires; the
   pipeline's RAS centre with x and y negated), its volume (mm3) and Grad-CAM peak.
 """
@@ -110,12 +111,12 @@ def build_ct_sr(
             source_images=[SourceImageForMeasurementGroup.from_source_image(ds) for ds in sources],
         )
     ]
-    for region in result.regions:
+    for index, region in enumerate(result.regions, start=1):
         centre = np.array([ras_to_lps(region.center_mm)], dtype=np.float64)
         groups.append(
             VolumetricROIMeasurementsAndQualitativeEvaluations(
                 tracking_identifier=TrackingIdentifier(
-                    uid=str(UID()), identifier=f"Grad-CAM region {region.rank}"
+                    uid=str(UID()), identifier=f"Grad-CAM region {index}"
                 ),
                 referenced_volume_surface=VolumeSurface(
                     graphic_type=GraphicTypeValues3D.POINT,

@@ -26,7 +26,6 @@ CALL_COLOURS: dict[str, tuple[int, int, int]] = {
     "SFO": (40, 160, 255),
 }
 _OTHER_COLOUR = (255, 200, 0)
-_HEAT_COLOUR = np.array([255.0, 90.0, 0.0], dtype=np.float32)
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -49,18 +48,20 @@ def render_overlay(
         radiograph: the analysed radiograph (pixels (H, W) in [0, 1], bone bright).
         result: the pipeline's result (boxes in the radiograph's pixels).
         saliency: optional (H, W) map in [0, 1] (e.g. the fragments' Grad-CAM), blended in
-            orange with weight ``alpha * saliency``.
+            with :func:`~ankle_core.explain.overlay.overlay_heatmap` (turbo colours).
         alpha: largest blending weight of the saliency.
 
     Returns:
         (H, W, 3) uint8 RGB image of the same size as the radiograph.
     """
-    grey = np.asarray(radiograph.pixels, dtype=np.float32) * 255.0
-    rgb = np.repeat(grey[..., None], 3, axis=2)
     if saliency is not None:
-        heat = np.clip(np.asarray(saliency, dtype=np.float32), 0.0, 1.0)[..., None] * alpha
-        rgb = rgb * (1.0 - heat) + _HEAT_COLOUR * heat
-    image = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), mode="RGB")
+        from ankle_core.explain.overlay import overlay_heatmap  # lazy: explain imports torch
+
+        rgb = overlay_heatmap(radiograph.pixels, saliency, alpha=alpha)
+    else:
+        grey = np.round(np.asarray(radiograph.pixels, dtype=np.float32) * 255.0).astype(np.uint8)
+        rgb = np.repeat(grey[..., None], 3, axis=2)
+    image = Image.fromarray(np.ascontiguousarray(rgb), mode="RGB")
     draw = ImageDraw.Draw(image)
     height, width = radiograph.shape
     scale = max(1, min(height, width) // 256)

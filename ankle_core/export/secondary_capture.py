@@ -3,7 +3,8 @@
 The picture (:func:`~ankle_core.export.overlay_image.render_overlay`) is stored as an RGB
 Secondary Capture in a new series of the source's study. Burned In Annotation is ``YES``,
 and "NOT FOR DIAGNOSTIC USE" is written both in the pixels and in the Image Comments,
-Derivation Description and Series Description.
+Derivation Description and Series Description. The Source Image Sequence references the
+analysed image.
 """
 
 from __future__ import annotations
@@ -77,4 +78,18 @@ def build_overlay_sc(
     sc.ImageComments = f"{NOT_FOR_DIAGNOSTIC_USE}. AI result overlay produced by {model}."
     sc.DerivationDescription = note
     sc.ImageType = ["DERIVED", "SECONDARY"]
+    sc.SourceImageSequence = [_source_reference(source)]
     return sc
+
+
+def _source_reference(source: Dataset) -> Dataset:
+    """A Source Image Sequence item pointing at the analysed image (General Image module)."""
+    purpose = Dataset()
+    purpose.CodeValue = "121322"
+    purpose.CodingSchemeDesignator = "DCM"
+    purpose.CodeMeaning = "Source image for image processing operation"
+    item = Dataset()
+    item.ReferencedSOPClassUID = source.SOPClassUID
+    item.ReferencedSOPInstanceUID = source.SOPInstanceUID
+    item.PurposeOfReferenceCodeSequence = [purpose]
+    return item

@@ -153,7 +153,8 @@ def retrieve_study(
         if series.kind == "other":
             notes.append(f"{label} skipped: not a radiograph (CR, DX) or CT series.")
             continue
-        datasets = client.retrieve_series(study_uid, series.series_uid)
+        datasets, skipped = client.retrieve_series_noting(study_uid, series.series_uid)
+        notes.extend(f"{label} {note}" for note in skipped)
         if series.kind == "radiograph":
             found, more = load_radiographs(datasets, label, limits)
             images.extend(found)
@@ -181,6 +182,13 @@ def _saliency(
     except ModuleNotFoundError:  # the explanation module is optional for the overlay
         return None
     return np.asarray(fragment_saliency(pipeline, image.radiograph, result), dtype=np.float32)
+
+
+def _failed(label: str, exc: Exception) -> str:
+    logger.debug("analysis of %s failed", label, exc_info=True)
+    note = f"{label} could not be analysed ({type(exc).__name__}: {exc})"
+    logger.warning("%s", note)
+    return note
 
 
 def analyse_images(
@@ -211,8 +219,12 @@ def analyse_images(
         else:
             pipeline = radiograph_pipeline()
             for image in images.radiographs:
-                result = pipeline.run(image.radiograph)
-                saliency = _saliency(pipeline, image, result) if explain else None
+                try:
+                    result = pipeline.run(image.radiograph)
+                    saliency = _saliency(pipeline, image, result) if explain else None
+                except Exception as exc:
+                    notes.append(_failed(image.label, exc))
+                    continue
                 radiographs.append(RadiographOutcome(image, result, saliency))
     if images.volumes:
         if ct_pipeline is None:
@@ -220,7 +232,10 @@ def analyse_images(
         else:
             ct = ct_pipeline()
             for volume in images.volumes:
-                cts.append(CtOutcome(volume, ct.run(volume.volume, explain=explain)))
+                try:
+                    cts.append(CtOutcome(volume, ct.run(volume.volume, explain=explain)))
+                except Exception as exc:
+                    notes.append(_failed(volume.label, exc))
     return StudyAnalysis(radiographs=tuple(radiographs), cts=tuple(cts), notes=tuple(notes))
 
 
@@ -306,16 +321,16 @@ def describe_ct(outcome: CtOutcome) -> str:
 
     Returns:
         e.g. ``"series #2 CT: fracture (p 0.81); 1 region: [1] centre RAS (-13.2, -11.6,
-        9.0) mm, 123 mm3"``.
+        9.0) mm, 123 mm3"``; regions are numbered from 1 as in the SR and SEG.
     """
     result = outcome.result
     head = f"{outcome.source.label}: {result.call} (p {result.probability:.2f})"
     if not result.regions:
         return head
     parts = [
-        f"[{r.rank}] centre RAS ({r.center_mm[0]:.1f}, {r.center_mm[1]:.1f}, "
+        f"[{k}] centre RAS ({r.center_mm[0]:.1f}, {r.center_mm[1]:.1f}, "
         f"{r.center_mm[2]:.1f}) mm, {r.volume_mm3:.0f} mm3"
-        for r in result.regions
+        for k, r in enumerate(result.regions, start=1)
     ]
     plural = "s" if len(parts) > 1 else ""
     return f"{head}; {len(parts)} region{plural}: " + "; ".join(parts)

@@ -26,6 +26,7 @@ import pydicom
 import requests
 from dicomweb_client.api import DICOMwebClient
 from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
 
 from ankle_core.errors import PacsError
 from ankle_core.pacs.connection import PacsConnection, build_session, display_url
@@ -114,7 +115,7 @@ class PacsClient:
                 message = f"The PACS at {self._where} answered HTTP {status} while {action}."
         except requests.exceptions.RequestException as exc:
             message = f"The request to the PACS failed while {action} ({type(exc).__name__})."
-        except (ValueError, TypeError, KeyError, EOFError) as exc:
+        except (InvalidDicomError, ValueError, TypeError, KeyError, EOFError) as exc:
             message = (
                 f"The PACS sent an answer that is not valid DICOMweb while {action} "
                 f"({type(exc).__name__})."
@@ -233,9 +234,7 @@ class PacsClient:
     def retrieve_series(self, study_uid: str, series_uid: str) -> list[Dataset]:
         """Retrieve every instance of a series (WADO-RS), as stored (any transfer syntax).
 
-        When the multipart answer cannot be decoded as a whole (one malformed instance),
-        the instances are retrieved one by one and the unreadable ones are skipped with a
-        warning.
+        Instances the PACS sends malformed are skipped (see :meth:`retrieve_series_noting`).
 
         Args:
             study_uid: Study Instance UID.
@@ -248,24 +247,47 @@ class PacsClient:
             PacsError: unreachable server, refused login, or a series with no readable
                 instance.
         """
+        return self.retrieve_series_noting(study_uid, series_uid)[0]
+
+    def retrieve_series_noting(
+        self, study_uid: str, series_uid: str
+    ) -> tuple[list[Dataset], list[str]]:
+        """Retrieve a series, saying which instances could not be decoded.
+
+        When the multipart answer cannot be decoded as a whole (one malformed instance),
+        the instances are retrieved one by one and the unreadable ones are skipped.
+
+        Args:
+            study_uid: Study Instance UID.
+            series_uid: Series Instance UID.
+
+        Returns:
+            ``(datasets, notes)``: the decoded data sets (memory only) and one plain-words
+            note per skipped instance.
+
+        Raises:
+            PacsError: unreachable server, refused login, or a series with no readable
+                instance.
+        """
         try:
             with self._translate("retrieving a series"):
-                return list(self._web.retrieve_series(study_uid, series_uid))
+                return list(self._web.retrieve_series(study_uid, series_uid)), []
         except PacsError as exc:
             if "not valid DICOMweb" not in str(exc):
                 raise
         datasets: list[Dataset] = []
-        for sop_uid in self.list_instances(study_uid, series_uid):
+        notes: list[str] = []
+        for index, sop_uid in enumerate(self.list_instances(study_uid, series_uid), start=1):
             try:
                 with self._translate("retrieving an instance"):
                     datasets.append(self._web.retrieve_instance(study_uid, series_uid, sop_uid))
             except PacsError as exc:
                 if "not valid DICOMweb" not in str(exc):
                     raise
-                logger.warning("Skipped an instance the PACS sent malformed.")
+                notes.append(f"instance {index} skipped: the PACS sent it malformed.")
         if not datasets:
             raise PacsError("The series holds no instance that could be retrieved.")
-        return datasets
+        return datasets, notes
 
     def store(self, datasets: Sequence[Dataset], study_uid: str | None = None) -> list[str]:
         """Store data sets (STOW-RS) and return their SOP Instance UIDs.
@@ -282,8 +304,11 @@ class PacsClient:
         """
         if not datasets:
             return []
+        # Send proper Part 10 files (preamble and file meta), whatever the objects were built
+        # as; the PACS serves back what it was given.
+        files = [pydicom.dcmread(io.BytesIO(dataset_bytes(ds))) for ds in datasets]
         with self._translate("storing results"):
-            answer = self._web.store_instances(list(datasets), study_instance_uid=study_uid)
+            answer = self._web.store_instances(files, study_instance_uid=study_uid)
         failed = answer.get("FailedSOPSequence") if answer is not None else None
         if failed:
             raise PacsError(f"The PACS refused {len(failed)} of {len(datasets)} result objects.")

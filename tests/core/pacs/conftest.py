@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,3 +103,33 @@ def client(orthanc: OrthancServer, seeded: Seeded) -> PacsClient:
     """A client logged in with the right password."""
     settings = Settings(pacs_url=orthanc.url, pacs_user=USER, pacs_password=PASSWORD)
     return PacsClient(PacsConnection.from_settings(settings))
+
+
+@pytest.fixture()
+def silent_server() -> Iterator[int]:
+    """A socket that accepts connections and never answers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+                held.append(conn)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        for conn in held:
+            conn.close()
+        sock.close()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import requests
 
 from ankle_core.config import Settings
 from ankle_core.errors import PacsError
@@ -85,36 +83,6 @@ def test_closed_port_fails_fast_with_a_clear_message() -> None:
     assert time.monotonic() - start < 2.5
 
 
-@pytest.fixture()
-def silent_server() -> Iterator[int]:
-    """A socket that accepts connections and never answers."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        sock.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-                held.append(conn)
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield int(sock.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        for conn in held:
-            conn.close()
-        sock.close()
-
-
 def test_server_that_does_not_answer_times_out(silent_server: int) -> None:
     url = f"http://127.0.0.1:{silent_server}/dicom-web"
     client = PacsClient(PacsConnection(url, timeout_s=0.5))
@@ -161,3 +129,26 @@ def test_bearer_token_replaces_basic_auth() -> None:
 def test_credentials_in_the_url_are_refused() -> None:
     with pytest.raises(PacsError, match="not in the address"):
         PacsConnection("http://u:secret@pacs.local/dicom-web")
+
+
+def test_instance_sent_malformed_is_skipped_with_a_note(
+    client: PacsClient, orthanc: OrthancServer
+) -> None:
+    from dicomweb_client.api import DICOMwebClient
+    from pydicom.uid import generate_uid
+
+    from tests.core.pacs.dicom_factory import make_ct_series, phantom_hu
+
+    good, bad = make_ct_series(phantom_hu((2, 16, 16)), study_uid=str(generate_uid()))
+    bad.SeriesInstanceUID = good.SeriesInstanceUID
+    raw = requests.Session()
+    raw.auth = (USER, PASSWORD)
+    # Stored as a bare data set (no preamble, no "DICM"): the PACS serves it back that way,
+    # and pydicom refuses it when the series is decoded.
+    DICOMwebClient(orthanc.url, session=raw).store_instances([bad])
+    client.store([good])
+    datasets, notes = client.retrieve_series_noting(
+        str(good.StudyInstanceUID), str(good.SeriesInstanceUID)
+    )
+    assert [ds.SOPInstanceUID for ds in datasets] == [good.SOPInstanceUID]
+    assert len(notes) == 1 and "skipped" in notes[0]

@@ -40,7 +40,7 @@ def make_tiny_models(out: Path) -> Path:
             architecture_params={
                 "fpn_channels": 32,
                 "width_mult": 0.25,
-                "long_side": 128,
+                "long_side": 256,
                 "score_thresh": 0.0,
                 "detections_per_img": 2,
             },
