@@ -169,8 +169,8 @@ def sample_fragment(
         angularity = _u(rng, knobs.lmaf_blend_angularity)
         fraction = _u(rng, knobs.lmaf_subtle_defect_fraction)
         rim_ratio = _u(rng, knobs.lmaf_faint_rim_ratio)
-        flatness = _u(rng, (0.0, 0.3))
-        density *= 0.5  # a thin, faintly rimmed shell rather than a dense flake
+        flatness = _u(rng, (0.0, 0.15))
+        density *= 0.7  # a faintly rimmed shell rather than a dense flake
     else:
         radius = _u(rng, knobs.lmaf_radius_mm)
         angularity = _u(rng, knobs.lmaf_angularity)
@@ -193,7 +193,7 @@ def sample_fragment(
         vertices=vertices,
         angularity=angularity,
         rotation_deg=rotation + float(rng.uniform(-20.0, 20.0)),
-        rim_mm=_u(rng, (0.4, 0.7)),
+        rim_mm=_u(rng, (0.5, 0.9)) if blended else _u(rng, (0.4, 0.7)),
         rim_ratio=rim_ratio,
         rim_gap_deg=_u(rng, (0.0, 120.0)) if blended else 0.0,
         rim_gap_start_deg=float(rng.uniform(0.0, 360.0)),
@@ -278,7 +278,11 @@ def fragment_attenuation(
         # Missing arc with soft 15-degree shoulders.
         edge = np.minimum(rel, frag.rim_gap_deg - rel)
         inside_gap = np.clip(edge / 15.0, 0.0, 1.0) * (rel < frag.rim_gap_deg)
-        rim_weight = 1.0 - inside_gap.astype(np.float32)
+        # The missing arc is where the shell is seen edge-on (depth up to about 1.5 times the
+        # rim); the shell's front and back faces, seen face-on further in, stay.
+        rim_mm = min(frag.rim_mm, 0.8 * radius)
+        edge_on = np.clip(1.5 - (-sdf) / rim_mm, 0.0, 1.0)
+        rim_weight = 1.0 - (inside_gap * edge_on).astype(np.float32)
     core = frag.density * (1.0 + frag.raggedness * texture)
     rim = core * (1.0 + (frag.rim_ratio - 1.0) * rim_weight)
     solid = shell_projection(sdf, radius, min(frag.rim_mm, 0.8 * radius), rim, core)

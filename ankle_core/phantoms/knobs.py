@@ -71,7 +71,7 @@ class PhantomKnobs:
     sfo_rim_mm: tuple[float, float] = (0.6, 1.0)
     sfo_rim_ratio: tuple[float, float] = (6.0, 10.0)
     sfo_blend_rim_ratio: tuple[float, float] = (2.5, 4.0)
-    lmaf_faint_rim_ratio: tuple[float, float] = (2.0, 4.0)
+    lmaf_faint_rim_ratio: tuple[float, float] = (3.0, 6.0)
     lmaf_defect_fraction: tuple[float, float] = (0.55, 0.85)
     lmaf_subtle_defect_fraction: tuple[float, float] = (0.05, 0.3)
     sfo_broken_rim_deg: tuple[float, float] = (60.0, 160.0)

@@ -290,15 +290,13 @@ def _fragment_reach(frag: FragmentParams) -> float:
 
 
 def _texture(params: RadiographParams) -> Array:
-    """Zero-mean, unit-ish trabecular texture: band-passed noise, vertically elongated."""
+    """Zero-mean trabecular texture in about [-1, 1]: smoothed noise, vertically elongated."""
     rng = np.random.default_rng(params.texture_seed)
     white = rng.standard_normal((params.size, params.size), dtype=np.float32)
     px = params.pixel_spacing_mm / params.scale
     fine = ndimage.gaussian_filter(white, sigma=(0.32 / px, 0.18 / px), mode="wrap", truncate=3.0)
-    coarse = ndimage.gaussian_filter(fine, sigma=0.9 / px, mode="wrap", truncate=2.5)
-    band = fine - coarse
-    band /= float(band.std()) + 1e-6
-    out: Array = np.tanh(band).astype(np.float32)
+    fine /= float(fine.std()) + 1e-6
+    out: Array = np.tanh(fine).astype(np.float32)
     return out
 
 
@@ -330,16 +328,21 @@ def _bones(params: RadiographParams, x: Array, y: Array, tex: Array, px: float) 
     # Talus: a dome parallel to the plafond across the joint space, sides converging
     # downwards; the calcaneus (with the sustentaculum medially) is superimposed on its
     # lower part (fainter: seen through the hindfoot).
-    dome = plafond + params.joint_space_mm
-    taper = 1.0 - 0.008 * np.clip(y - 4.0, 0.0, None)
-    body = rounded_box((x + 5.0) / taper, y - 16.5, 16.6, 14.5, 8.0) * taper
-    talus = smooth_max(body, dome - y, 3.0)
-    talus_cortex = 1.2 - 0.6 * np.clip((y - 14.0) / 14.0, 0.0, 1.0)
-    att = att + shell_projection(talus, 16.0, talus_cortex, _CORTEX, trab)
+    # Both are drawn only in a window that holds them (they are far from the image edges).
+    win = pixel_window(params, (-5.0, 16.0), 26.0)
+    xw, yw = x[win], y[win]
+    dome = -1.5 + 0.0045 * (xw + 4.0) ** 2 + params.joint_space_mm
+    taper = 1.0 - 0.008 * np.clip(yw - 4.0, 0.0, None)
+    body = rounded_box((xw + 5.0) / taper, yw - 16.5, 16.6, 14.5, 8.0) * taper
+    talus = smooth_max(body, dome - yw, 3.0)
+    talus_cortex = 1.2 - 0.6 * np.clip((yw - 14.0) / 14.0, 0.0, 1.0)
+    att[win] += shell_projection(talus, 16.0, talus_cortex, _CORTEX, trab[win])
+    win = pixel_window(params, (-3.0, 40.0), 29.0)
+    xw, yw = x[win], y[win]
     calc = smooth_min(
-        ellipse(x + 2.0, y - 42.0, 24.0, 16.0), ellipse(x - 9.0, y - 31.0, 10.0, 7.0), 4.0
+        ellipse(xw + 2.0, yw - 42.0, 24.0, 16.0), ellipse(xw - 9.0, yw - 31.0, 10.0, 7.0), 4.0
     )
-    att = att + 0.28 * shell_projection(calc, 18.0, 0.8, _CORTEX, trab)
+    att[win] += 0.28 * shell_projection(calc, 18.0, 0.8, _CORTEX, trab[win])
     return att
 
 
@@ -388,7 +391,6 @@ def render_radiograph(
     image = params.fog + (0.97 - params.fog) * signal
     rng = np.random.default_rng(params.noise_seed)
     noise = rng.standard_normal(image.shape, dtype=np.float32)
-    noise = ndimage.gaussian_filter(noise, 0.6, truncate=2.5) * 1.9
     image = image + params.noise_sd * (0.4 + 1.2 * image) * noise
     pixels: Array = np.clip(image, 0.0, 1.0).astype(np.float32)
     if not draw_fragment:
