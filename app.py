@@ -12,7 +12,7 @@ from ui import history, resources, widgets
 
 st.set_page_config(
     page_title="Ankle fracture-AI workbench",
-    page_icon="🦴",
+    page_icon=":material/orthopedics:",
     layout="wide",
     initial_sidebar_state="expanded",
 )
@@ -23,12 +23,23 @@ store = resources.case_store(settings.database_url)
 page = st.navigation(
     {
         "Cases": [
-            st.Page("pages/radiograph.py", title="Radiograph case", icon="🩻", default=True),
-            st.Page("pages/ct_volume.py", title="CT case", icon="🧊"),
+            st.Page(
+                "pages/radiograph.py",
+                title="Radiograph case",
+                icon=":material/radiology:",
+                default=True,
+            ),
+            st.Page("pages/ct_volume.py", title="CT case", icon=":material/view_in_ar:"),
         ],
         "Research": [
-            st.Page("pages/cohort.py", title="Cohort performance", icon="📈"),
-            st.Page("pages/models.py", title="Models", icon="🗂️"),
+            st.Page("pages/cohort.py", title="Cohort performance", icon=":material/monitoring:"),
+            st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
+        ],
+        "Teaching & studies": [
+            st.Page("pages/library.py", title="Teaching library", icon=":material/local_library:"),
+            st.Page("pages/quiz.py", title="Quiz", icon=":material/quiz:"),
+            st.Page("pages/reader_study.py", title="Reader study", icon=":material/visibility:"),
+            st.Page("pages/study_owner.py", title="Study owner", icon=":material/key:"),
         ],
     }
 )

@@ -8,7 +8,7 @@ from ankle_core.errors import AnkleError
 from ui import cohort, resources, widgets
 from ui.analysis import sha256_hex
 
-st.title("📈 Cohort performance")
+st.title("Cohort performance")
 st.caption("How well models (and readers) separate positive from negative cases in a cohort.")
 settings = resources.settings()
 cards = resources.model_cards(str(settings.models_dir))

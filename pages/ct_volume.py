@@ -8,7 +8,7 @@ from ankle_core.errors import AnkleError
 from ui import history, inputs, resources, widgets
 from ui.ct_panel import render_ct_case
 
-st.title("🧊 CT case")
+st.title("CT case")
 st.caption(
     "Estimates the probability of an ankle fracture on a CT volume and localises the "
     "evidence with Grad-CAM and Otsu 3D boxes."

@@ -7,7 +7,7 @@ import streamlit as st
 from ui import resources, widgets
 from ui.model_cards import render_card
 
-st.title("🗂️ Models")
+st.title("Models")
 st.caption(
     "Every model ships with a card beside its weights: what it is, what it was trained on, "
     "how well it did on held-out data, and the thresholds it uses."

@@ -8,7 +8,7 @@ from ankle_core.errors import AnkleError
 from ui import history, inputs, resources, widgets
 from ui.radiograph_panel import render_radiograph_case
 
-st.title("🩻 Radiograph case")
+st.title("Radiograph case")
 st.caption(
     "Finds perimalleolar fragments on an ankle radiograph and calls each one a lateral "
     "malleolus avulsion fracture (LMAF) or a subfibular ossicle (SFO)."

@@ -162,11 +162,19 @@ def show_report(report: CohortReport, html: str) -> None:
     if report.subgroup:
         st.plotly_chart(figures.subgroup_figure(report), key="cohort_subgroups")
     a, b = st.columns(2)
-    a.download_button("⬇️ HTML report", html, "cohort-report.html", "text/html", key="cohort_html")
+    a.download_button(
+        "HTML report",
+        html,
+        "cohort-report.html",
+        "text/html",
+        key="cohort_html",
+        icon=":material/download:",
+    )
     b.download_button(
-        "⬇️ JSON report",
+        "JSON report",
         json.dumps(report.to_dict(), indent=1),
         "cohort-report.json",
         "application/json",
         key="cohort_json",
+        icon=":material/download:",
     )

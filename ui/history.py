@@ -72,9 +72,9 @@ def render_history(slot: DeltaGenerator, store: CaseStore) -> None:
         return
     slot.caption(f"{len(cases)} case(s) in this session; only you can see them.")
     for case in cases[:20]:
-        icon = "🩻" if case.kind == "radiograph" else "🧊"
+        icon = ":material/radiology:" if case.kind == "radiograph" else ":material/view_in_ar:"
         when = case.created_at.strftime("%H:%M:%S")
-        with slot.expander(f"{icon} {when} — {_summary(case)}"):
+        with slot.expander(f"{when} — {_summary(case)}", icon=icon):
             st.caption(f"Input sha256 {case.input_sha256[:16]}…")
             st.caption(f"Models: {case.model_name} ({case.model_version})")
             st.caption(f"Format: {case.source_format or 'unknown'}")

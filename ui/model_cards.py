@@ -41,7 +41,7 @@ def render_card(card: ModelCard) -> None:
         f"**{card.spatial_dims}D** input {' × '.join(map(str, card.input_size))} · "
         f"labels {', '.join(card.labels)}"
     )
-    st.info(f"**Intended use.** {card.intended_use}", icon="🎯")
+    st.info(f"**Intended use.** {card.intended_use}", icon=":material/target:")
     left, right = st.columns(2, gap="large")
     with left:
         st.markdown("**Test metrics (95% CI)**")

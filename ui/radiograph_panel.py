@@ -59,9 +59,10 @@ def render_radiograph_case(
         with st.spinner("Preparing the PDF report…"):
             pdf = resources.radiograph_pdf(sha256, models, round(alpha, 2), analysis)
         st.download_button(
-            "⬇️ Download the one-page PDF report",
+            "Download the one-page PDF report",
             pdf,
             file_name=f"ankle-report-{sha256[:8]}.pdf",
             mime="application/pdf",
             key="rg_pdf",
+            icon=":material/picture_as_pdf:",
         )

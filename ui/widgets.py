@@ -35,22 +35,25 @@ def disclaimer() -> None:
     st.warning(
         "**Research software — not a medical device.** The bundled demo models were trained "
         "on synthetic phantoms. Never use these outputs for patient care.",
-        icon="⚠️",
+        icon=":material/warning:",
     )
 
 
 def research_note() -> None:
     """The note every result carries."""
-    st.caption(f"🔬 *{RESEARCH_NOTE}*")
+    st.caption(f":material/science: *{RESEARCH_NOTE}*")
 
 
 def show_error(exc: Exception) -> None:
     """Show a library error's message; the page keeps working."""
     if isinstance(exc, AnkleError):
-        st.error(str(exc), icon="🚫")
+        st.error(str(exc), icon=":material/error:")
     else:  # unexpected: log the type only, never the content
         logger.exception("unexpected error of type %s", type(exc).__name__)
-        st.error("Something went wrong while analysing this file. Try another file.", icon="🚫")
+        st.error(
+            "Something went wrong while analysing this file. Try another file.",
+            icon=":material/error:",
+        )
 
 
 def call_badge(call: str) -> str:

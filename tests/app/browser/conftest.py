@@ -1,0 +1,141 @@
+"""Real-browser fixtures: ``streamlit run app.py`` on 127.0.0.1 and Debian's Chromium.
+
+The server runs on a free port with a fresh SQLite case history, the demo models when all
+four are installed in ``models/`` (else tiny random-weight models) and the CPU. Chromium is
+driven by Playwright for Python with ``executable_path="/usr/bin/chromium"``
+(``apt-get install -y chromium``; ``playwright install`` is not needed). Screenshots go to
+``$ANKLE_ARTIFACTS_DIR`` or ``test-artifacts/browser/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.app import fixtures
+
+REPO = Path(__file__).resolve().parents[3]
+CHROMIUM = os.environ.get("ANKLE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DEMO_MODELS = (fixtures.DETECTOR, fixtures.CLASSIFIER, fixtures.CT_MODEL)
+#: Generous: the CI machine is small and shared, and the first analysis loads the models.
+TIMEOUT_MS = 240_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _models_dir(tmp: Path) -> Path:
+    from ankle_core.models.weights import list_models
+
+    installed = set(list_models(REPO / "models"))
+    if set(DEMO_MODELS) <= installed:
+        return REPO / "models"
+    return fixtures.make_tiny_models(tmp / "tiny-models")
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where screenshots and the server log go."""
+    root = Path(os.environ.get("ANKLE_ARTIFACTS_DIR", REPO / "test-artifacts" / "browser"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> Iterator[str]:
+    """Start ``streamlit run app.py``; yields its base URL; stops it afterwards."""
+    tmp = tmp_path_factory.mktemp("server")
+    port = _free_port()
+    env = dict(os.environ)
+    env.update(
+        ANKLE_MODELS_DIR=str(_models_dir(tmp)),
+        ANKLE_DATABASE_URL=f"sqlite:///{tmp / 'cases.sqlite'}",
+        ANKLE_DEVICE="cpu",
+        OMP_NUM_THREADS="1",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    log = (artifacts_dir / "streamlit-server.log").open("w")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}; see {log.name}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as resp:
+                    if resp.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("streamlit did not answer /_stcore/health within 120 s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Debian Chromium through Playwright."""
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.skip("Chromium is absent: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, app_url: str, artifacts_dir: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """A fresh browser context (= a new Streamlit session) and page; screenshot at the end."""
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    context.set_default_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    yield pg
+    pg.screenshot(path=str(artifacts_dir / f"{request.node.name}.png"), full_page=True)
+    context.close()
