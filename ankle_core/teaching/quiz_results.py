@@ -142,10 +142,10 @@ def quiz_results(answers: Sequence[QuizAnswer], *, level: float = 0.95) -> QuizR
     called = np.array([int(a.call == "lmaf") for a in answers])
     scores = np.array([a.score for a in answers], dtype=np.float64)
     auc = None
-    if 0 < truth.sum() < truth.size:
+    try:
         auc = auc_ci(truth, scores, level=level)
-    else:
-        notes.append("The AUC needs at least one LMAF and one non-LMAF case.")
+    except InvalidInputError as exc:
+        notes.append(f"No AUC for this quiz: {exc}")
     pos = truth == 1
     sens = _proportion(int((called[pos] == 1).sum()), int(pos.sum()), level)
     spec = _proportion(int((called[~pos] == 0).sum()), int((~pos).sum()), level)

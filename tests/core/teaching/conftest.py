@@ -35,7 +35,13 @@ def four_cases() -> list[StudyCase]:
     for i, label in enumerate(labels):
         data = png_bytes(i)
         out.append(
-            StudyCase(f"c{i}.png", label, int(label == "lmaf"), "test",
-                      hashlib.sha256(data).hexdigest(), data)
+            StudyCase(
+                f"c{i}.png",
+                label,
+                int(label == "lmaf"),
+                "test",
+                hashlib.sha256(data).hexdigest(),
+                data,
+            )
         )
     return out

@@ -108,9 +108,7 @@ def test_results_match_the_statistics_library() -> None:
     expected = cohen_kappa([a.call for a in quiz.answers], [a.truth for a in quiz.answers])
     assert res.kappa_truth is not None and res.kappa_truth.kappa == pytest.approx(expected.kappa)
     assert res.kappa_model is not None
-    assert [a.case_id for a in res.missed] == [
-        a.case_id for a in quiz.answers if a.call != a.truth
-    ]
+    assert [a.case_id for a in res.missed] == [a.case_id for a in quiz.answers if a.call != a.truth]
 
 
 def test_csv_and_pdf_exports() -> None:

@@ -63,9 +63,10 @@ def test_plans_are_seeded_crossed_and_ordered_per_design() -> None:
 def test_study_stores_only_the_key_hash_and_refuses_a_wrong_key(
     study_store: StudyStore, four_cases: list[StudyCase]
 ) -> None:
-    study = create_study(study_store, name="t", cases=four_cases, design="same-sitting",
-                         scale="5-point", key=KEY)
-    with study_store._engine.connect() as conn:  # noqa: SLF001 - inspect what is stored
+    study = create_study(
+        study_store, name="t", cases=four_cases, design="same-sitting", scale="5-point", key=KEY
+    )
+    with study_store._engine.connect() as conn:  # inspect what is stored
         stored = conn.execute(text("SELECT key_hash FROM studies")).scalar_one()
     assert KEY not in stored and verify_key(KEY, stored)
     assert open_owner_study(study_store, study.code, KEY).code == study.code
@@ -87,8 +88,9 @@ def _read_all(store: StudyStore, reader_id: str, rating_of) -> None:  # type: ig
 def test_ratings_are_idempotent_and_private_and_resume_where_stopped(
     study_store: StudyStore, four_cases: list[StudyCase]
 ) -> None:
-    study = create_study(study_store, name="t", cases=four_cases, design="same-sitting",
-                         scale="5-point", key=KEY)
+    study = create_study(
+        study_store, name="t", cases=four_cases, design="same-sitting", scale="5-point", key=KEY
+    )
     ann = join_study(study_store, study.code.lower(), "  Dr   Ann ")
     assert join_study(study_store, study.code, "Dr Ann") == ann  # resume: same reader, seed
     progress = reader_progress(study_store, ann.id, now=NOW)
@@ -109,8 +111,15 @@ def test_ratings_are_idempotent_and_private_and_resume_where_stopped(
 def test_washout_gates_the_aided_session(
     study_store: StudyStore, four_cases: list[StudyCase]
 ) -> None:
-    study = create_study(study_store, name="w", cases=four_cases, design="washout",
-                         washout_days=14, scale="0-100", key=KEY)
+    study = create_study(
+        study_store,
+        name="w",
+        cases=four_cases,
+        design="washout",
+        washout_days=14,
+        scale="0-100",
+        key=KEY,
+    )
     reader = join_study(study_store, study.code, "R1")
     for _ in range(4):
         p = reader_progress(study_store, reader.id, now=datetime.now(UTC))
@@ -125,8 +134,9 @@ def test_washout_gates_the_aided_session(
 def test_exported_long_table_gives_the_mrmc_numbers(
     study_store: StudyStore, four_cases: list[StudyCase]
 ) -> None:
-    study = create_study(study_store, name="m", cases=four_cases, design="same-sitting",
-                         scale="5-point", key=KEY)
+    study = create_study(
+        study_store, name="m", cases=four_cases, design="same-sitting", scale="5-point", key=KEY
+    )
     rng = np.random.default_rng(0)
     for name, noise in (("A", 1.0), ("B", 1.5), ("C", 0.7)):
         reader = join_study(study_store, study.code, name)
@@ -153,8 +163,12 @@ def test_exported_long_table_gives_the_mrmc_numbers(
 
 def test_uploaded_case_list_names_each_bad_file() -> None:
     labels = parse_labels(b"file,label\na.png,lmaf\nb.png,sfo\nbroken.dcm,none\n")
-    files = [("a.png", png_bytes(1)), ("b.png", png_bytes(2)), ("broken.dcm", b"DICM junk"),
-             ("unlabelled.png", png_bytes(3))]
+    files = [
+        ("a.png", png_bytes(1)),
+        ("b.png", png_bytes(2)),
+        ("broken.dcm", b"DICM junk"),
+        ("unlabelled.png", png_bytes(3)),
+    ]
     check = check_uploaded_cases(files, labels, ReadLimits())
     assert [c.case_id for c in check.readable] == ["a.png", "b.png"]
     assert [name for name, _ in check.bad] == ["broken.dcm", "unlabelled.png"]

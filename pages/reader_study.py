@@ -1,0 +1,92 @@
+"""Reader study: join with the study code and your name, then read each case as planned."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from ankle_core.errors import InvalidInputError
+from ankle_core.teaching import join_study, reader_progress, submit_rating
+from ui import reader_study, teaching, widgets
+
+st.title("👓 Reader study")
+store = reader_study.study_store()
+
+if "rs_reader" not in st.session_state and "reader" in st.query_params:  # reload: resume
+    try:
+        reader = join_study(store, st.query_params.get("study", ""), st.query_params["reader"])
+        st.session_state["rs_reader"] = reader.id
+    except InvalidInputError:
+        st.query_params.clear()
+
+if "rs_reader" not in st.session_state:
+    st.caption("Your answers are stored as you give them; you can close the browser and resume.")
+    with st.form("rs_join"):
+        code = st.text_input("Study code", key="rs_code")
+        name = st.text_input("Your reader name", key="rs_name")
+        if st.form_submit_button("Join or resume", type="primary", key="rs_join_btn"):
+            try:
+                reader = join_study(store, code, name)
+            except InvalidInputError as exc:
+                widgets.show_error(exc)
+            else:
+                st.session_state["rs_reader"] = reader.id
+                st.query_params.update({"study": reader.study_code, "reader": reader.name})
+                st.rerun()
+    st.stop()
+
+progress = reader_progress(store, st.session_state["rs_reader"], now=datetime.now(UTC))
+st.caption(f"Study **{progress.study.name}** · reader **{progress.reader.name}**")
+st.progress(
+    progress.n_done / len(progress.plan),
+    f"{progress.n_done} of {len(progress.plan)} readings stored",
+)
+if st.sidebar.button("Leave this study", key="rs_leave"):
+    st.session_state.pop("rs_reader")
+    st.query_params.clear()
+    st.rerun()
+
+if progress.finished:
+    st.success("All your readings are stored. Thank you!")
+if progress.waiting_until is not None:
+    st.info(f"Washout: the aided session opens on {progress.waiting_until:%Y-%m-%d %H:%M} UTC.")
+step = progress.step
+if step is not None:
+    aided = step.condition == "aided"
+    st.subheader("🤖 Aided: the AI's output is shown" if aided else "🙈 Unaided: read on your own")
+    started = reader_study.reading_started(progress.reader.id, step)
+    data = store.case_data(progress.study.code, step.case_id)
+    image_col, rating_col = st.columns([3, 2], gap="large")
+    with image_col:
+        analysis = teaching.analyse(data) if aided else None
+        if analysis is not None:
+            teaching.show_analysis(analysis, key=f"rs_view_{step.position}")
+        else:
+            teaching.show_image(
+                teaching.case_pixels(step.case_id, data), key=f"rs_img_{step.position}"
+            )
+    with rating_col, st.form(f"rs_form_{progress.reader.id}_{step.position}"):
+        rating = reader_study.rating_widget(progress.study.scale, key=f"rs_rating_{step.position}")
+        if st.form_submit_button(
+            "Submit this rating", type="primary", key=f"rs_submit_{step.position}"
+        ):
+            if rating is None:
+                st.warning("Choose a rating first.")
+            else:
+                submit_rating(store, progress, step, rating, time.monotonic() - started)
+                st.rerun()
+
+with st.expander(f"Your own answers so far ({progress.n_done})"):
+    rows = [
+        {
+            "#": i,
+            "Case": r.case_id,
+            "Condition": r.condition,
+            "Rating": r.score,
+            "Reading time (s)": round(r.reading_time_s, 1),
+        }
+        for i, r in enumerate(progress.ratings, start=1)
+    ]
+    st.dataframe(rows, hide_index=True)

@@ -1,0 +1,88 @@
+"""Study owner: create a reader study, or open its results with the study key."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ankle_core.errors import InvalidInputError
+from ankle_core.teaching import (
+    DESIGNS,
+    SCALES,
+    analyse_study,
+    create_study,
+    long_table,
+    open_owner_study,
+)
+from ui import reader_study, widgets
+
+st.title("🔑 Study owner")
+store = reader_study.study_store()
+create_tab, results_tab = st.tabs(["Create a study", "Results"])
+
+with create_tab:
+    name = st.text_input("Study name", "LMAF vs SFO reader study", key="own_name")
+    cases = reader_study.case_list_picker()
+    design = st.radio(
+        "Design",
+        DESIGNS,
+        horizontal=True,
+        key="own_design",
+        help="Same sitting: each case unaided, then at once aided. Washout: two sessions.",
+    )
+    washout = st.number_input(
+        "Washout (days)", 0.0, 90.0, 14.0, key="own_washout", disabled=design != "washout"
+    )
+    scale = st.radio("Rating scale", list(SCALES), horizontal=True, key="own_scale")
+    key = st.text_input(
+        "Study key (protects the results; at least 6 characters)", type="password", key="own_key"
+    )
+    if cases and st.button(
+        f"Create the study ({len(cases)} cases)", type="primary", key="own_create"
+    ):
+        try:
+            study = create_study(
+                store,
+                name=name,
+                cases=cases,
+                design=design,
+                scale=scale,
+                key=key,
+                washout_days=washout,
+            )
+        except InvalidInputError as exc:
+            widgets.show_error(exc)
+        else:
+            st.success(f"Study created. Readers join with the code **{study.code}**.")
+
+with results_tab:
+    with st.form("own_open"):
+        code = st.text_input("Study code", key="own_code")
+        typed = st.text_input("Study key", type="password", key="own_typed_key")
+        opened = st.form_submit_button("Open the results", key="own_open_btn")
+    if opened:
+        try:
+            st.session_state["own_study"] = open_owner_study(store, code, typed).code
+        except InvalidInputError as exc:
+            st.session_state.pop("own_study", None)
+            widgets.show_error(exc)
+    study = (
+        store.get_study(st.session_state.get("own_study", ""))
+        if "own_study" in st.session_state
+        else None
+    )
+    if study is not None:
+        st.markdown(
+            f"**{study.name}** · code `{study.code}` · {study.design} · "
+            f"{len(study.case_ids)} cases · scale {study.scale}"
+        )
+        table = long_table(study, store.study_ratings(study.code))
+        analysis = analyse_study(table, len(study.case_ids))
+        reader_study.results_sections(analysis)
+        st.download_button(
+            "⬇️ Long-format CSV (for ankle_core.stats)",
+            table.to_csv(index=False),
+            file_name=f"reader-study-{study.code}.csv",
+            mime="text/csv",
+            key="own_csv",
+        )
+        reader_study.html_report_button(study, analysis)
