@@ -7,7 +7,8 @@ accession number, date range and modality, lists a study's series, retrieves ser
 the address, credentials (HTTP basic or bearer token, from
 :class:`~ankle_core.config.Settings`; never logged) and timeout. :func:`retrieve_study`
 reads a study's radiographs and CT series through the de-identifying readers, keeping the
-original data sets in memory only; :func:`analyse_images` runs the pipelines;
+original data sets in memory only (:func:`uids_sha256` and :func:`series_zip` hand them to
+code that takes files); :func:`analyse_images` runs the pipelines;
 :func:`send_results` stores the DICOM results built by :mod:`ankle_core.export`. The
 command line is ``python -m ankle_core.pacs analyse|search`` (:mod:`ankle_core.pacs.cli`).
 No DIMSE (C-FIND/C-STORE) fallback is provided.
@@ -28,6 +29,7 @@ from ankle_core.pacs.analysis import (
 )
 from ankle_core.pacs.client import PacsClient, dataset_bytes
 from ankle_core.pacs.connection import PacsConnection, build_session, display_url
+from ankle_core.pacs.handoff import series_zip, uids_sha256
 from ankle_core.pacs.loading import SourceImage, SourceVolume, load_radiographs, load_volume
 from ankle_core.pacs.summaries import SeriesSummary, StudySummary, uid_digest
 
@@ -54,5 +56,7 @@ __all__ = [
     "result_objects",
     "retrieve_study",
     "send_results",
+    "series_zip",
     "uid_digest",
+    "uids_sha256",
 ]
