@@ -8,5 +8,6 @@ returns the PDF's bytes. DICOM exports (SR, SC, SEG) live in ``ankle_core.export
 
 from ankle_core.report.case_report import REPORT_DISCLAIMER, CaseReport
 from ankle_core.report.pdf import render_pdf
+from ankle_core.report.radiograph import radiograph_report
 
-__all__ = ["REPORT_DISCLAIMER", "CaseReport", "render_pdf"]
+__all__ = ["REPORT_DISCLAIMER", "CaseReport", "radiograph_report", "render_pdf"]

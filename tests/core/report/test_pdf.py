@@ -67,3 +67,25 @@ def test_bad_image_or_ragged_rows_are_refused() -> None:
             columns=("a", "b"),
             rows=[("only one",)],
         )
+
+
+def test_radiograph_report_draws_boxes_overlay_and_lists_findings() -> None:
+    from ankle_core.inference.radiograph import Fragment, RadiographResult
+    from ankle_core.report import radiograph_report
+    from ankle_core.types import Box2D, Radiograph
+
+    radiograph = Radiograph(np.full((64, 80), 0.5, np.float32))
+    frag = Fragment(Box2D(10, 10, 30, 30), None, 0.9, 0.8, "LMAF")
+    result = RadiographResult((frag,), 0.8, "LMAF", {"total": 0.1}, "det 1.0", "cls 2.0")
+    heat = np.zeros((64, 80), np.float32)
+    heat[40:60, 50:70] = 1.0
+    report = radiograph_report(radiograph, result, heat, overlay_alpha=0.5)
+    image = report.image_rgb
+    assert image.shape == (64, 80, 3)
+    assert not np.array_equal(image[50, 60], image[5, 5])  # the overlay is drawn
+    assert tuple(image[10, 20]) != (127, 127, 127)  # the box edge is drawn
+    assert report.rows[0][-1] == "LMAF" and "p(LMAF) = 0.80" in report.summary
+    assert report.models == ("Detector: det 1.0", "Classifier: cls 2.0")
+    plain = radiograph_report(radiograph, result, heat, overlay_alpha=0.0).image_rgb
+    assert np.array_equal(plain[50, 60], plain[5, 5])  # no overlay at opacity 0
+    assert "Classifier: cls 2.0" in _text(render_pdf(report))
