@@ -9,6 +9,7 @@ export format: change them only with a new format version.
 from __future__ import annotations
 
 from highdicom.sr import CodedConcept
+from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "SCHEME",
     "VOLUME",
     "code_for_call",
+    "declare_private_scheme",
 ]
 
 SCHEME = "99ANKLE"
@@ -89,3 +91,16 @@ def code_for_call(call: str, table: dict[str, CodedConcept]) -> CodedConcept:
         The concept.
     """
     return table.get(call) or _c(call.upper()[:16].replace(" ", "_"), call)
+
+
+def declare_private_scheme(ds: Dataset) -> None:
+    """Add the Coding Scheme Identification Sequence that declares ``99ANKLE`` (PS3.3 C.12.1).
+
+    Args:
+        ds: an exported object (SR or SEG) using codes of this scheme; changed in place.
+    """
+    item = Dataset()
+    item.CodingSchemeDesignator = SCHEME
+    item.CodingSchemeName = "Ankle fracture workbench codes"
+    item.CodingSchemeResponsibleOrganization = "ankle-fracture-workbench project"
+    ds.CodingSchemeIdentificationSequence = [item]

@@ -27,7 +27,7 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from ankle_core.errors import InvalidInputError
-from ankle_core.export.codes import GRADCAM_REGION
+from ankle_core.export.codes import GRADCAM_REGION, declare_private_scheme
 from ankle_core.export.series import (
     MANUFACTURER,
     ResultSeries,
@@ -172,4 +172,5 @@ def build_ct_segmentation(
         omit_empty_frames=False,
     )
     seg.SeriesDescription = series.description
+    declare_private_scheme(seg)
     return seg

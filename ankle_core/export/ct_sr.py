@@ -160,4 +160,5 @@ def build_ct_sr(
         is_verified=False,
     )
     sr.SeriesDescription = series.description
+    ac.declare_private_scheme(sr)
     return sr

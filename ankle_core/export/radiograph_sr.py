@@ -172,4 +172,5 @@ def build_radiograph_sr(
         is_verified=False,
     )
     sr.SeriesDescription = series.description
+    ac.declare_private_scheme(sr)
     return sr

@@ -61,6 +61,7 @@ def test_radiograph_sr_validates_and_reads_back(rg3: pydicom.Dataset) -> None:
     assert sr.StudyInstanceUID == rg3.StudyInstanceUID
     assert sr.SeriesInstanceUID != rg3.SeriesInstanceUID
     assert sr.SeriesDescription == f"AI {CLASSIFIER}"
+    assert sr.CodingSchemeIdentificationSequence[0].CodingSchemeDesignator == "99ANKLE"
     back = read_radiograph_report(pydicom.dcmread(pydicom.filebase.DicomBytesIO(_bytes(sr))))
     assert back.referenced_sop_uids == (rg3.SOPInstanceUID,)
     assert back.case_call == "LMAF" and back.case_p_lmaf == pytest.approx(0.83)
