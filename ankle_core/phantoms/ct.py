@@ -312,6 +312,26 @@ def _talus(u: Array, v: Array, w: Array) -> Array:
     return smooth_max(body, w - (plafond - 2.5), 2.0)
 
 
+# Canonical superior-inferior (w, mm) extent of each bone, with a margin for blending and
+# displacement; bones are drawn in this order.
+_BONE_W_RANGES: dict[str, tuple[float, float]] = {
+    "tibia": (-22.0, math.inf),
+    "fibula": (-30.0, math.inf),
+    "talus": (-36.0, 4.0),
+    "calcaneus": (-66.0, -28.0),
+}
+
+
+def _slab(w: Array, lo: float, hi: float) -> slice:
+    """The z slices whose canonical ``w`` range meets [lo, hi]."""
+    w_min = w.min(axis=(1, 2))
+    w_max = w.max(axis=(1, 2))
+    idx = np.nonzero((w_max >= lo) & (w_min <= hi))[0]
+    if idx.size == 0:
+        return slice(0, 0)
+    return slice(int(idx[0]), int(idx[-1]) + 1)
+
+
 def _bone_sdf(bone: str, u: Array, v: Array, w: Array) -> tuple[Array, Array]:
     if bone == "fibula":
         return _fibula(u, v, w)
@@ -378,33 +398,39 @@ def render_volume(params: CtParams) -> tuple[Array, npt.NDArray[np.bool_]]:
     weight = side = None
     if frac is not None:
         weight, side = _fracture_weight(frac, params, u, v, w)
-    bones: list[tuple[str, Array, Array | float]] = []
-    for name in ("tibia", "fibula"):
-        sdf, cortex = _bone_sdf(name, u, v, w)
-        moving = frac is not None and (name == "fibula") == (frac.bone == "fibula")
-        if moving and frac is not None and side is not None and any(frac.displacement_mm):
+    for name, (lo, hi) in _BONE_W_RANGES.items():
+        # Each bone is drawn only in the slices that can hold it.
+        sl = _slab(w, lo, hi)
+        if sl.start == sl.stop:
+            continue
+        uu, vv, ww = u[sl], v[sl], w[sl]
+        cortex: Array | float
+        if name == "talus":
+            bone_sdf, cortex = _talus(uu, vv, ww), 1.6
+        elif name == "calcaneus":
+            bone_sdf = ellipsoid(uu + 4.0, vv - 16.0, ww + 47.0, 18.0, 34.0, 14.0)
+            cortex = 1.0
+        else:
+            bone_sdf, cortex = _bone_sdf(name, uu, vv, ww)
+        hit = frac is not None and (name == "fibula") == (frac.bone == "fibula")
+        hit = hit and name in ("tibia", "fibula")
+        if hit and frac is not None and side is not None and any(frac.displacement_mm):
             du, dv, dw = frac.displacement_mm
-            moved, _ = _bone_sdf(name, u - du, v - dv, w - dw)
-            distal = side < 0.0
+            moved, _ = _bone_sdf(name, uu - du, vv - dv, ww - dw)
+            distal = side[sl] < 0.0
             if frac.bone == "medial_malleolus":
-                distal &= u > 10.0
+                distal &= uu > 10.0
             elif frac.bone == "posterior_malleolus":
-                distal &= u < 14.0
-            sdf = np.where(distal, moved, sdf)
-        bones.append((name, sdf, cortex))
-    bones.append(("talus", _talus(u, v, w), 1.6))
-    bones.append(("calcaneus", ellipsoid(u + 4.0, v - 16.0, w + 47.0, 18.0, 34.0, 14.0), 1.0))
-    for name, bone_sdf, cortex_mm in bones:
+                distal &= uu < 14.0
+            bone_sdf = np.where(distal, moved, bone_sdf)
         inside = soft_inside(bone_sdf, 1.0)
-        core = soft_inside(bone_sdf + cortex_mm, 1.0)
-        bone_hu = params.cortical_hu * (inside - core) + (params.cancellous_hu + tex) * core
-        if frac is not None and weight is not None:
-            hit = (name == "fibula") == (frac.bone == "fibula") and name in ("tibia", "fibula")
-            if hit:
-                wf = weight * frac.contrast
-                bone_hu = bone_hu * (1.0 - wf) + frac.fluid_hu * wf * inside
-                mask = (weight >= 0.5) & (bone_sdf < 0.0)
-        hu = hu * (1.0 - inside) + bone_hu
+        core = soft_inside(bone_sdf + cortex, 1.0)
+        bone_hu = params.cortical_hu * (inside - core) + (params.cancellous_hu + tex[sl]) * core
+        if hit and frac is not None and weight is not None:
+            wf = weight[sl] * frac.contrast
+            bone_hu = bone_hu * (1.0 - wf) + frac.fluid_hu * wf * inside
+            mask[sl] = (weight[sl] >= 0.5) & (bone_sdf < 0.0)
+        hu[sl] = hu[sl] * (1.0 - inside) + bone_hu
     hu = ndimage.gaussian_filter(hu, params.blur_voxels, truncate=2.5)
     noise = np.random.default_rng(params.noise_seed).standard_normal(u.shape, dtype=np.float32)
     hu = hu + params.noise_sd_hu * noise

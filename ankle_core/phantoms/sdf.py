@@ -136,11 +136,12 @@ def capsule3d(
     r1: float,
 ) -> Array:
     """SDF of a tapered 3D capsule: segment ``p0``–``p1`` (x, y, z mm), radius ``r0``→``r1``."""
-    d = np.subtract(p1, p0)
-    length2 = float(d @ d)
+    # Plain floats keep float32 inputs in float32 (NumPy scalars would promote them).
+    dx, dy, dz = (float(b - a) for a, b in zip(p0, p1, strict=True))
+    length2 = dx * dx + dy * dy + dz * dz
     px, py, pz = x - p0[0], y - p0[1], z - p0[2]
-    h = np.clip((px * d[0] + py * d[1] + pz * d[2]) / length2, 0.0, 1.0)
-    dist = np.sqrt((px - h * d[0]) ** 2 + (py - h * d[1]) ** 2 + (pz - h * d[2]) ** 2)
+    h = np.clip((px * dx + py * dy + pz * dz) / length2, 0.0, 1.0)
+    dist = np.sqrt((px - h * dx) ** 2 + (py - h * dy) ** 2 + (pz - h * dz) ** 2)
     out: Array = (dist - (r0 + (r1 - r0) * h)).astype(np.float32)
     return out
 
