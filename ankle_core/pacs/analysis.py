@@ -177,10 +177,8 @@ def _saliency(
 ) -> npt.NDArray[np.float32] | None:
     if not result.fragments:
         return None
-    try:
-        from ankle_core.explain.radiograph import fragment_saliency
-    except ModuleNotFoundError:  # the explanation module is optional for the overlay
-        return None
+    from ankle_core.explain.radiograph import fragment_saliency  # lazy: imports torch
+
     return np.asarray(fragment_saliency(pipeline, image.radiograph, result), dtype=np.float32)
 
 

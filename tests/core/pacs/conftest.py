@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import socket
 import threading
@@ -12,13 +11,12 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 from ankle_core.config import Settings
 from ankle_core.pacs import PacsClient, PacsConnection
-from tests.core.pacs.dicom_factory import make_ct_series, phantom_hu
+from tests.core.pacs.dicom_factory import broken_dx, make_ct_series, phantom_hu, rg3_path
 from tests.core.pacs.orthanc import PASSWORD, USER, OrthancServer, orthanc_available, start_orthanc
 from tests.core.pacs.tiny_models import make_tiny_models
 
@@ -32,32 +30,6 @@ class Seeded:
     ct: tuple[Dataset, ...]
     ct_study_uid: str
     broken_sop_uid: str
-
-
-def rg3_path() -> str:
-    path = get_testdata_file("RG3_UNCR.dcm", download=False)
-    if path is None:
-        pytest.skip("pydicom-data's RG3_UNCR.dcm is not installed")
-    return str(path)
-
-
-def _broken_dx(study_uid: str, like: Dataset) -> Dataset:
-    """A DX instance in the CT study whose pixel data is cut short (malformed)."""
-    ds = copy.deepcopy(like)
-    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
-    ds.SOPInstanceUID = generate_uid()
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.SeriesInstanceUID = generate_uid()
-    ds.SeriesNumber = 7
-    ds.Modality = "DX"
-    ds.StudyInstanceUID = study_uid
-    ds.Rows, ds.Columns = 64, 64
-    ds.PixelData = bytes(100)  # 64 x 64 x 2 bytes expected
-    for keyword in ("ImagePositionPatient", "ImageOrientationPatient", "FrameOfReferenceUID"):
-        if keyword in ds:
-            delattr(ds, keyword)
-    return ds
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +52,7 @@ def seeded(orthanc: OrthancServer) -> Seeded:
     rg3 = pydicom.dcmread(rg3_path())
     study_uid = str(generate_uid())
     ct = make_ct_series(phantom_hu(), study_uid=study_uid)
-    broken = _broken_dx(study_uid, ct[0])
+    broken = broken_dx(study_uid, ct[0])
     client.store([rg3])
     client.store([*ct, broken])
     return Seeded(

@@ -1,11 +1,14 @@
-"""Tiny synthetic DICOM objects for the PACS tests: a CT series with real geometry."""
+"""Test DICOM objects for the PACS tests: RG3, a CT series with real geometry, a broken DX."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 import numpy as np
 import numpy.typing as npt
+import pytest
+from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
@@ -94,3 +97,29 @@ def make_ct_series(
         ds.PixelData = np.ascontiguousarray(plane, dtype="<i2").tobytes()
         out.append(ds)
     return out
+
+
+def rg3_path() -> str:
+    path = get_testdata_file("RG3_UNCR.dcm", download=False)
+    if path is None:
+        pytest.skip("pydicom-data's RG3_UNCR.dcm is not installed")
+    return str(path)
+
+
+def broken_dx(study_uid: str, like: Dataset) -> Dataset:
+    """A DX instance in the CT study whose pixel data is cut short (malformed)."""
+    ds = copy.deepcopy(like)
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SeriesNumber = 7
+    ds.Modality = "DX"
+    ds.StudyInstanceUID = study_uid
+    ds.Rows, ds.Columns = 64, 64
+    ds.PixelData = bytes(100)  # 64 x 64 x 2 bytes expected
+    for keyword in ("ImagePositionPatient", "ImageOrientationPatient", "FrameOfReferenceUID"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    return ds

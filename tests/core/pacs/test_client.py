@@ -14,7 +14,8 @@ from ankle_core.config import Settings
 from ankle_core.errors import PacsError
 from ankle_core.io import read_radiograph
 from ankle_core.pacs import PacsClient, PacsConnection, build_session, dataset_bytes
-from tests.core.pacs.conftest import Seeded, rg3_path
+from tests.core.pacs.conftest import Seeded
+from tests.core.pacs.dicom_factory import rg3_path
 from tests.core.pacs.orthanc import PASSWORD, USER, OrthancServer, free_port
 
 pytestmark = pytest.mark.pacs
@@ -152,3 +153,17 @@ def test_instance_sent_malformed_is_skipped_with_a_note(
     )
     assert [ds.SOPInstanceUID for ds in datasets] == [good.SOPInstanceUID]
     assert len(notes) == 1 and "skipped" in notes[0]
+
+
+def test_study_without_a_readable_image_is_reported(client: PacsClient, seeded: Seeded) -> None:
+    from pydicom.uid import generate_uid
+
+    from ankle_core.pacs import retrieve_study
+    from tests.core.pacs.dicom_factory import broken_dx
+
+    study_uid = str(generate_uid())
+    client.store([broken_dx(study_uid, seeded.ct[0])])
+    with pytest.raises(PacsError, match="no image the pipelines can read") as info:
+        retrieve_study(client, study_uid)
+    assert "series #7 DX image 1 skipped" in str(info.value)
+    assert str(seeded.ct[0].PatientID) not in str(info.value)

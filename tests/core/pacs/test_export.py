@@ -27,8 +27,7 @@ from ankle_core.inference.radiograph import Fragment, RadiographResult
 from ankle_core.io import read_radiograph, read_volume
 from ankle_core.pacs import dataset_bytes
 from ankle_core.types import Box2D, Box3D
-from tests.core.pacs.conftest import rg3_path
-from tests.core.pacs.dicom_factory import make_ct_series, phantom_hu
+from tests.core.pacs.dicom_factory import make_ct_series, phantom_hu, rg3_path
 from tests.core.pacs.validate import dciodvfy_errors
 
 CLASSIFIER = "lmaf-classifier-mobilenetv2 0.1.0"

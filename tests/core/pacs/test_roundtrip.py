@@ -23,7 +23,8 @@ from ankle_core.inference.radiograph import RadiographPipeline, RadiographResult
 from ankle_core.io import read_radiograph, read_volume
 from ankle_core.pacs import PacsClient, PacsConnection, dataset_bytes
 from ankle_core.pacs.cli import main
-from tests.core.pacs.conftest import Seeded, rg3_path
+from tests.core.pacs.conftest import Seeded
+from tests.core.pacs.dicom_factory import rg3_path
 from tests.core.pacs.orthanc import PASSWORD, USER, OrthancServer, free_port
 from tests.core.pacs.tiny_models import CLASSIFIER, CT_MODEL
 from tests.core.pacs.validate import dciodvfy_errors
