@@ -146,13 +146,30 @@ def write_radiograph_dicom(
     ds.ViewPosition = "AP"
     laterality = str(case.radiograph.metadata.get("laterality", ""))
     ds.ImageLaterality = laterality
-    ds.Laterality = laterality
     ds.PatientOrientation = ["L", "F"] if laterality == "R" else ["R", "F"]
+    region = Dataset()
+    region.CodeValue = "70258002"
+    region.CodingSchemeDesignator = "SCT"
+    region.CodeMeaning = "Ankle joint"
+    ds.AnatomicRegionSequence = [region]
     if modality == "DX":
         ds.PresentationIntentType = "FOR PRESENTATION"
         ds.RescaleIntercept = 0
         ds.RescaleSlope = 1
         ds.RescaleType = "US"
+        # Bone (less beam intensity) is bright: high stored values, or low for MONOCHROME1.
+        ds.PixelIntensityRelationship = "LOG"
+        ds.PixelIntensityRelationshipSign = 1 if monochrome1 else -1
+        ds.PresentationLUTShape = "INVERSE" if monochrome1 else "IDENTITY"
+        ds.DetectorType = "DIRECT"
+        ds.PositionerType = ""
+        ds.AcquisitionContextSequence = []
+        view = Dataset()
+        view.CodeValue = "399348003"
+        view.CodingSchemeDesignator = "SCT"
+        view.CodeMeaning = "antero-posterior"
+        view.ViewModifierCodeSequence = []
+        ds.ViewCodeSequence = [view]
     spacing = case.radiograph.pixel_spacing_mm or (0.2, 0.2)
     ds.ImagerPixelSpacing = [f"{spacing[0]:.6f}", f"{spacing[1]:.6f}"]
     ds.PixelSpacing = [f"{spacing[0]:.6f}", f"{spacing[1]:.6f}"]
@@ -266,6 +283,8 @@ def write_ct_series(folder: Path, volume: Volume, *, number: int) -> Path:
         ds.SeriesDescription = "ANKLE CT (synthetic phantom)"
         ds.ImageType = ["DERIVED", "PRIMARY", "AXIAL"]
         ds.Laterality = laterality
+        ds.PatientPosition = "FFS"
+        ds.AcquisitionNumber = 1
         ds.ContentDate = _STUDY_DATE
         ds.AcquisitionDateTime = _dt.datetime(2026, 1, 1, 12).strftime("%Y%m%d%H%M%S")
         ds.KVP = "120"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +165,18 @@ def test_bundled_demo_is_small_complete_and_reproducible(tmp_path: Path) -> None
     assert json.loads((DEMO / "annotations.json").read_text()) == json.loads(
         (tmp_path / "annotations.json").read_text()
     )
+
+
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dicom3tools (dciodvfy) not installed")
+def test_dicom_objects_validate(radiograph_set: Path, tmp_path: Path) -> None:
+    export_dataset(tmp_path, 2, "ct", seed=1, size=32)
+    files = sorted(radiograph_set.rglob("*.dcm")) + sorted(tmp_path.rglob("slice_0000.dcm"))
+    assert len(files) >= 6
+    for path in files:
+        result = subprocess.run(
+            ["dciodvfy", str(path)], capture_output=True, text=True, check=False
+        )
+        problems = [
+            line for line in result.stderr.splitlines() if line.startswith(("Error", "Warning"))
+        ]
+        assert problems == [], (path.name, problems)
