@@ -1,0 +1,176 @@
+"""The CT pipeline: a volume in, a fracture probability, a heat map and ranked boxes out.
+
+``CtPipeline(model).run(volume)`` preprocesses with the recipe in the model card
+(:class:`~ankle_core.preprocess.volume.CtPreprocessing`), runs the 3D CNN, and (with
+``explain=True``) computes the 3D Grad-CAM, carries it back to the original grid with a
+spline and boxes its Otsu regions (:mod:`ankle_core.explain.ct`).
+
+The call uses the card's operating points: ``probability >= high_specificity`` is
+``"fracture"``, ``probability <= high_sensitivity`` is ``"no fracture"``, anything between is
+:data:`INDETERMINATE`.
+
+A pipeline holds no per-call state: one cached instance serves every session, and the
+explanation runs under the core's per-model lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ankle_core.explain.boxes import RankBy
+from ankle_core.explain.ct import (
+    CamRegion,
+    cam_regions,
+    cam_to_original,
+    ct_grad_cam,
+    gradcam_layer,
+)
+from ankle_core.models.weights import LoadedModel, load_model
+from ankle_core.preprocess.volume import CtPreprocessing, preprocess_volume
+from ankle_core.types import Volume
+
+__all__ = ["INDETERMINATE", "CamRegion", "CtPipeline", "CtResult"]
+
+INDETERMINATE = "indeterminate — review"
+
+
+@dataclass(frozen=True)
+class CtResult:
+    """What the CT pipeline says about one volume.
+
+    Attributes:
+        probability: of fracture, [0, 1].
+        call: ``"fracture"``, ``"no fracture"`` or :data:`INDETERMINATE`.
+        heatmap: (z, y, x) float32 in [0, 1] on the ORIGINAL volume grid, or None when not
+            explained.
+        regions: ranked Grad-CAM regions (empty when not explained or nothing stands out).
+        timings_s: seconds for ``"preprocess"``, ``"forward"``, ``"gradcam"`` (Captum),
+            ``"upsample"`` (spline to the original grid), ``"boxes"`` and ``"total"``.
+        model: ``"name version"``.
+        gradcam_layer: name of the explained block (empty when not explained).
+    """
+
+    probability: float
+    call: str
+    heatmap: np.ndarray | None
+    regions: tuple[CamRegion, ...]
+    timings_s: Mapping[str, float]
+    model: str
+    gradcam_layer: str = ""
+
+
+class CtPipeline:
+    """Fracture probability and Grad-CAM boxes for one CT volume.
+
+    Args:
+        model: a loaded CT model (``task="ct-fracture"``).
+        preprocessing: override of the card's recipe (default: the card's).
+        spline_order: order of the spline carrying the CAM to the original grid (0-5).
+        min_region_mm3: regions smaller than this are dropped (default 20 mm^3).
+        rank_by: region ranking (``"peak_mean"``, ``"integral"`` or ``"peak"``).
+        max_regions: most regions returned.
+        min_cells: smallest Grad-CAM map edge when choosing the layer.
+    """
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        *,
+        preprocessing: CtPreprocessing | None = None,
+        spline_order: int = 3,
+        min_region_mm3: float = 20.0,
+        rank_by: RankBy = "peak_mean",
+        max_regions: int = 10,
+        min_cells: int = 8,
+    ) -> None:
+        self.model = model
+        self.preprocessing = preprocessing or CtPreprocessing.from_dict(model.card.preprocessing)
+        self.spline_order = int(spline_order)
+        self.min_region_mm3 = float(min_region_mm3)
+        self.rank_by: RankBy = rank_by
+        self.max_regions = int(max_regions)
+        self.layer_name, self.layer = gradcam_layer(
+            model.network, self.preprocessing.input_size, min_cells=min_cells
+        )
+
+    @classmethod
+    def from_name(
+        cls,
+        name: str = "ct-fracture-mobilenet3d",
+        *,
+        models_dir: str | Path | None = None,
+        device: str = "auto",
+    ) -> CtPipeline:
+        """Load an installed model (hash-checked) and wrap it."""
+        return cls(load_model(name, models_dir=models_dir, device=device))
+
+    @property
+    def model_label(self) -> str:
+        return f"{self.model.card.name} {self.model.card.version}"
+
+    def call_for(self, probability: float) -> str:
+        """The card's operating points applied to one probability."""
+        ops = self.model.card.operating_points
+        if probability >= ops.high_specificity:
+            return "fracture"
+        if probability <= ops.high_sensitivity:
+            return "no fracture"
+        return INDETERMINATE
+
+    def run(self, volume: Volume, *, explain: bool = True) -> CtResult:
+        """Classify (and explain) one volume.
+
+        Args:
+            volume: the scan, (z, y, x) HU with its affine.
+            explain: compute the heat map and the boxes.
+
+        Returns:
+            A :class:`CtResult`.
+        """
+        t0 = time.perf_counter()
+        prepared = preprocess_volume(volume, self.preprocessing)
+        t1 = time.perf_counter()
+        network, device = self.model.network, self.model.device
+        x = torch.from_numpy(prepared.array)[None, None].to(device)
+        with torch.no_grad():
+            logits = network(x)
+        if logits.shape[1] >= 2:
+            probability = float(torch.softmax(logits, dim=1)[0, 1])
+        else:
+            probability = float(torch.sigmoid(logits[0, 0]))
+        t2 = time.perf_counter()
+        timings = {"preprocess": t1 - t0, "forward": t2 - t1}
+        heatmap = None
+        regions: tuple[CamRegion, ...] = ()
+        if explain:
+            cam = ct_grad_cam(network, prepared.array, layer=self.layer, device=device)
+            t3 = time.perf_counter()
+            heatmap, footprint = cam_to_original(cam, prepared.transform, order=self.spline_order)
+            heatmap.setflags(write=False)
+            t4 = time.perf_counter()
+            regions = cam_regions(
+                heatmap,
+                volume.affine,
+                footprint=footprint,
+                min_volume_mm3=self.min_region_mm3,
+                rank_by=self.rank_by,
+                max_regions=self.max_regions,
+            )
+            t5 = time.perf_counter()
+            timings.update({"gradcam": t3 - t2, "upsample": t4 - t3, "boxes": t5 - t4})
+        timings["total"] = time.perf_counter() - t0
+        return CtResult(
+            probability=probability,
+            call=self.call_for(probability),
+            heatmap=heatmap,
+            regions=regions,
+            timings_s=timings,
+            model=self.model_label,
+            gradcam_layer=self.layer_name if explain else "",
+        )
