@@ -1,0 +1,357 @@
+"""``python -m ankle_core.training ct``: train a 3D CNN fracture classifier on CT volumes.
+
+Same design as the radiograph trainers: a folder with ``labels.csv`` in (see
+:mod:`ankle_core.training.datasets3d`), a model folder out (``model.safetensors`` in fp16 and
+``card.json``, written by :func:`ankle_core.models.save_model`).
+
+- **Splits**: patient-grouped, label-stratified train/validation/test (70/15/15,
+  :func:`~ankle_core.training.splits.split_grouped`). With ``--kfold K`` the test part is
+  held out the same way and the rest is split into K grouped, stratified folds
+  (:func:`~ankle_core.training.splits.group_kfold`); one model per fold, and the fold with
+  the best validation AUC is kept (every fold's AUC goes in the card).
+- **Optimisation**: Adam (lr 5e-4 by default, the study's), cross-entropy over the two
+  classes ``("no fracture", "fracture")``, augmentation from
+  :func:`~ankle_core.training.datasets3d.ct_augmentation`, early stopping on validation AUC,
+  a checkpoint after each epoch (``<out>/checkpoints/fold<i>.pt``, plain tensors read back
+  with ``weights_only=True``; removed after success unless ``--keep-checkpoints``),
+  ``--resume <out>/checkpoints/fold<i>.pt`` to continue.
+- **Card**: the exact command, seed, device, epochs, split sizes, test AUC with a 95% CI
+  (stratified bootstrap), sensitivity and specificity at the default threshold (Wilson
+  CIs) and the operating points chosen on validation data.
+
+Example::
+
+    python -m ankle_core.training ct --data phantoms/ct --out models/ct-fracture-mobilenet3d \\
+        --arch ct_mobilenet3d --width-mult 0.5 --input-size 64 --spacing 2.0 --epochs 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ankle_core.device import resolve_device
+from ankle_core.errors import InvalidInputError
+from ankle_core.models.card import SYNTHETIC_DISCLAIMER, ModelCard, OperatingPoints
+from ankle_core.models.cnn3d import CT_LABELS
+from ankle_core.models.registry import build_network
+from ankle_core.models.weights import save_model
+from ankle_core.preprocess.intensity import BONE_WINDOW, STUDY_WINDOW
+from ankle_core.preprocess.volume import CtPreprocessing
+from ankle_core.training.datasets3d import CtCubeDataset, load_ct_samples, prepare_cubes
+from ankle_core.training.evaluate import auc_with_ci, classifier_operating_points
+from ankle_core.training.loop import fit
+from ankle_core.training.splits import group_kfold, split_grouped
+
+__all__ = ["architecture_params", "command_line", "predict_cubes", "register", "run"]
+
+logger = logging.getLogger(__name__)
+
+ARCHITECTURES = ("ct_mobilenet3d", "ct_resnet", "ct_efficientnet")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``ct`` sub-command to ``python -m ankle_core.training``."""
+    p = subparsers.add_parser(
+        "ct",
+        help="train a 3D CNN fracture classifier on CT volumes",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    p.add_argument("--data", required=True, type=Path, help="folder with labels.csv")
+    p.add_argument("--out", required=True, type=Path, help="model folder to write")
+    p.add_argument("--arch", default="ct_mobilenet3d", choices=ARCHITECTURES)
+    p.add_argument("--width-mult", type=float, default=1.0, help="MobileNet width")
+    p.add_argument("--depth", type=int, default=18, help="ResNet depth: 18, 34, 50, 101")
+    p.add_argument("--variant", default="b0", help="EfficientNet variant: b0 ... b7")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--patience", type=int, default=5, help="early-stopping patience, epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--kfold", type=int, default=0, help="K >= 2 for K-fold training")
+    p.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
+    p.add_argument("--input-size", type=int, default=128, help="input cube edge, voxels")
+    p.add_argument("--spacing", type=float, default=1.0, help="isotropic spacing, mm")
+    p.add_argument("--window", choices=("study", "bone"), default="study")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    p.add_argument("--version", default="0.1.0", help="version written in the card")
+    p.add_argument("--synthetic", action="store_true", help="data are phantoms (card says so)")
+    p.add_argument("--note", default="", help="sentence appended to the card's intended use")
+    p.add_argument(
+        "--keep-checkpoints", action="store_true", help="keep <out>/checkpoints after success"
+    )
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The full command that reproduces this run (every option spelled out)."""
+    parts = ["python", "-m", "ankle_core.training", "ct"]
+    for key, value in sorted(vars(args).items()):
+        if key in ("func", "command", "verbose") or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        parts.extend([flag] if value is True else [flag, str(value)])
+    return shlex.join(parts)
+
+
+def architecture_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The builder's keyword arguments for ``args.arch``."""
+    params: dict[str, Any] = {"num_classes": 2}
+    if args.arch == "ct_mobilenet3d":
+        params["width_mult"] = float(args.width_mult)
+    elif args.arch == "ct_resnet":
+        params["depth"] = int(args.depth)
+    else:
+        params["variant"] = str(args.variant)
+    return params
+
+
+@torch.no_grad()
+def predict_cubes(
+    network: nn.Module,
+    cubes: npt.NDArray[np.floating],
+    indices: Sequence[int] | npt.NDArray[np.integer],
+    device: torch.device,
+    batch_size: int = 8,
+) -> npt.NDArray[np.float64]:
+    """Fracture probabilities (softmax of logit 1) for ``cubes[indices]``, in order."""
+    network.eval()
+    out: list[float] = []
+    idx = list(indices)
+    for start in range(0, len(idx), batch_size):
+        rows = idx[start : start + batch_size]
+        x = torch.from_numpy(np.asarray(cubes[rows], dtype=np.float32))[:, None].to(device)
+        out.extend(torch.softmax(network(x), dim=1)[:, 1].cpu().tolist())
+    return np.asarray(out, dtype=np.float64)
+
+
+def _auc(y: npt.NDArray[np.int64], p: npt.NDArray[np.float64]) -> float:
+    if len(set(y.tolist())) < 2:
+        return float("nan")
+    from ankle_core.stats.roc import auc_score
+
+    return float(auc_score(y, p))
+
+
+def _train_fold(
+    args: argparse.Namespace,
+    fold: int,
+    cubes: npt.NDArray[np.float16],
+    labels: npt.NDArray[np.int64],
+    train_idx: npt.NDArray[np.int64],
+    val_idx: npt.NDArray[np.int64],
+    device: torch.device,
+    card_stub: ModelCard,
+) -> tuple[nn.Module, float, dict[str, Any]]:
+    torch.manual_seed(args.seed + fold)
+    network = build_network(card_stub).to(device)
+    optimizer = torch.optim.Adam(network.parameters(), lr=args.lr)
+    train_ds = CtCubeDataset(cubes, labels, train_idx, augment=True, seed=args.seed + fold)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def batches(epoch: int) -> DataLoader[tuple[torch.Tensor, int]]:
+        gen = torch.Generator().manual_seed(args.seed * 1000 + fold * 100 + epoch)
+        train_ds.transform.set_random_state(seed=args.seed + 7919 * epoch + fold)  # type: ignore[union-attr]
+        return DataLoader(train_ds, batch_size=args.batch_size, shuffle=True, generator=gen)
+
+    def step(batch: tuple[torch.Tensor, torch.Tensor]) -> float:
+        x, y = batch[0].to(device), batch[1].to(device)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(network(x), y)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    def validate() -> dict[str, float]:
+        p = predict_cubes(network, cubes, val_idx, device, args.batch_size)
+        auc = _auc(labels[val_idx], p)
+        return {"val_auc": auc if np.isfinite(auc) else 0.5}
+
+    ckpt_dir = args.out / "checkpoints"
+    ckpt = ckpt_dir / f"fold{fold}.pt"
+    resume = (
+        args.resume if args.resume is not None and Path(args.resume).name == ckpt.name else None
+    )
+    result = fit(
+        network,
+        optimizer,
+        batches=batches,
+        step=step,
+        validate=validate,
+        monitor="val_auc",
+        epochs=args.epochs,
+        patience=args.patience,
+        checkpoint=ckpt,
+        resume=resume,
+        progress=not args.no_progress,
+        steps_per_epoch=(len(train_idx) + args.batch_size - 1) // args.batch_size,
+    )
+    info = {
+        "fold": fold,
+        "best_epoch": result.best_epoch + 1,
+        "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early,
+        "val_auc": round(result.best_score, 4),
+        "n_train": len(train_idx),
+        "n_val": len(val_idx),
+        "history": [{k: round(v, 4) for k, v in h.items()} for h in result.history],
+    }
+    return network, float(result.best_score), info
+
+
+def _folds(
+    labels: npt.NDArray[np.int64], groups: list[str], args: argparse.Namespace
+) -> tuple[list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]], npt.NDArray[np.int64]]:
+    if args.kfold and args.kfold >= 2:
+        outer = split_grouped(labels.tolist(), groups, fractions=(0.85, 0.0, 0.15), seed=args.seed)
+        dev = np.sort(np.concatenate([outer.train, outer.val]))
+        inner = group_kfold(
+            labels[dev].tolist(), [groups[i] for i in dev], k=args.kfold, seed=args.seed
+        )
+        return [(dev[tr], dev[va]) for tr, va in inner], outer.test
+    split = split_grouped(labels.tolist(), groups, seed=args.seed)
+    return [(split.train, split.val)], split.test
+
+
+def _test_metrics(
+    y: npt.NDArray[np.int64], p: npt.NDArray[np.float64], threshold: float, seed: int
+) -> dict[str, Any]:
+    from ankle_core.stats.metrics import wilson_interval
+
+    metrics: dict[str, Any] = {}
+    try:
+        metrics["auc"] = auc_with_ci(y, p, seed=seed)
+    except InvalidInputError as exc:  # too few cases of a class for a CI
+        metrics["auc"] = {"value": None, "note": str(exc), "n": int(y.size)}
+    calls = p >= threshold
+    pos, neg = int((y == 1).sum()), int((y == 0).sum())
+    tp, tn = int((calls & (y == 1)).sum()), int((~calls & (y == 0)).sum())
+    for name, k, n in (("sensitivity", tp, pos), ("specificity", tn, neg)):
+        lo, hi = wilson_interval(k, n)
+        metrics[name] = {
+            "value": round(k / n, 4) if n else None,
+            "ci95": [round(lo, 4), round(hi, 4)],
+            "method": f"Wilson score interval, threshold {threshold:.4f}",
+            "n": n,
+        }
+    metrics["accuracy"] = {"value": round(float((calls == (y == 1)).mean()), 4), "n": int(y.size)}
+    return metrics
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, evaluate on the held-out test split and write the model folder.
+
+    Returns:
+        The process exit status (0 on success).
+    """
+    started = time.perf_counter()
+    if args.threads:
+        torch.set_num_threads(int(args.threads))
+    device = resolve_device(args.device)
+    window = BONE_WINDOW if args.window == "bone" else STUDY_WINDOW
+    prep = CtPreprocessing(spacing_mm=args.spacing, input_size=args.input_size, window=window)
+    samples = load_ct_samples(args.data)
+    labels = np.asarray([s.label for s in samples], dtype=np.int64)
+    groups = [s.group for s in samples]
+    logger.info("%d volumes (%d with a fracture)", len(samples), int(labels.sum()))
+    cubes = prepare_cubes(samples, prep, progress=not args.no_progress)
+    folds, test_idx = _folds(labels, groups, args)
+    size = int(args.input_size)
+    stub = ModelCard(
+        name=args.out.name,
+        version=args.version,
+        architecture=args.arch,
+        task="ct-fracture",
+        spatial_dims=3,
+        labels=CT_LABELS,
+        input_size=(size, size, size),
+        preprocessing=prep.to_dict(),
+        architecture_params=architecture_params(args),
+    )
+    best: tuple[nn.Module, float, npt.NDArray[np.int64]] | None = None
+    fold_info = []
+    for fold, (train_idx, val_idx) in enumerate(folds):
+        network, score, info = _train_fold(
+            args, fold, cubes, labels, train_idx, val_idx, device, stub
+        )
+        fold_info.append(info)
+        if best is None or score > best[1]:
+            best = (network, score, val_idx)
+    assert best is not None
+    network, _, val_idx = best
+    p_val = predict_cubes(network, cubes, val_idx, device, args.batch_size)
+    try:
+        ops = classifier_operating_points(
+            labels[val_idx], p_val, chosen_on=f"validation split (n={len(val_idx)})"
+        )
+    except InvalidInputError as exc:
+        logger.warning("operating points left at 0.5: %s", exc)
+        ops = OperatingPoints(chosen_on="fixed 0.5 (validation split too small)")
+    p_test = predict_cubes(network, cubes, test_idx, device, args.batch_size)
+    metrics = {"test": _test_metrics(labels[test_idx], p_test, ops.default, args.seed)}
+    intended = (
+        SYNTHETIC_DISCLAIMER
+        if args.synthetic
+        else ("Research use on the data it was trained on; validate on local data before any use.")
+    )
+    if args.note:
+        intended = f"{intended} {args.note}"
+    training = {
+        "data": "synthetic CT phantoms (ankle_core.phantoms.ct)" if args.synthetic else "site data",
+        "data_dir": args.data.name,
+        "command": command_line(args),
+        "seed": args.seed,
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "optimizer": f"Adam lr {args.lr}",
+        "loss": "cross-entropy, 2 classes",
+        "batch_size": args.batch_size,
+        "max_epochs": args.epochs,
+        "patience": args.patience,
+        "augmentation": "LR flip p0.5; rotation <=10 deg/axis p0.5; intensity scale 10%, "
+        "shift 0.05 p0.5; Gaussian noise sd 0.01 p0.3 (MONAI)",
+        "splits": {
+            "method": f"grouped stratified, {args.kfold}-fold"
+            if args.kfold >= 2
+            else "grouped stratified 70/15/15",
+            "n_total": len(samples),
+            "n_test": len(test_idx),
+            "n_positive": int(labels.sum()),
+        },
+        "folds": fold_info,
+        "wall_time_s": round(time.perf_counter() - started, 1),
+    }
+    card = ModelCard(
+        **{
+            **{k: getattr(stub, k) for k in ("name", "version", "architecture", "task")},
+            "spatial_dims": 3,
+            "labels": CT_LABELS,
+            "input_size": stub.input_size,
+            "preprocessing": stub.preprocessing,
+            "architecture_params": stub.architecture_params,
+            "operating_points": ops,
+            "training": training,
+            "metrics": metrics,
+            "intended_use": intended,
+        }
+    )
+    written = save_model(network.cpu(), card, args.out, half=True)
+    if not args.keep_checkpoints:
+        shutil.rmtree(args.out / "checkpoints", ignore_errors=True)
+    print(json.dumps({"out": str(args.out), "metrics": written.metrics}, indent=2))
+    return 0
