@@ -1,0 +1,198 @@
+"""CT pipeline benchmark, runnable by hand: ``python benchmarks/ct.py [--quick]``.
+
+Prints, from one run on this machine:
+
+1. the stage times of one ``CtPipeline.run`` on one phantom volume (48 x 128 x 128,
+   2.0 x 0.8 x 0.8 mm): preprocessing, forward pass, Grad-CAM, spline upsampling to the
+   original grid, boxes (the median of a few runs on the same volume);
+2. this project's Grad-CAM (``ankle_core.explain.gradcam.grad_cam``, Captum ``LayerGradCam``
+   under the per-model lock) against MONAI's ``monai.visualize.GradCAM`` on the same model,
+   layer, class and input, as a time ratio; both are followed by their upsampling to the
+   input grid (``upsample_cam`` here, MONAI's own inside its call) and the two maps'
+   correlation is printed as a check that they agree;
+3. the peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, in a fresh
+   subprocess) of reading a 512 x 512 x 400 int16 NIfTI from disk and taking it through
+   ``CtPipeline.run(explain=True)`` to boxes; the budget is 3 GB.
+
+The model is the installed ``ct-fracture-mobilenet3d`` when present, otherwise an untrained
+3D MobileNet (width 0.5, 64^3 at 2 mm); timings do not depend on the weights' values.
+``--quick`` uses a 256 x 256 x 200 volume and one repeat (a smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+import torch
+
+from ankle_core.inference.ct import CtPipeline
+from ankle_core.models.weights import LoadedModel
+
+DEMO = "ct-fracture-mobilenet3d"
+RSS_BUDGET_GB = 3.0
+
+
+def _model() -> LoadedModel:
+    from ankle_core.config import Settings
+    from ankle_core.models.card import ModelCard
+    from ankle_core.models.cnn3d import CT_LABELS, build_ct_mobilenet3d
+    from ankle_core.models.weights import list_models, load_model
+    from ankle_core.preprocess.volume import CtPreprocessing
+
+    if DEMO in list_models(Settings().models_dir):
+        return load_model(DEMO, device="cpu")
+    torch.manual_seed(0)
+    net = build_ct_mobilenet3d(width_mult=0.5).eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    card = ModelCard(
+        name="untrained-mobilenet3d",
+        version="0",
+        architecture="ct_mobilenet3d",
+        task="ct-fracture",
+        spatial_dims=3,
+        labels=CT_LABELS,
+        input_size=(64, 64, 64),
+        preprocessing=CtPreprocessing(spacing_mm=2.0, input_size=64).to_dict(),
+        architecture_params={"width_mult": 0.5},
+    )
+    return LoadedModel(card=card, network=net, device=torch.device("cpu"))
+
+
+def stage_times(model: LoadedModel, repeats: int) -> None:
+    from ankle_core.phantoms.ct import make_volume
+
+    volume = make_volume(1_000_001, True)
+    pipeline = CtPipeline(model)
+    pipeline.run(volume)  # warm-up
+    runs = [pipeline.run(volume).timings_s for _ in range(repeats)]
+    print(f"1. stage times, {volume.shape} volume, model {pipeline.model_label}, "
+          f"Grad-CAM layer {pipeline.layer_name}, median of {repeats}:")  # fmt: skip
+    for key in ("preprocess", "forward", "gradcam", "upsample", "boxes", "total"):
+        print(f"   {key:<10} {statistics.median(r[key] for r in runs):8.3f} s")
+
+
+def gradcam_ratio(model: LoadedModel, repeats: int) -> None:
+    from monai.visualize import GradCAM
+
+    from ankle_core.explain.ct import gradcam_layer
+    from ankle_core.explain.gradcam import grad_cam, upsample_cam
+
+    size = model.card.input_size
+    x = torch.randn(1, 1, *size) * 0.3
+    name, layer = gradcam_layer(model.network, size)
+
+    def ours() -> np.ndarray:
+        cam = grad_cam(model.network, x, layer, 1)
+        return upsample_cam(cam[0].numpy(), size, order=1)
+
+    # MONAI's GradCAM needs gradients to flow: same weights, parameters left trainable
+    monai_net = copy.deepcopy(model.network)
+    for p in monai_net.parameters():
+        p.requires_grad_(True)
+    monai_cam = GradCAM(nn_module=monai_net, target_layers=name)
+
+    def theirs() -> np.ndarray:
+        return np.asarray(monai_cam(x, class_idx=1).detach()[0, 0])
+
+    a, b = ours(), theirs()  # warm-up, and the maps to compare
+    t_ours = statistics.median(_time(ours) for _ in range(repeats))
+    t_monai = statistics.median(_time(theirs) for _ in range(repeats))
+    corr = float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+    print(f"2. Grad-CAM on {name}, input {tuple(size)}, class 1, median of {repeats}:")
+    print(f"   ankle_core (Captum) {t_ours:.3f} s, MONAI GradCAM {t_monai:.3f} s, "
+          f"ratio ours/MONAI {t_ours / t_monai:.2f}; map correlation {corr:.3f}")  # fmt: skip
+
+
+def _time(fn: object) -> float:
+    start = time.perf_counter()
+    fn()  # type: ignore[operator]
+    return time.perf_counter() - start
+
+
+def write_big_volume(path: Path, shape: tuple[int, int, int]) -> None:
+    """A phantom ankle resampled to ``shape`` (about 0.4 x 0.3 x 0.3 mm), int16 NIfTI."""
+    import nibabel as nib
+    from scipy import ndimage
+
+    from ankle_core.phantoms.ct import make_volume
+
+    fov = (shape[0] * 0.4, shape[1] * 0.3, shape[2] * 0.3)
+    small = make_volume(1_000_002, True, shape=(48, 128, 128),
+                        spacing_mm=(fov[0] / 48, fov[1] / 128, fov[2] / 128))  # fmt: skip
+    factors = [n / s for n, s in zip(shape, small.shape, strict=True)]
+    big = ndimage.zoom(small.array, factors, order=1, grid_mode=True, mode="nearest")
+    data = np.ascontiguousarray(np.rint(big).astype(np.int16).transpose(2, 1, 0))
+    del big
+    affine = np.asarray(small.affine, dtype=np.float64).copy()
+    for axis_xyz, f in zip((2, 1, 0), factors, strict=True):
+        affine[:3, axis_xyz] /= f
+    img = nib.Nifti1Image(data, affine)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    nib.save(img, str(path))
+
+
+def child_rss(path: str) -> None:
+    """In a fresh process: disk -> Volume -> CtPipeline.run(explain=True); print peak RSS."""
+    from ankle_core.config import ReadLimits
+    from ankle_core.io import read_volume
+
+    start = time.perf_counter()
+    volume = read_volume(path, limits=ReadLimits(max_file_bytes=1 << 30))
+    read_s = time.perf_counter() - start
+    result = CtPipeline(_model()).run(volume, explain=True)
+    total = time.perf_counter() - start
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB on Linux
+    top = result.regions[0].to_dict() if result.regions else None
+    print(f"   shape {volume.shape}, read {read_s:.1f} s, pipeline "
+          + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings_s.items()))  # fmt: skip
+    print(f"   top region: {top}")
+    print(f"   peak RSS {peak_gb:.2f} GB (budget {RSS_BUDGET_GB} GB), disk to boxes {total:.1f} s")
+    sys.exit(0 if peak_gb < RSS_BUDGET_GB else 1)
+
+
+def memory(shape: tuple[int, int, int]) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.nii"
+        write_big_volume(path, shape)
+        size_mb = path.stat().st_size / 1024**2
+        print(f"3. peak memory, {shape} int16 NIfTI on disk ({size_mb:.0f} MB), in a subprocess:")
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", str(path)], capture_output=True, text=True
+        )
+        print(proc.stdout.rstrip() or proc.stderr[-2000:])
+        return proc.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.child:
+        child_rss(args.child)
+    repeats = 1 if args.quick else 5
+    model = _model()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    stage_times(model, repeats)
+    gradcam_ratio(model, repeats)
+    return memory((200, 256, 256) if args.quick else (400, 512, 512))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Otsu boxes on synthetic heat maps with known blobs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ankle_core.explain.boxes import find_regions, otsu_threshold
+from ankle_core.explain.ct import cam_regions
+
+
+@pytest.fixture()
+def heat() -> np.ndarray:
+    """Three cuboid blobs on a faint background; values chosen so Otsu separates them."""
+    h = np.full((20, 30, 40), 0.02, np.float32)
+    h[2:6, 3:9, 4:12] = 0.6  # large, lukewarm: 4*6*8 = 192 voxels
+    h[10:13, 15:18, 20:23] = 1.0  # small, hot: 27 voxels
+    h[15:17, 25:27, 30:32] = 0.9  # tiny: 8 voxels
+    return h
+
+
+def test_exact_boxes_centres_and_ranking(heat: np.ndarray) -> None:
+    regions = find_regions(heat)
+    assert [r.rank for r in regions] == [0, 1, 2]
+    # peak x mean: the hot blobs beat the large lukewarm one
+    assert [(r.lower, r.upper) for r in regions] == [
+        ((10, 15, 20), (13, 18, 23)),
+        ((15, 25, 30), (17, 27, 32)),
+        ((2, 3, 4), (6, 9, 12)),
+    ]
+    assert regions[0].center == (11.0, 16.0, 21.0)
+    assert regions[2].center == (3.5, 5.5, 7.5)
+    assert regions[0].n_voxels == 27 and regions[2].n_voxels == 192
+    assert regions[0].peak == pytest.approx(1.0) and regions[2].mean == pytest.approx(0.6)
+
+
+def test_ranking_by_integral_prefers_large_regions(heat: np.ndarray) -> None:
+    regions = find_regions(heat, rank_by="integral")
+    assert regions[0].lower == (2, 3, 4)
+    assert regions[0].integral == pytest.approx(192 * 0.6, rel=1e-5)
+
+
+def test_min_volume_filter_in_mm3(heat: np.ndarray) -> None:
+    # voxels of 0.5 mm^3: the 8-voxel blob is 4 mm^3, the 27-voxel one 13.5 mm^3
+    kept = find_regions(heat, voxel_volume=0.5, min_volume=5.0)
+    assert [r.n_voxels for r in kept] == [27, 192]
+    assert find_regions(heat, voxel_volume=0.5, min_volume=100.0) == ()
+    assert len(find_regions(heat, max_regions=1)) == 1
+
+
+def test_otsu_threshold_separates_blobs(heat: np.ndarray) -> None:
+    t = otsu_threshold(heat)
+    assert 0.02 < t < 0.6
+    assert otsu_threshold(np.zeros((4, 4))) == 0.0  # constant: nothing above it
+    assert find_regions(np.zeros((4, 4, 4))) == ()
+
+
+def test_two_dimensional_maps_work() -> None:
+    h = np.zeros((10, 10), np.float32)
+    h[2:4, 5:8] = 1.0
+    (region,) = find_regions(h)
+    assert (region.lower, region.upper, region.center) == ((2, 5), (4, 8), (2.5, 6.0))
+
+
+def test_cam_regions_give_mm_coordinates(heat: np.ndarray) -> None:
+    affine = np.diag([0.5, 0.8, 2.0, 1.0])  # x, y, z voxel sizes
+    affine[:3, 3] = [10.0, 20.0, 30.0]
+    regions = cam_regions(heat, affine, min_volume_mm3=0.0)
+    top = regions[0]
+    assert top.box_voxels.as_tuple() == (10, 15, 20, 13, 18, 23)
+    assert top.center_voxel == (11.0, 16.0, 21.0)
+    # RAS (x, y, z) = origin + index * size, index order reversed
+    assert top.center_mm == pytest.approx((10 + 21 * 0.5, 20 + 16 * 0.8, 30 + 11 * 2.0))
+    assert top.size_mm == pytest.approx((3 * 2.0, 3 * 0.8, 3 * 0.5))
+    assert top.box_mm_min == pytest.approx((10 + 19.5 * 0.5, 20 + 14.5 * 0.8, 30 + 9.5 * 2.0))
+    assert top.box_mm_max == pytest.approx((10 + 22.5 * 0.5, 20 + 17.5 * 0.8, 30 + 12.5 * 2.0))
+    assert top.volume_mm3 == pytest.approx(27 * 0.8)
+    assert top.to_dict()["box_voxels"] == [10, 15, 20, 13, 18, 23]
+
+
+def test_cam_regions_respect_the_footprint(heat: np.ndarray) -> None:
+    footprint = (slice(8, 20), slice(10, 30), slice(15, 40))
+    regions = cam_regions(heat, np.eye(4), footprint=footprint)
+    # the first blob is outside; boxes come back in full-volume indices
+    assert [r.box_voxels.as_tuple() for r in regions] == [
+        (10, 15, 20, 13, 18, 23),
+        (15, 25, 30, 17, 27, 32),
+    ]

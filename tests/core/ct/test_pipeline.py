@@ -1,0 +1,75 @@
+"""The CT pipeline end to end on a small phantom volume, with a tiny model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ankle_core.explain.gradcam import count_hooks
+from ankle_core.inference.ct import INDETERMINATE, CtPipeline, CtResult
+from ankle_core.models.weights import LoadedModel
+from ankle_core.phantoms.ct import make_volume
+
+
+@pytest.fixture(scope="module")
+def phantom():  # type: ignore[no-untyped-def]
+    return make_volume(
+        1_000_003, True, shape=(24, 48, 48), spacing_mm=(3.0, 2.0, 2.0), oblique_deg=6.0
+    )
+
+
+def test_run_end_to_end(tiny_model: LoadedModel, phantom) -> None:  # type: ignore[no-untyped-def]
+    result = CtPipeline(tiny_model, min_region_mm3=0.0).run(phantom)
+    assert isinstance(result, CtResult)
+    assert 0.0 <= result.probability <= 1.0
+    assert result.call in {"fracture", "no fracture", INDETERMINATE}
+    assert result.heatmap is not None and result.heatmap.shape == phantom.shape
+    assert result.heatmap.dtype == np.float32
+    assert float(result.heatmap.min()) >= 0.0 and float(result.heatmap.max()) <= 1.0
+    assert not result.heatmap.flags.writeable
+    assert set(result.timings_s) >= {"preprocess", "forward", "gradcam", "boxes", "total"}
+    assert result.model == "tiny-ct 0.0.1" and result.gradcam_layer == "features.2"
+    assert result.regions, "a random network still gives a non-constant map"
+    for rank, region in enumerate(result.regions):
+        assert region.rank == rank
+        box = region.box_voxels
+        assert 0 <= box.z0 < box.z1 <= phantom.shape[0]
+        assert 0 <= box.x0 < box.x1 <= phantom.shape[2]
+        np.testing.assert_allclose(region.center_mm, phantom.voxel_to_ras(region.center_voxel))
+        assert all(lo <= hi for lo, hi in zip(region.box_mm_min, region.box_mm_max, strict=True))
+        assert 0.0 < region.mean <= region.peak <= 1.0
+    scores = [r.peak * r.mean for r in result.regions]
+    assert scores == sorted(scores, reverse=True)
+    assert count_hooks(tiny_model.network) == 0
+
+
+def test_without_explanation(tiny_model: LoadedModel, phantom) -> None:  # type: ignore[no-untyped-def]
+    result = CtPipeline(tiny_model).run(phantom, explain=False)
+    assert result.heatmap is None and result.regions == ()
+    assert "gradcam" not in result.timings_s
+
+
+def test_min_region_volume_filters(tiny_model: LoadedModel, phantom) -> None:  # type: ignore[no-untyped-def]
+    big = CtPipeline(tiny_model, min_region_mm3=1e9).run(phantom)
+    assert big.regions == ()
+
+
+def test_calls_follow_the_operating_points(tiny_model: LoadedModel) -> None:
+    from dataclasses import replace
+
+    from ankle_core.models.card import OperatingPoints
+
+    card = replace(
+        tiny_model.card,
+        operating_points=OperatingPoints(0.5, 0.2, 0.8, "test"),
+    )
+    pipeline = CtPipeline(replace(tiny_model, card=card))
+    assert pipeline.call_for(0.9) == "fracture"
+    assert pipeline.call_for(0.1) == "no fracture"
+    assert pipeline.call_for(0.5) == INDETERMINATE
+
+
+def test_indeterminate_text_matches_the_radiograph_pipeline() -> None:
+    from ankle_core.inference import radiograph
+
+    assert INDETERMINATE == radiograph.INDETERMINATE
