@@ -306,19 +306,23 @@ def _bones(params: RadiographParams, x: Array, y: Array, tex: Array, px: float) 
     # Tibia: the metaphysis flares towards the plafond; the medial malleolus hangs below.
     flare = np.exp(np.minimum(y, 0.0) / 24.0)
     plafond = -1.5 + 0.0045 * (x + 4.0) ** 2
-    sides = smooth_max(-14.0 - 7.0 * flare - x, x - 14.0 - 9.0 * flare, 2.0)
+    # The lateral flare (the tibial tubercles) reaches the fibula: wide tibiofibular
+    # overlap on the AP view, narrow on the mortise view.
+    sides = smooth_max(-14.0 - 9.5 * flare**1.5 - x, x - 14.0 - 9.0 * flare, 2.0)
     tibia = smooth_max(sides, y - plafond, 3.0)
     malleolus = capsule(x, y, (18.5, -10.0), (17.8, 9.0), 6.0, 4.6)
     tibia = smooth_min(tibia, malleolus, 3.0)
     cortex_t = 0.9 + 3.0 * (1.0 - flare) ** 2
-    att = shell_projection(tibia, 17.0, cortex_t, _CORTEX, trab)
+    # Up the shaft, cancellous bone gives way to the fatty marrow of the medullary canal.
+    marrow = trab * (0.35 + 0.65 * flare)
+    att = shell_projection(tibia, 17.0, cortex_t, _CORTEX, marrow)
     # Fibula: shaft plus the lateral malleolus; an LMAF bites a donor defect out of the tip.
     (tcx, tcy), (ta, tb) = tip_ellipse(params)
     fx = params.fibula_x_mm
     shaft = capsule(x, y, (fx + 2.0, -120.0), (fx + 0.5, tcy - 6.0), 5.8, 6.2)
     fibula = smooth_min(shaft, ellipse(x - tcx, y - tcy, ta, tb), 4.0)
     fib_cortex = 0.8 + 1.2 * (1.0 - flare) ** 2
-    fib_att = shell_projection(fibula, 7.5, fib_cortex, _CORTEX, trab)
+    fib_att = shell_projection(fibula, 7.5, fib_cortex, _CORTEX, marrow)
     frag = params.fragment
     if frag is not None and frag.donor_center is not None:
         win = pixel_window(params, frag.donor_center, _fragment_reach(frag))
@@ -332,7 +336,7 @@ def _bones(params: RadiographParams, x: Array, y: Array, tex: Array, px: float) 
     win = pixel_window(params, (-5.0, 16.0), 26.0)
     xw, yw = x[win], y[win]
     dome = -1.5 + 0.0045 * (xw + 4.0) ** 2 + params.joint_space_mm
-    taper = 1.0 - 0.008 * np.clip(yw - 4.0, 0.0, None)
+    taper = 1.0 - 0.011 * np.clip(yw - 4.0, 0.0, None)
     body = rounded_box((xw + 5.0) / taper, yw - 16.5, 16.6, 14.5, 8.0) * taper
     talus = smooth_max(body, dome - yw, 3.0)
     talus_cortex = 1.2 - 0.6 * np.clip((yw - 14.0) / 14.0, 0.0, 1.0)
