@@ -7,7 +7,9 @@ import streamlit as st
 from ankle_core.errors import AnkleError
 from ui import cohort, resources, widgets
 from ui.analysis import sha256_hex
+from ui.shell import ensure_app_shell
 
+ensure_app_shell()
 st.title("Cohort performance")
 st.caption("How well models (and readers) separate positive from negative cases in a cohort.")
 settings = resources.settings()

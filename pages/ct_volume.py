@@ -7,7 +7,9 @@ import streamlit as st
 from ankle_core.errors import AnkleError
 from ui import history, inputs, resources, widgets
 from ui.ct_panel import render_ct_case
+from ui.shell import ensure_app_shell
 
+ensure_app_shell()
 st.title("CT case")
 st.caption(
     "Estimates the probability of an ankle fracture on a CT volume and localises the "

@@ -6,7 +6,9 @@ import streamlit as st
 
 from ui import resources, widgets
 from ui.model_cards import render_card
+from ui.shell import ensure_app_shell
 
+ensure_app_shell()
 st.title("Models")
 st.caption(
     "Every model ships with a card beside its weights: what it is, what it was trained on, "

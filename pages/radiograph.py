@@ -7,7 +7,9 @@ import streamlit as st
 from ankle_core.errors import AnkleError
 from ui import history, inputs, resources, widgets
 from ui.radiograph_panel import render_radiograph_case
+from ui.shell import ensure_app_shell
 
+ensure_app_shell()
 st.title("Radiograph case")
 st.caption(
     "Finds perimalleolar fragments on an ankle radiograph and calls each one a lateral "

@@ -16,10 +16,10 @@ _SLIDER = {"Axial": "ct_z", "Coronal": "ct_y", "Sagittal": "ct_x"}
 def regions_frame(analysis: CtAnalysis) -> pd.DataFrame:
     """One row per Otsu box: centre (voxels and mm), size, volume and activation."""
     rows = []
-    for r in analysis.result.regions:
+    for rank, r in enumerate(analysis.result.regions, start=1):
         rows.append(
             {
-                "#": r.rank,
+                "#": rank,
                 "Centre z, y, x (voxel)": ", ".join(f"{v:.0f}" for v in r.center_voxel),
                 "Centre x, y, z (RAS mm)": ", ".join(f"{v:.1f}" for v in r.center_mm),
                 "Size z × y × x (mm)": " × ".join(f"{v:.1f}" for v in r.size_mm),

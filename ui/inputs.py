@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
 from dataclasses import dataclass
@@ -30,9 +31,26 @@ class InputFile:
     source: str  # "upload" or "demo"
 
 
+def _is_ct_slice(path: Path) -> bool:
+    from pydicom import dcmread
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        header = dcmread(path, stop_before_pixels=True, specific_tags=["Modality"])
+    except (InvalidDicomError, OSError, ValueError):
+        return False
+    return str(header.get("Modality", "")) == "CT"
+
+
 def _series_folders(root: Path) -> list[Path]:
+    """Folders of 3+ DICOM files whose first file is a CT slice."""
     folders = {p.parent for p in root.rglob("*.dcm")}
-    return sorted(f for f in folders if len(list(f.glob("*.dcm"))) >= _SERIES_MIN_FILES)
+    series = []
+    for folder in folders:
+        files = sorted(folder.glob("*.dcm"))
+        if len(files) >= _SERIES_MIN_FILES and _is_ct_slice(files[0]):
+            series.append(folder)
+    return sorted(series)
 
 
 def list_demo_cases(kind: str, root: Path | None = None) -> dict[str, Path]:
@@ -65,7 +83,33 @@ def list_demo_cases(kind: str, root: Path | None = None) -> dict[str, Path]:
                 found[str(path.relative_to(root))] = path
         for folder in series:
             found[str(folder.relative_to(root)) + "/ (DICOM series)"] = folder
-    return dict(sorted(found.items()))
+    labels = _demo_labels(root)
+    return {
+        f"{name} — {labels[name]}" if name in labels else name: path
+        for name, path in sorted(found.items())
+    }
+
+
+_LABELS = {"lmaf": "LMAF", "sfo": "SFO", "none": "no fragment"}
+
+
+def _demo_labels(root: Path) -> dict[str, str]:
+    """``{relative file: ground truth in words}`` from ``labels.csv`` when there is one."""
+    table = root / "labels.csv"
+    if not table.is_file():
+        return {}
+    with table.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    labels: dict[str, str] = {}
+    for row in rows:
+        if row.get("kind") == "ct":
+            labels[row.get("file", "")] = (
+                "fracture" if row.get("fractured", "").lower() in ("1", "true") else "intact"
+            )
+        else:
+            label = row.get("label", "")
+            labels[row.get("file", "")] = _LABELS.get(label, label)
+    return labels
 
 
 def _read_demo(path: Path) -> bytes:

@@ -38,6 +38,22 @@ def _analyse_radiograph(page: Page) -> None:
     expect(page.get_by_text("Case call:")).to_be_visible(timeout=TIMEOUT_MS)
 
 
+# First test of the session: a deep link on a fresh server (see ui/shell.py).
+def test_nifti_shows_boxes_in_all_three_views(page: Page, app_url: str) -> None:
+    _open(page, f"{app_url}/ct_volume", "CT case")
+    _upload(page, "phantom.nii.gz", fixtures.volume_nifti(shape=(48, 96, 96)), "application/gzip")
+    expect(page.get_by_text("Fracture probability")).to_be_visible(timeout=TIMEOUT_MS)
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    expect(charts).to_have_count(3, timeout=TIMEOUT_MS)
+    for i in range(3):
+        expect(charts.nth(i).locator(".annotation-text", has_text="#1")).to_be_visible()
+    expect(page.get_by_text("Grad-CAM boxes (Otsu)")).to_be_visible()
+    # A deep link on a fresh server still runs inside app.py (shared sidebar, navigation).
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    expect(sidebar.get_by_text("1 case(s) in this session")).to_be_visible()
+    expect(sidebar.get_by_text("Cohort performance")).to_be_visible()
+
+
 def test_radiograph_dicom_shows_fragments_calls_and_overlay(page: Page, app_url: str) -> None:
     _open(page, f"{app_url}/", "Radiograph case")
     _analyse_radiograph(page)
@@ -54,17 +70,6 @@ def test_radiograph_dicom_shows_fragments_calls_and_overlay(page: Page, app_url:
     ).not_to_have_attribute("href", with_overlay, timeout=TIMEOUT_MS)
     page.get_by_text("Grad-CAM overlay").click()
     expect(page.get_by_role("button", name=re.compile("PDF report"))).to_be_visible()
-
-
-def test_nifti_shows_boxes_in_all_three_views(page: Page, app_url: str) -> None:
-    _open(page, f"{app_url}/ct_volume", "CT case")
-    _upload(page, "phantom.nii.gz", fixtures.volume_nifti(shape=(48, 96, 96)), "application/gzip")
-    expect(page.get_by_text("Fracture probability")).to_be_visible(timeout=TIMEOUT_MS)
-    charts = page.locator('[data-testid="stPlotlyChart"]')
-    expect(charts).to_have_count(3, timeout=TIMEOUT_MS)
-    for i in range(3):
-        expect(charts.nth(i).locator(".annotation-text", has_text="#1")).to_be_visible()
-    expect(page.get_by_text("Grad-CAM boxes (Otsu)")).to_be_visible()
 
 
 def test_corrupt_file_gives_a_message_then_a_good_file_works(page: Page, app_url: str) -> None:
@@ -112,3 +117,21 @@ def test_two_sessions_do_not_see_each_others_history(
     finally:
         for ctx in contexts:
             ctx.close()
+
+
+def test_clicking_a_box_row_centres_the_views(page: Page, app_url: str) -> None:
+    _open(page, f"{app_url}/ct_volume", "CT case")
+    _upload(page, "phantom.nii.gz", fixtures.volume_nifti(shape=(48, 96, 96)), "application/gzip")
+    expect(page.get_by_text("Fracture probability")).to_be_visible(timeout=TIMEOUT_MS)
+    axial = page.locator('input[type="range"][aria-label="Axial"]')
+    centre = axial.input_value()
+    assert centre != "0"
+    axial.focus()
+    axial.press("Home")
+    expect(axial).to_have_value("0", timeout=TIMEOUT_MS)
+    table = page.locator('[data-testid="stDataFrame"]').first
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection marker
+    expect(axial).to_have_value(centre, timeout=TIMEOUT_MS)
