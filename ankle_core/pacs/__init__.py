@@ -11,7 +11,8 @@ original data sets in memory only (:func:`uids_sha256` and :func:`series_zip` ha
 code that takes files); :func:`analyse_images` runs the pipelines;
 :func:`send_results` stores the DICOM results built by :mod:`ankle_core.export`. The
 command line is ``python -m ankle_core.pacs analyse|search`` (:mod:`ankle_core.pacs.cli`).
-No DIMSE (C-FIND/C-STORE) fallback is provided.
+For a PACS without DICOMweb, :class:`DimseClient` (``pynetdicom``: C-FIND, C-GET, C-STORE)
+offers the same round trip.
 """
 
 from ankle_core.pacs.analysis import (
@@ -20,6 +21,7 @@ from ankle_core.pacs.analysis import (
     SentObject,
     StudyAnalysis,
     StudyImages,
+    StudySource,
     analyse_images,
     describe_ct,
     describe_radiograph,
@@ -29,12 +31,15 @@ from ankle_core.pacs.analysis import (
 )
 from ankle_core.pacs.client import PacsClient, dataset_bytes
 from ankle_core.pacs.connection import PacsConnection, build_session, display_url
+from ankle_core.pacs.dimse import DimseClient, DimseConnection
 from ankle_core.pacs.handoff import series_zip, uids_sha256
 from ankle_core.pacs.loading import SourceImage, SourceVolume, load_radiographs, load_volume
 from ankle_core.pacs.summaries import SeriesSummary, StudySummary, uid_digest
 
 __all__ = [
     "CtOutcome",
+    "DimseClient",
+    "DimseConnection",
     "PacsClient",
     "PacsConnection",
     "RadiographOutcome",
@@ -44,6 +49,7 @@ __all__ = [
     "SourceVolume",
     "StudyAnalysis",
     "StudyImages",
+    "StudySource",
     "StudySummary",
     "analyse_images",
     "build_session",

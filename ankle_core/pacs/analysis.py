@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -21,8 +21,8 @@ from pydicom.dataset import Dataset
 from ankle_core.config import ReadLimits
 from ankle_core.errors import PacsError
 from ankle_core.export import export_ct, export_radiograph
-from ankle_core.pacs.client import PacsClient
 from ankle_core.pacs.loading import SourceImage, SourceVolume, load_radiographs, load_volume
+from ankle_core.pacs.summaries import SeriesSummary, StudySummary
 
 if TYPE_CHECKING:
     from ankle_core.inference.ct import CtPipeline, CtResult
@@ -34,6 +34,7 @@ __all__ = [
     "SentObject",
     "StudyAnalysis",
     "StudyImages",
+    "StudySource",
     "analyse_images",
     "describe_ct",
     "describe_radiograph",
@@ -43,6 +44,20 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+class StudySource(Protocol):
+    """What the round trip needs from a PACS client (DICOMweb ``PacsClient`` or DIMSE)."""
+
+    def require_study(self, study_uid: str) -> StudySummary: ...
+
+    def list_series(self, study_uid: str) -> list[SeriesSummary]: ...
+
+    def retrieve_series_noting(
+        self, study_uid: str, series_uid: str
+    ) -> tuple[list[Dataset], list[str]]: ...
+
+    def store(self, datasets: Sequence[Dataset], study_uid: str | None = None) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -121,7 +136,7 @@ class SentObject:
 
 
 def retrieve_study(
-    client: PacsClient,
+    client: StudySource,
     study_uid: str,
     *,
     series_uids: Sequence[str] | None = None,
@@ -130,7 +145,7 @@ def retrieve_study(
     """Retrieve a study's radiographs and CT series and read them.
 
     Args:
-        client: a connected client.
+        client: a DICOMweb or DIMSE client.
         study_uid: Study Instance UID.
         series_uids: only these series (default: every series of the study).
         limits: reader limits.
@@ -264,11 +279,11 @@ def result_objects(analysis: StudyAnalysis) -> list[tuple[str, Dataset]]:
     return objects
 
 
-def send_results(client: PacsClient, analysis: StudyAnalysis, study_uid: str) -> list[SentObject]:
+def send_results(client: StudySource, analysis: StudyAnalysis, study_uid: str) -> list[SentObject]:
     """Build the result objects and store them in the study (STOW-RS).
 
     Args:
-        client: a connected client.
+        client: a DICOMweb or DIMSE client.
         analysis: what :func:`analyse_images` returned.
         study_uid: the study the sources came from.
 

@@ -1,9 +1,10 @@
 """``python -m ankle_core.pacs``: search a PACS, or analyse a study and send the results back.
 
 Credentials are read from the environment only (``ANKLE_PACS_PASSWORD`` or
-``ANKLE_PACS_TOKEN``), never from the command line. Errors (refused login, unreachable
-server, unknown study, no readable image) print one line on stderr and exit with status 1,
-without a traceback.
+``ANKLE_PACS_TOKEN``), never from the command line. ``--dimse HOST:PORT`` talks DIMSE
+(C-FIND, C-GET, C-STORE) to a PACS without DICOMweb; it admits callers by AE title.
+Errors (refused login, unreachable server, unknown study, no readable image) print one
+line on stderr and exit with status 1, without a traceback.
 
 Examples::
 
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ankle_core.config import Settings
-from ankle_core.errors import AnkleError
+from ankle_core.errors import AnkleError, PacsError
 from ankle_core.pacs.analysis import (
     analyse_images,
     describe_ct,
@@ -34,6 +35,7 @@ from ankle_core.pacs.analysis import (
 )
 from ankle_core.pacs.client import PacsClient
 from ankle_core.pacs.connection import PacsConnection
+from ankle_core.pacs.dimse import DimseClient, DimseConnection
 
 if TYPE_CHECKING:
     from ankle_core.inference.ct import CtPipeline
@@ -44,6 +46,21 @@ __all__ = ["build_parser", "main"]
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="DICOMweb root (default: ANKLE_PACS_URL)")
+    parser.add_argument(
+        "--dimse",
+        metavar="HOST:PORT",
+        help="use DIMSE (C-FIND, C-GET, C-STORE) instead of DICOMweb",
+    )
+    parser.add_argument(
+        "--called-aet",
+        default="ORTHANC",
+        help="the PACS's AE title, with --dimse (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--calling-aet",
+        default="ANKLE",
+        help="this application's AE title, with --dimse (default: %(default)s)",
+    )
     parser.add_argument(
         "--user",
         help="HTTP basic user (default: ANKLE_PACS_USER); the "
@@ -103,7 +120,26 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _analyse(args: argparse.Namespace, settings: Settings, client: PacsClient) -> None:
+def _client(args: argparse.Namespace, settings: Settings) -> PacsClient | DimseClient:
+    if not args.dimse:
+        return PacsClient(PacsConnection.from_settings(settings, url=args.url, user=args.user))
+    host, _, port = str(args.dimse).rpartition(":")
+    if not host or not port.isdigit():
+        raise PacsError("--dimse takes HOST:PORT, e.g. pacs.local:104.")
+    return DimseClient(
+        DimseConnection(
+            host=host,
+            port=int(port),
+            called_aet=args.called_aet,
+            calling_aet=args.calling_aet,
+            timeout_s=settings.pacs_timeout_s,
+        )
+    )
+
+
+def _analyse(
+    args: argparse.Namespace, settings: Settings, client: PacsClient | DimseClient
+) -> None:
     def radiograph_pipeline() -> RadiographPipeline:
         from ankle_core.inference.radiograph import RadiographPipeline
 
@@ -138,7 +174,7 @@ def _analyse(args: argparse.Namespace, settings: Settings, client: PacsClient) -
             )
 
 
-def _search(args: argparse.Namespace, client: PacsClient) -> None:
+def _search(args: argparse.Namespace, client: PacsClient | DimseClient) -> None:
     studies = client.search_studies(
         patient_id=args.patient_id,
         accession_number=args.accession,
@@ -165,8 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = _settings(args)
-        connection = PacsConnection.from_settings(settings, url=args.url, user=args.user)
-        client = PacsClient(connection)
+        client = _client(args, settings)
         if args.command == "analyse":
             _analyse(args, settings, client)
         else:

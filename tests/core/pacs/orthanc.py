@@ -57,6 +57,7 @@ class OrthancServer:
     process: subprocess.Popen[bytes]
     http_port: int
     folder: Path
+    dicom_port: int | None = None
 
     @property
     def base(self) -> str:
@@ -82,17 +83,40 @@ class OrthancServer:
         return int(answer.json()["CountInstances"])
 
 
-def start_orthanc(folder: Path) -> OrthancServer:
-    """Write a config into ``folder`` and start Orthanc; returns once it answers."""
+#: Orthanc's AE title, and the only caller it admits over DIMSE (from 127.0.0.1).
+ORTHANC_AET = "ANKLETEST"
+CALLING_AET = "ANKLEWB"
+
+
+def start_orthanc(folder: Path, *, dicom: bool = False) -> OrthancServer:
+    """Write a config into ``folder`` and start Orthanc; returns once it answers.
+
+    Args:
+        folder: where the config, storage and log go.
+        dicom: also listen for DIMSE on a free port, admitting only :data:`CALLING_AET`
+            from 127.0.0.1 (find, get, store); otherwise the DICOM server is off.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    config = {
+    dicom_port = free_port()
+    config: dict[str, object] = {
         "Name": "ANKLE-TEST",
         "StorageDirectory": str(folder / "storage"),
         "IndexDirectory": str(folder / "storage"),
         "HttpPort": port,
-        "DicomServerEnabled": False,
-        "DicomPort": free_port(),
+        "DicomServerEnabled": dicom,
+        "DicomPort": dicom_port,
+        "DicomAet": ORTHANC_AET,
+        "DicomCheckCalledAet": True,
+        "DicomCheckModalityHost": True,
+        "DicomAlwaysAllowEcho": False,
+        "DicomAlwaysAllowStore": False,
+        "DicomAlwaysAllowFind": False,
+        "DicomAlwaysAllowGet": False,
+        "DicomAlwaysAllowMove": False,
+        "DicomModalities": {
+            "workbench": {"AET": CALLING_AET, "Host": "127.0.0.1", "Port": free_port()}
+        },
         "RemoteAccessAllowed": False,
         "AuthenticationEnabled": True,
         "RegisteredUsers": {USER: PASSWORD},
@@ -106,7 +130,9 @@ def start_orthanc(folder: Path) -> OrthancServer:
         process = subprocess.Popen(
             [shutil.which("Orthanc") or ORTHANC, str(path)], stdout=log, stderr=subprocess.STDOUT
         )
-    server = OrthancServer(process=process, http_port=port, folder=folder)
+    server = OrthancServer(
+        process=process, http_port=port, folder=folder, dicom_port=dicom_port if dicom else None
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
