@@ -31,6 +31,7 @@ from ankle_core.export.codes import GRADCAM_REGION, declare_private_scheme
 from ankle_core.export.series import (
     MANUFACTURER,
     ResultSeries,
+    filing_view,
     new_result_series,
     split_model,
 )
@@ -138,6 +139,7 @@ def build_ct_segmentation(
     series = series or new_result_series(result.model, CT_SEG_SERIES_NUMBER, "regions")
     name, version = split_model(result.model)
     frames = sample_on_slices(volume, region_masks(volume, result), sources)
+    sources = [filing_view(ds) for ds in sources]
     descriptions = [
         SegmentDescription(
             segment_number=k,

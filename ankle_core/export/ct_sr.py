@@ -38,6 +38,7 @@ from ankle_core.export.series import (
     MANUFACTURER,
     ResultSeries,
     algorithm_id,
+    filing_view,
     new_result_series,
     observation_context,
 )
@@ -87,6 +88,7 @@ def build_ct_sr(
     if not frame_uid:
         raise InvalidInputError("The CT series has no Frame of Reference UID.")
     series = series or new_result_series(result.model, CT_SR_SERIES_NUMBER)
+    sources = [filing_view(ds) for ds in sources]
     model_id = algorithm_id(result.model)
     series_uid = str(sources[0].SeriesInstanceUID)
     groups: list[

@@ -37,6 +37,7 @@ from ankle_core.export.series import (
     MANUFACTURER,
     ResultSeries,
     algorithm_id,
+    filing_view,
     new_result_series,
     observation_context,
 )
@@ -86,6 +87,7 @@ def build_radiograph_sr(
         The SR data set (a new series in the source's study).
     """
     series = series or new_result_series(result.classifier, RADIOGRAPH_SR_SERIES_NUMBER)
+    source = filing_view(source)
     source_ref = SourceImageForRegion.from_source_image(source)
     classifier_id = algorithm_id(result.classifier)
     groups: list[

@@ -18,6 +18,7 @@ from ankle_core.export.series import (
     MANUFACTURER,
     NOT_FOR_DIAGNOSTIC_USE,
     ResultSeries,
+    filing_view,
     laterality_of,
     new_result_series,
 )
@@ -48,22 +49,20 @@ def build_overlay_sc(
         The Secondary Capture data set.
     """
     series = series or new_result_series(model, OVERLAY_SC_SERIES_NUMBER, "overlay")
-    orientation = source.get("PatientOrientation")
+    reference = filing_view(source)
     kwargs: dict[str, object] = {}
     laterality = laterality_of(source)
     if laterality is not None:
         kwargs["laterality"] = laterality
-    if orientation is not None and len(orientation) == 2:
-        kwargs["patient_orientation"] = (str(orientation[0]), str(orientation[1]))
-        coordinate_system: str | None = "PATIENT"
-    else:
-        coordinate_system = None
     sc = SCImage.from_ref_dataset(
-        ref_dataset=source,
+        ref_dataset=reference,
         pixel_array=np.ascontiguousarray(rgb, dtype=np.uint8),
         photometric_interpretation="RGB",
         bits_allocated=8,
-        coordinate_system=coordinate_system,  # type: ignore[arg-type]
+        coordinate_system="PATIENT",
+        # highdicom insists on single-letter values here; the source's own value (possibly
+        # compound, such as "AL", or empty) replaces this placeholder below.
+        patient_orientation=("L", "F"),
         series_instance_uid=series.series_uid,
         series_number=series.series_number,
         sop_instance_uid=series.sop_uid,
@@ -73,6 +72,9 @@ def build_overlay_sc(
         **kwargs,  # type: ignore[arg-type]
     )
     note = f"{NOT_FOR_DIAGNOSTIC_USE}: AI overlay by {model}"[:64]
+    sc.PatientOrientation = _orientation(source)
+    if laterality is None:
+        sc.Laterality = ""  # Type 2C: present, empty when the source does not say
     sc.SeriesDescription = series.description
     sc.BurnedInAnnotation = "YES"
     sc.ImageComments = f"{NOT_FOR_DIAGNOSTIC_USE}. AI result overlay produced by {model}."
@@ -80,6 +82,14 @@ def build_overlay_sc(
     sc.ImageType = ["DERIVED", "SECONDARY"]
     sc.SourceImageSequence = [_source_reference(source)]
     return sc
+
+
+def _orientation(source: Dataset) -> list[str]:
+    """The source's Patient Orientation (two values), or empty when it has none (Type 2C)."""
+    value = source.get("PatientOrientation")
+    if value is not None and len(value) == 2 and all(str(v) for v in value):
+        return [str(v) for v in value]
+    return []
 
 
 def _source_reference(source: Dataset) -> Dataset:

@@ -26,6 +26,7 @@ __all__ = [
     "ResultSeries",
     "algorithm_id",
     "device_uid",
+    "filing_view",
     "laterality_of",
     "new_result_series",
     "observation_context",
@@ -35,6 +36,18 @@ __all__ = [
 MANUFACTURER = "ankle-fracture-workbench"
 NOT_FOR_DIAGNOSTIC_USE = "NOT FOR DIAGNOSTIC USE"
 _LO_MAX = 64
+#: Type 2 patient and study attributes every result copies from its source (may be empty).
+_FILING_ATTRIBUTES = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+)
 
 
 @dataclass(frozen=True)
@@ -137,3 +150,30 @@ def observation_context(model: str) -> ObservationContext:
             observer_type=codes.DCM.Device, observer_identifying_attributes=device
         )
     )
+
+
+def filing_view(source: Dataset) -> Dataset:
+    """The source, or a view of it with empty values for missing Type 2 patient/study fields.
+
+    Results copy the patient and study attributes from their source, and highdicom needs
+    each of :data:`_FILING_ATTRIBUTES` present (Type 2: present, possibly empty). A source
+    lacking some gets a new data set that shares its elements (none is changed) plus the
+    missing ones, empty; the source itself is never altered.
+
+    Args:
+        source: the source image's data set.
+
+    Returns:
+        ``source`` itself when complete, else the view.
+    """
+    missing = [keyword for keyword in _FILING_ATTRIBUTES if keyword not in source]
+    if not missing:
+        return source
+    view = Dataset()
+    for element in source:
+        view.add(element)
+    if hasattr(source, "file_meta"):
+        view.file_meta = source.file_meta
+    for keyword in missing:
+        setattr(view, keyword, "")
+    return view

@@ -15,6 +15,7 @@ Example (against a running server)::
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import logging
@@ -53,8 +54,11 @@ def dataset_bytes(dataset: Dataset) -> bytes:
         dataset: a data set as returned by WADO-RS (with its file meta information).
 
     Returns:
-        The file's bytes, with preamble and file meta.
+        The file's bytes, with preamble and file meta. ``dataset`` is not changed.
     """
+    if any(" or " in str(element.VR) for element in dataset.iterall()):
+        # Writing resolves ambiguous VRs ("OB or OW") in place; never touch the caller's.
+        dataset = copy.deepcopy(dataset)
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
     return buffer.getvalue()

@@ -184,3 +184,38 @@ def test_ct_without_regions_gives_no_segmentation() -> None:
     assert build_ct_segmentation(sources, volume, empty) is None  # type: ignore[arg-type]
     back = read_ct_report(build_ct_sr(sources, empty))
     assert back.call == "no fracture" and back.regions == ()
+
+
+def _sparse_dx() -> pydicom.Dataset:
+    """A DX image with no study date/time/ID, birth date, orientation or laterality."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality, ds.PatientName, ds.PatientID = "DX", "SPARSE^ONE", "S1"
+    ds.Rows = ds.Columns = 64
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = (np.arange(64 * 64) % 4096).astype(np.uint16).tobytes()
+    return ds
+
+
+def test_sparse_source_still_gives_valid_objects_and_stays_unchanged() -> None:
+    source = _sparse_dx()
+    before = copy.deepcopy(source)
+    radiograph = read_radiograph(_bytes(source))
+    result = RadiographResult(
+        (Fragment(Box2D(5, 5, 20, 20), None, 0.9, 0.2, "SFO"),), 0.2, "SFO", {}, "d 1", CLASSIFIER
+    )
+    sr, sc = export_radiograph(source, radiograph, result, np.zeros((64, 64), np.float32))
+    assert dciodvfy_errors(sr) == [] and dciodvfy_errors(sc) == []
+    assert source == before and "StudyDate" not in source
+    assert sr.PatientID == sc.PatientID == "S1" and sc.PatientOrientation == []
