@@ -1,23 +1,22 @@
 """3D CNN classifiers for CT, registered by name for model cards.
 
-Three families, as in the CT study (input 128^3 there); MONAI's networks wherever they fit:
+Three families, as in the CT study (input 128^3 there); MONAI's networks wherever they fit.
+Parameter counts with 2 output classes and 1 input channel:
 
-============================  ======================================  =====================
-registry name (params)        network                                 parameters (2 classes)
-============================  ======================================  =====================
-``ct_mobilenet3d``            :class:`~ankle_core.models.mobilenet3d.  width 1.0: 4.67 M;
-(``width_mult``)              MobileNet` (ours; MONAI has none)       0.5: 1.76 M
-``ct_resnet`` (``depth``)     ``monai.networks.nets.resnet{18,34,     18: 33.2 M; 34: 63.5 M;
-                              50,101}``                               50: 46.2 M; 101: 85.2 M
-``ct_efficientnet``           ``monai.networks.EfficientNetBN``  b0: 4.7 M ... b7:
-(``variant`` b0...b7)                                                 64.0 M (see docs/ct.md)
-============================  ======================================  =====================
+- ``ct_mobilenet3d`` (param ``width_mult``): :class:`~ankle_core.models.mobilenet3d.MobileNet`
+  (ours; MONAI has none). Width 1.0: 2,354,882; 0.5: 755,330 (the demo model); 0.35:
+  445,634.
+- ``ct_resnet`` (param ``depth``): ``monai.networks.nets.resnet{18,34,50,101}``. 18:
+  33,161,922; 34: 63,471,554; 50: 46,163,010; 101: 85,209,154.
+- ``ct_efficientnet`` (param ``variant``): ``monai.networks.nets.EfficientNetBN``. b0:
+  4,690,942; b1: 7,449,058; b2: 8,717,764; b3: 12,061,546; b4: 19,616,346; b5: 31,052,562;
+  b6: 44,396,138; b7: 68,764,114.
 
 Counts are measured by :func:`count_parameters` (built on the meta device, so B7 costs no
 memory); ``docs/ct.md`` lists every variant. Every network takes ``(N, 1, D, H, W)`` and
 returns ``(N, num_classes)`` logits; with the default 2 classes the labels are
 ``("no fracture", "fracture")`` and the fracture probability is the softmax of logit 1.
-The input size is free; the study used 128^3, the CPU demo model 64^3 at 2 mm.
+The input size is free; the study used 128^3, the CPU demo model 56^3 at 2 mm.
 
 :func:`feature_stages` lists, per family, the blocks a Grad-CAM may use with their
 cumulative strides (see :func:`ankle_core.explain.ct.gradcam_layer`).
@@ -71,7 +70,7 @@ def build_ct_mobilenet3d(
 
     Args:
         num_classes: output logits (2: no fracture, fracture).
-        width_mult: channel multiplier; 1.0 has 4.67 M parameters, 0.5 has 1.76 M.
+        width_mult: channel multiplier; 1.0 has 2.35 M parameters, 0.5 has 0.76 M.
         last_channel: channels of the head convolution.
         dropout_prob: dropout before the classifier.
         in_channels: input channels.
@@ -96,7 +95,8 @@ def build_ct_resnet(
     """MONAI's 3D ResNet (``monai.networks.nets.resnet{depth}``, ``spatial_dims=3``).
 
     Args:
-        depth: 18 (33.2 M parameters), 34 (63.5 M), 50 (46.2 M) or 101 (85.2 M).
+        depth: 18 (33.2 M parameters), 34 (63.5 M), 50 (46.2 M) or 101 (85.2 M); MONAI's
+            3D ResNets keep full-width 3x3x3 kernels, hence more than the study's 42.5 M.
         num_classes: output logits.
         in_channels: input channels.
         **kwargs: passed to MONAI (e.g. ``conv1_t_stride=2`` for a stride-2 stem; MONAI's
@@ -119,7 +119,7 @@ def build_ct_efficientnet(
     """MONAI's ``EfficientNetBN(f"efficientnet-{variant}", spatial_dims=3)``, untrained.
 
     Args:
-        variant: ``"b0"`` (4.7 M parameters) ... ``"b7"`` (64.0 M); compound scaling of depth
+        variant: ``"b0"`` (4.7 M parameters) ... ``"b7"`` (68.8 M); compound scaling of depth
             and width (MONAI ignores the resolution factor: the input size is free).
         num_classes: output logits.
         in_channels: input channels.
@@ -143,7 +143,7 @@ def count_parameters(builder: Callable[..., nn.Module], **params: Any) -> int:
     """Number of parameters of ``builder(**params)``, built on the meta device (no memory).
 
     >>> count_parameters(build_ct_mobilenet3d, width_mult=0.5)
-    1757202
+    755330
     """
     with torch.device("meta"):
         network = builder(**params)

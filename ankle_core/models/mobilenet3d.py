@@ -10,9 +10,10 @@ One class serves 2D and 3D through ``spatial_dims``, as MONAI's ``EfficientNetBN
 inverted-residual stages and the 1x1 head convolution; ``stage_strides`` gives each
 element's cumulative stride, so Grad-CAM can pick a stage whose map is not degenerate.
 
-Parameter counts (2 classes, measured with :func:`ankle_core.models.cnn3d.count_parameters`):
-3D, width 1.0: 4.67 M; width 0.5: 1.76 M (with the head at 1280 channels); 2D, width 1.0:
-2.23 M. The input size is free (any edge divisible by 32 keeps the maps aligned); 128^3 as
+Parameter counts (1 input channel, 2 classes, measured with
+:func:`ankle_core.models.cnn3d.count_parameters`): 3D, width 1.0: 2,354,882 (the study
+reports about 3.2 M for its 3D-MobileNet); width 0.5: 755,330 (the head stays at 1280
+channels); 2D, width 1.0: 2,225,858. The input size is free (any edge divisible by 32 keeps the maps aligned); 128^3 as
 in the CT study, 64^3 for the CPU demo model.
 """
 
@@ -137,7 +138,7 @@ class MobileNet(nn.Module):
     Input ``(N, in_channels, *spatial)``; output ``(N, num_classes)`` logits.
 
     >>> net = MobileNet(spatial_dims=3, in_channels=1, num_classes=2, width_mult=0.25)
-    >>> net(torch.zeros(1, 1, 32, 32, 32)).shape
+    >>> net.eval()(torch.zeros(1, 1, 32, 32, 32)).shape
     torch.Size([1, 2])
     """
 

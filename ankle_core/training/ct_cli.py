@@ -9,6 +9,9 @@ Same design as the radiograph trainers: a folder with ``labels.csv`` in (see
   held out the same way and the rest is split into K grouped, stratified folds
   (:func:`~ankle_core.training.splits.group_kfold`); one model per fold, and the fold with
   the best validation AUC is kept (every fold's AUC goes in the card).
+- **BatchNorm**: running statistics are re-estimated on up to 64 training cubes before
+  each validation (:func:`recalibrate_batchnorm`); without it a short CPU run validates a
+  network whose eval-mode outputs are nearly constant.
 - **Optimisation**: Adam (lr 5e-4 by default, the study's), cross-entropy over the two
   classes ``("no fracture", "fracture")``, augmentation from
   :func:`~ankle_core.training.datasets3d.ct_augmentation`, early stopping on validation AUC,
@@ -56,7 +59,14 @@ from ankle_core.training.evaluate import auc_with_ci, classifier_operating_point
 from ankle_core.training.loop import fit
 from ankle_core.training.splits import group_kfold, split_grouped
 
-__all__ = ["architecture_params", "command_line", "predict_cubes", "register", "run"]
+__all__ = [
+    "architecture_params",
+    "command_line",
+    "predict_cubes",
+    "recalibrate_batchnorm",
+    "register",
+    "run",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +150,42 @@ def predict_cubes(
     return np.asarray(out, dtype=np.float64)
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(
+    network: nn.Module,
+    cubes: npt.NDArray[np.floating],
+    indices: Sequence[int] | npt.NDArray[np.integer],
+    device: torch.device,
+    batch_size: int = 8,
+    max_samples: int = 64,
+) -> None:
+    """Re-estimate BatchNorm running statistics on training cubes ("precise BN").
+
+    With a few hundred steps the running averages (momentum 0.1, starting at variance 1)
+    still lag far behind the batch statistics, and an eval-mode network then gives nearly
+    constant outputs. Resetting them and averaging over up to ``max_samples`` un-augmented
+    training cubes (cumulative average, Wu & Johnson 2021) fixes that before validation.
+    """
+    norms = [m for m in network.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    network.train()
+    rows = list(indices)[:max_samples]
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        if len(chunk) < 2:
+            break
+        x = torch.from_numpy(np.asarray(cubes[chunk], dtype=np.float32))[:, None].to(device)
+        network(x)
+    for m, momentum in zip(norms, saved, strict=True):
+        m.momentum = momentum
+    network.eval()
+
+
 def _auc(y: npt.NDArray[np.int64], p: npt.NDArray[np.float64]) -> float:
     if len(set(y.tolist())) < 2:
         return float("nan")
@@ -178,6 +224,7 @@ def _train_fold(
         return float(loss.detach())
 
     def validate() -> dict[str, float]:
+        recalibrate_batchnorm(network, cubes, train_idx, device, args.batch_size)
         p = predict_cubes(network, cubes, val_idx, device, args.batch_size)
         auc = _auc(labels[val_idx], p)
         return {"val_auc": auc if np.isfinite(auc) else 0.5}
