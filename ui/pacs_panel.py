@@ -292,7 +292,7 @@ def send_results_panel(
     rows = st.session_state.get(sent_key)
     if rows:
         st.success(f"Sent {len(rows)} object(s) to the PACS.", icon=":material/cloud_done:")
-        st.dataframe(_sent_frame(rows), hide_index=True, use_container_width=True)
+        st.dataframe(_sent_frame(rows), hide_index=True)
 
 
 def _objects(kind: str, analysis: Any, origin: PacsSource) -> list[Dataset]:

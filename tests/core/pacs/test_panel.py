@@ -57,3 +57,44 @@ def test_panel_searches_retrieves_and_sends(
     everything += sent.to_string()
     for identity in (str(seeded.rg3.PatientID), "CompressedSamples", PASSWORD):
         assert identity not in everything
+
+
+def _ct_page(url: str, user: str, password: str, models_dir: str) -> None:
+    """A minimal CT page using the panel as the pages would."""
+    import streamlit as st
+
+    from ankle_core.config import Settings
+    from ankle_core.inference.ct import CtPipeline
+    from ui import pacs_panel
+    from ui.analysis import analyse_ct
+
+    settings = Settings(pacs_url=url, pacs_user=user, pacs_password=password, device="cpu")
+    source = pacs_panel.choose_pacs_input("ct", settings, key="ct")
+    if source is not None:
+        pipeline = CtPipeline.from_name(models_dir=models_dir, device="cpu")
+        analysis = analyse_ct(pipeline, source.data, settings.limits)
+        n = len(analysis.result.regions)
+        st.markdown(f"**{source.name}** p {analysis.result.probability:.3f} regions {n}")
+        pacs_panel.send_results_panel("ct", analysis, source, settings, key="ct")
+
+
+def test_panel_ct_series_round_trip(
+    orthanc: OrthancServer, seeded: Seeded, tiny_models_dir: Path
+) -> None:
+    at = AppTest.from_function(
+        _ct_page, args=(orthanc.url, USER, PASSWORD, str(tiny_models_dir)), default_timeout=120
+    )
+    at.run()
+    at.text_input(key="ct_pid").set_value(str(seeded.ct[0].PatientID))
+    at.button[0].click().run()
+    assert at.selectbox(key="ct_study").value.study_uid == seeded.ct_study_uid
+    series = at.selectbox(key="ct_series")
+    assert series.value.modality == "CT" and len(series.options) == 1  # the DX series is hidden
+    at.button(key="ct_retrieve").click().run()
+    assert not at.exception, at.exception
+    (line,) = [m.value for m in at.markdown if "PACS " in m.value]
+    n_regions = int(line.rsplit(" ", 1)[1])
+    at.button(key="ct_send").click().run()
+    assert not at.exception, at.exception
+    sent = at.dataframe[0].value
+    assert list(sent["Object"]) == (["SR", "SEG"] if n_regions else ["SR"])
