@@ -19,7 +19,7 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 
 from ankle_core.config import ReadLimits
-from ankle_core.errors import PacsError
+from ankle_core.errors import AnkleError, PacsError
 from ankle_core.export import export_ct, export_radiograph
 from ankle_core.pacs.loading import SourceImage, SourceVolume, load_radiographs, load_volume
 from ankle_core.pacs.summaries import SeriesSummary, StudySummary
@@ -198,8 +198,10 @@ def _saliency(
 
 
 def _failed(label: str, exc: Exception) -> str:
+    """A note for a failed run: the library's own (identifier-free) message, else the type."""
     logger.debug("analysis of %s failed", label, exc_info=True)
-    note = f"{label} could not be analysed ({type(exc).__name__}: {exc})"
+    why = str(exc) if isinstance(exc, AnkleError) else type(exc).__name__
+    note = f"{label} could not be analysed: {why}"
     logger.warning("%s", note)
     return note
 
