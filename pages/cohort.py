@@ -64,14 +64,17 @@ else:
         default=[c for c in numeric if c != truth][:4],
     )
     groups = [""] + [c for c in columns if c not in numeric and 1 < frame[c].nunique() <= 12]
-    subgroup = c3.selectbox("Subgroup column", groups, format_func=lambda c: c or "none") or ""
+    subgroup = c3.selectbox(
+        "Subgroup column", groups, index=min(1, len(groups) - 1), format_func=lambda c: c or "none"
+    )
     if scores:
         key = sha256_hex(frame.to_csv(index=False).encode())
         try:
             with st.spinner("Computing ROC curves, intervals and tests…"):
                 joined = "|".join(scores)
-                report = resources.cohort_report(key, truth, joined, subgroup, 500, frame)
-                html = resources.cohort_html(key, truth, joined, subgroup, 500, report)
+                group = subgroup or ""
+                report = resources.cohort_report(key, truth, joined, group, 500, frame)
+                html = resources.cohort_html(key, truth, joined, group, 500, report)
             widgets.research_note()
             cohort.show_report(report, html)
             st.subheader("Threshold explorer")

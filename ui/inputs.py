@@ -137,7 +137,7 @@ def choose_input(kind: str, upload_types: list[str], key: str) -> InputFile | No
     modes = ["Upload a file", "Demo case"] if demos else ["Upload a file"]
     mode = st.radio("Input", modes, horizontal=True, key=f"{key}_mode")
     if mode == "Demo case":
-        name = st.selectbox("Demo case", list(demos), key=f"{key}_demo")
+        name = st.selectbox("Bundled demo case", list(demos), key=f"{key}_demo")
         if name is None:
             return None
         data = _read_demo(demos[name])

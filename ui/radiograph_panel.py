@@ -43,13 +43,19 @@ def render_radiograph_case(
         )
     with left:
         boxes = [f.box.as_xyxy() for f in result.fragments]
-        labels = [f"{i} · {f.call} {f.p_lmaf:.2f}" for i, f in enumerate(result.fragments, 1)]
+        labels = [
+            f"{i} · {f.call if f.call in ('LMAF', 'SFO') else 'review'} {f.p_lmaf:.2f}"
+            for i, f in enumerate(result.fragments, 1)
+        ]
         calls = [f.call for f in result.fragments]
         fig = viewer.radiograph_figure(
             radiograph.pixels, analysis.saliency, boxes, labels, calls, view
         )
         st.plotly_chart(fig, key="rg_figure", config={"displaylogo": False, "scrollZoom": True})
-        st.caption(f"{name} · {radiograph.shape[1]}×{radiograph.shape[0]} px")
+        st.caption(
+            f"{name} · {radiograph.shape[1]}×{radiograph.shape[0]} px · "
+            f"reader applied: {widgets.reader_applied(radiograph.metadata)}"
+        )
 
     meta_col, report_col = st.columns([3, 2], gap="large")
     with meta_col, st.expander("De-identified metadata and what the reader applied"):

@@ -20,6 +20,7 @@ __all__ = [
     "disclaimer",
     "fragments_frame",
     "metadata_frame",
+    "reader_applied",
     "research_note",
     "show_error",
 ]
@@ -60,6 +61,22 @@ def call_badge(call: str) -> str:
     """Markdown for a coloured call (``:red[LMAF]``; indeterminate in orange)."""
     colour = _CALL_COLOURS.get(call, "orange")
     return f":{colour}[**{call}**]"
+
+
+def reader_applied(metadata: Mapping[str, Any]) -> str:
+    """What the reader did to the pixels, in a few words (inversion, window, rescale)."""
+    parts = []
+    if "photometric_interpretation" in metadata or "photometric" in metadata:
+        photometric = metadata.get("photometric_interpretation", metadata.get("photometric"))
+        parts.append(f"{photometric}")
+    if "inverted" in metadata:
+        parts.append("inverted (MONOCHROME1)" if metadata["inverted"] else "not inverted")
+    window = metadata.get("voi", metadata.get("window"))
+    if window:
+        parts.append(f"window: {window}")
+    if metadata.get("rescale_applied"):
+        parts.append("rescale slope/intercept applied")
+    return ", ".join(parts) or "nothing (pixels used as stored)"
 
 
 def metadata_frame(metadata: Mapping[str, Any]) -> pd.DataFrame:

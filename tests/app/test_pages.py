@@ -76,6 +76,9 @@ def test_cohort_page_reports_aucs_and_threshold_metrics(app_env: dict[str, str])
     assert list(auc["Model"]) == ["model_a", "model_b"]
     assert auc["AUC"].iloc[0] > auc["AUC"].iloc[1] > 0.5
     assert {"HTML report", "JSON report"} <= {b.label for b in at.get("download_button")}
+    charts = " ".join(c.proto.id for c in at.get("plotly_chart"))
+    for key in ("cohort_roc", "cohort_delong", "cohort_mcnemar", "cohort_subgroups"):
+        assert key in charts
 
     def confusion() -> list[int]:
         frame = next(df.value for df in at.dataframe if "Truth positive" in df.value.columns)
@@ -118,6 +121,10 @@ def test_radiograph_upload_shows_fragments_overlay_report_and_history(
     assert frags["p(LMAF)"].between(0, 1).all()
     assert "Case call" in _markdown(at) and "synthetic phantoms" in _markdown(at)
     assert at.get("plotly_chart"), "no viewer"
+    assert any(
+        "reader applied: MONOCHROME2, not inverted, window: percentile" in c.value
+        for c in at.caption
+    )
     assert any(b.label.startswith("Download the one-page PDF") for b in at.get("download_button"))
     assert _cases(app_env) == ["radiograph"]
     # The sidebar itself is checked in test_history.py and the browser tests: AppTest drops

@@ -13,7 +13,7 @@ from tests.app.browser.conftest import TIMEOUT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CALLS = re.compile(r"LMAF|SFO|indeterminate")
+CALLS = re.compile(r"LMAF|SFO|review")
 
 
 def _upload(page: Page, name: str, data: bytes, mime: str) -> None:
