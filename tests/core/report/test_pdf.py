@@ -75,8 +75,17 @@ def test_radiograph_report_draws_boxes_overlay_and_lists_findings() -> None:
     from ankle_core.types import Box2D, Radiograph
 
     radiograph = Radiograph(np.full((64, 80), 0.5, np.float32))
-    frag = Fragment(Box2D(10, 10, 30, 30), None, 0.9, 0.8, "LMAF")
-    result = RadiographResult((frag,), 0.8, "LMAF", {"total": 0.1}, "det 1.0", "cls 2.0")
+    frag = Fragment(
+        box=Box2D(10, 10, 30, 30), box_mm=None, detection_score=0.9, p_lmaf=0.8, call="LMAF"
+    )
+    result = RadiographResult(
+        fragments=(frag,),
+        case_p_lmaf=0.8,
+        case_call="LMAF",
+        timings_s={"total": 0.1},
+        detector="det 1.0",
+        classifier="cls 2.0",
+    )
     heat = np.zeros((64, 80), np.float32)
     heat[40:60, 50:70] = 1.0
     report = radiograph_report(radiograph, result, heat, overlay_alpha=0.5)
