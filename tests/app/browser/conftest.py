@@ -1,7 +1,8 @@
 """Real-browser fixtures: ``streamlit run app.py`` on 127.0.0.1 and Debian's Chromium.
 
-The server runs on a free port with a fresh SQLite case history, the demo models when all
-four are installed in ``models/`` (else tiny random-weight models) and the CPU. Chromium is
+The server runs on a free port with a fresh SQLite case history and the CPU: with tiny
+random-weight models for the end-to-end checks, or the installed demo models for the docs
+screenshots. Chromium is
 driven by Playwright for Python with ``executable_path="/usr/bin/chromium"``
 (``apt-get install -y chromium``; ``playwright install`` is not needed). Screenshots go to
 ``$ANKLE_ARTIFACTS_DIR`` or ``test-artifacts/browser/``.
@@ -9,6 +10,7 @@ driven by Playwright for Python with ``executable_path="/usr/bin/chromium"``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -46,15 +48,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _models_dir(tmp: Path) -> Path:
-    from ankle_core.models.weights import list_models
-
-    installed = set(list_models(REPO / "models"))
-    if set(DEMO_MODELS) <= installed:
-        return REPO / "models"
-    return fixtures.make_tiny_models(tmp / "tiny-models")
-
-
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     """Where screenshots and the server log go."""
@@ -63,14 +56,13 @@ def artifacts_dir() -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> Iterator[str]:
-    """Start ``streamlit run app.py``; yields its base URL; stops it afterwards."""
-    tmp = tmp_path_factory.mktemp("server")
+@contextlib.contextmanager
+def _server(models_dir: Path, tmp: Path, log_path: Path) -> Iterator[str]:
+    """Run ``streamlit run app.py`` until the block ends; yields its base URL."""
     port = _free_port()
     env = dict(os.environ)
     env.update(
-        ANKLE_MODELS_DIR=str(_models_dir(tmp)),
+        ANKLE_MODELS_DIR=str(models_dir),
         ANKLE_DATABASE_URL=f"sqlite:///{tmp / 'cases.sqlite'}",
         ANKLE_DEVICE="cpu",
         OMP_NUM_THREADS="1",
@@ -90,31 +82,51 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> It
         "--browser.gatherUsageStats",
         "false",
     ]
-    log = (artifacts_dir / "streamlit-server.log").open("w")
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as resp:
-                    if resp.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("streamlit did not answer /_stcore/health within 120 s")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            deadline = time.monotonic() + 120
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"streamlit exited with {proc.returncode}; see {log_path}")
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as resp:
+                        if resp.read().strip() == b"ok":
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail("streamlit did not answer /_stcore/health within 120 s")
+                time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> Iterator[str]:
+    """The app with tiny random-weight models: deterministic plumbing (always 3 boxes)."""
+    tmp = tmp_path_factory.mktemp("server")
+    models = fixtures.make_tiny_models(tmp / "tiny-models")
+    with _server(models, tmp, artifacts_dir / "streamlit-server.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def demo_app_url(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> Iterator[str]:
+    """The app with the installed demo models (for the docs screenshots)."""
+    from ankle_core.models.weights import list_models
+
+    if not set(DEMO_MODELS) <= set(list_models(REPO / "models")):
+        pytest.skip("the demo models are not installed in models/")
+    tmp = tmp_path_factory.mktemp("demo-server")
+    with _server(REPO / "models", tmp, artifacts_dir / "streamlit-demo-server.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -131,7 +143,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, app_url: str, artifacts_dir: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def page(browser, artifacts_dir: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """A fresh browser context (= a new Streamlit session) and page; screenshot at the end."""
     context = browser.new_context(viewport={"width": 1500, "height": 1100})
     context.set_default_timeout(TIMEOUT_MS)

@@ -45,21 +45,21 @@ def _demo(page: Page, url: str, heading: str, option: str | None = None) -> None
         page.get_by_role("option", name=re.compile(option)).click()
 
 
-def test_screenshot_radiograph(page: Page, app_url: str) -> None:
-    _demo(page, f"{app_url}/", "Radiograph case", "case_04")
+def test_screenshot_radiograph(page: Page, demo_app_url: str) -> None:
+    _demo(page, f"{demo_app_url}/", "Radiograph case", "case_04")
     expect(page.get_by_text("Case call:")).to_be_visible(timeout=TIMEOUT_MS)
     assert _shot(page, "radiograph", 1000).stat().st_size > 10_000
 
 
-def test_screenshot_ct(page: Page, app_url: str) -> None:
-    _demo(page, f"{app_url}/ct_volume", "CT case")
+def test_screenshot_ct(page: Page, demo_app_url: str) -> None:
+    _demo(page, f"{demo_app_url}/ct_volume", "CT case")
     expect(page.get_by_text("Fracture probability")).to_be_visible(timeout=TIMEOUT_MS)
     page.mouse.wheel(0, 300)
     assert _shot(page, "ct_volume", 1000).stat().st_size > 10_000
 
 
-def test_screenshot_cohort(page: Page, app_url: str) -> None:
-    page.goto(f"{app_url}/cohort")
+def test_screenshot_cohort(page: Page, demo_app_url: str) -> None:
+    page.goto(f"{demo_app_url}/cohort")
     expect(page.get_by_role("heading", name="Cohort performance")).to_be_visible(timeout=TIMEOUT_MS)
     page.get_by_role("button", name="Run").click()
     legend = page.locator('[data-testid="stPlotlyChart"] .legendtext', has_text="AUC")
@@ -68,8 +68,8 @@ def test_screenshot_cohort(page: Page, app_url: str) -> None:
     assert _shot(page, "cohort", 1100).stat().st_size > 10_000
 
 
-def test_screenshot_models(page: Page, app_url: str) -> None:
-    page.goto(f"{app_url}/models")
+def test_screenshot_models(page: Page, demo_app_url: str) -> None:
+    page.goto(f"{demo_app_url}/models")
     expect(page.get_by_role("heading", name="Models")).to_be_visible(timeout=TIMEOUT_MS)
     page.locator('[data-testid="stExpander"] summary').first.click()
     expect(page.get_by_text("Intended use.").first).to_be_visible(timeout=TIMEOUT_MS)
