@@ -30,7 +30,8 @@ st.subheader("Adding a site-trained model")
 st.markdown(
     """
 1. Train on your own labelled data with the training CLI, for example
-   `python -m ankle_core.training classifier --data /path/to/site_cases --out runs/site-clf`
+   `python -m ankle_core.training classifier --data /path/to/site_cases --out runs/site-clf
+   --name site-lmaf-classifier --version 1.0.0`
    (run `python -m ankle_core.training --help` for the detector, classifier and CT commands).
    The run writes a model folder: `model.safetensors` and a `card.json` with the data, the
    test metrics with confidence intervals, the operating points and the weights' sha256.
