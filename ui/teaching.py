@@ -131,7 +131,10 @@ def show_analysis(analysis: RadiographAnalysis, key: str) -> None:
     st.markdown(headline)
     view = viewer.view_controls(key)
     boxes = [f.box.as_xyxy() for f in result.fragments]
-    labels = [f"{i} · {f.call} {f.p_lmaf:.2f}" for i, f in enumerate(result.fragments, 1)]
+    labels = [  # the radiograph page's short labels
+        f"{i} · {f.call if f.call in ('LMAF', 'SFO') else 'review'} {f.p_lmaf:.2f}"
+        for i, f in enumerate(result.fragments, 1)
+    ]
     calls = [f.call for f in result.fragments]
     fig = viewer.radiograph_figure(
         analysis.radiograph.pixels, analysis.saliency, boxes, labels, calls, view
