@@ -69,7 +69,12 @@ def test_radiograph_dicom_shows_fragments_calls_and_overlay(page: Page, app_url:
         page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot image').first
     ).not_to_have_attribute("href", with_overlay, timeout=TIMEOUT_MS)
     page.get_by_text("Grad-CAM overlay").click()
-    expect(page.get_by_role("button", name=re.compile("PDF report"))).to_be_visible()
+    button = page.get_by_role("button", name=re.compile("PDF report"))
+    expect(button).to_be_visible()
+    with page.expect_download(timeout=TIMEOUT_MS) as download:
+        button.click()
+    pdf = Path(download.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page\b", pdf)) == 1
 
 
 def test_corrupt_file_gives_a_message_then_a_good_file_works(page: Page, app_url: str) -> None:
