@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
@@ -114,7 +113,6 @@ def test_owner_page_refuses_a_wrong_key_and_shows_the_mrmc_of_the_export(
     assert any("Mean difference" in c for df in at.dataframe for c in df.value.columns)
 
 
-@pytest.mark.slow
 def test_owner_html_report(app_env: dict[str, str]) -> None:
     store = store_for(app_env["ANKLE_DATABASE_URL"])
     study = four_case_study(store)
