@@ -14,24 +14,31 @@ __all__ = ["metrics_frame", "render_card"]
 
 
 def metrics_frame(metrics: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per metric: value, 95% CI and n (plain numbers are shown as values)."""
-    rows = []
+    """One row per metric: value, 95% CI and n.
+
+    Nested groups (``{"test": {"auc": {...}}}``) become ``test · auc``; plain numbers are
+    shown as values without an interval.
+    """
+    rows: list[dict[str, str]] = []
+    _metric_rows("", metrics, rows)
+    return pd.DataFrame(rows, columns=["Metric", "Value", "95% CI", "n"])
+
+
+def _metric_rows(prefix: str, metrics: Mapping[str, Any], rows: list[dict[str, str]]) -> None:
     for name, m in metrics.items():
+        label = f"{prefix}{name}"
         if isinstance(m, Mapping) and "value" in m:
             ci = m.get("ci95") or m.get("ci")
             ci_text = f"{ci[0]:.3f} – {ci[1]:.3f}" if isinstance(ci, list | tuple) else "—"
             value = m["value"]
+            text = f"{value:.3f}" if isinstance(value, float) else str(value)
             rows.append(
-                {
-                    "Metric": name,
-                    "Value": f"{value:.3f}" if isinstance(value, float) else str(value),
-                    "95% CI": ci_text,
-                    "n": str(m.get("n", "—")),
-                }
+                {"Metric": label, "Value": text, "95% CI": ci_text, "n": str(m.get("n", "—"))}
             )
+        elif isinstance(m, Mapping):
+            _metric_rows(f"{label} · ", m, rows)
         elif isinstance(m, int | float | str):
-            rows.append({"Metric": name, "Value": str(m), "95% CI": "—", "n": "—"})
-    return pd.DataFrame(rows, columns=["Metric", "Value", "95% CI", "n"])
+            rows.append({"Metric": label, "Value": str(m), "95% CI": "—", "n": "—"})
 
 
 def render_card(card: ModelCard) -> None:

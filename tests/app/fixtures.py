@@ -84,6 +84,7 @@ def make_tiny_models(out: Path, *, ct_preprocessing: dict[str, object] | None = 
             preprocessing=ct_preprocessing or {"input_size": 32, "spacing_mm": 3.0},
             operating_points=OperatingPoints(0.5, 0.3, 0.7, "tests"),
             training=TINY_TRAINING,
+            metrics={"test": {"auc": {"value": 0.66, "ci95": [0.46, 0.83], "n": 35}}},
         ),
         out,
     )

@@ -47,6 +47,7 @@ def test_models_page_lists_every_card(app_env: dict[str, str]) -> None:
     assert "python -m ankle_core.training" in text
     metrics = [df.value for df in at.dataframe if "95% CI" in df.value.columns]
     assert any("0.700 – 0.900" in set(m["95% CI"]) for m in metrics)
+    assert any("test · auc" in set(m["Metric"]) for m in metrics)  # nested metric groups
 
 
 def _predictions_csv() -> bytes:
