@@ -3,7 +3,9 @@
 Objects cached with ``st.cache_resource`` are shared by every session of the process, so
 each is either immutable (settings, frozen results with read-only arrays) or thread-safe
 (the store's engine, the pipelines: Grad-CAM runs under a per-model lock). Keys are plain
-strings: model names, the models folder, the device, the input's sha256.
+strings: model names, the models folder, the device, the input's sha256. Per-case results
+expire after an hour and only a few CT volumes are kept (a full-resolution CT and its heat
+map can take hundreds of MB).
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ def ct_pipeline(name: str, models_dir: str, device: str) -> CtPipeline:
     return CtPipeline.from_name(name, models_dir=models_dir, device=device)
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
 def radiograph_analysis(
     sha256: str, detector: str, classifier: str, models_dir: str, device: str, _data: bytes
 ) -> RadiographAnalysis:
@@ -108,7 +110,7 @@ def radiograph_analysis(
     return analyse_radiograph(pipeline, _data, settings().limits)
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
 def ct_analysis(sha256: str, model: str, models_dir: str, device: str, _data: bytes) -> CtAnalysis:
     """One volume's analysis, keyed on its sha256 and the model name."""
     return analyse_ct(ct_pipeline(model, models_dir, device), _data, settings().limits)
@@ -137,7 +139,7 @@ def radiograph_pdf(
     return render_pdf(report)
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
 def bone_surface(sha256: str, _volume: Volume) -> tuple[np.ndarray, np.ndarray]:
     """The volume's bone surface (vertices in mm, faces), computed once per input."""
     return analysis.bone_surface(_volume)
