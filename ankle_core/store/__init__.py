@@ -1,4 +1,4 @@
-"""Case history (and, later, reader studies) in any SQLAlchemy database.
+"""Case history and reader studies in any SQLAlchemy database.
 
 ``CaseStore.from_url(settings.database_url)`` opens a SQLite file by default or PostgreSQL
 by URL and upgrades the schema with the Alembic scripts in ``migrations/`` (additive
@@ -10,8 +10,8 @@ patient identifier. This package never imports Streamlit.
 from ankle_core.store.cases import CASE_KINDS, CaseRecord, CaseStore, scrub_metadata
 from ankle_core.store.jsonable import to_jsonable
 from ankle_core.store.migrate import current_revision, head_revision, upgrade
+from ankle_core.store.studies import StudyStore
 from ankle_core.store.tables import Base, CaseRow
-from ankle_core.store.studies import StudyStore as StudyStore  # reader studies
 
 __all__ = [
     "CASE_KINDS",
@@ -19,6 +19,7 @@ __all__ = [
     "CaseRecord",
     "CaseRow",
     "CaseStore",
+    "StudyStore",
     "current_revision",
     "head_revision",
     "scrub_metadata",
