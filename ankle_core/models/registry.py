@@ -29,6 +29,7 @@ _BUILDER_MODULES: tuple[str, ...] = (
     "ankle_core.models.classifier2d",
     "ankle_core.models.detector",
     "ankle_core.models.cnn3d",
+    "ankle_core.realdata.localiser",
 )
 _REGISTRY: dict[str, Builder] = {}
 _loaded = False
