@@ -1,0 +1,323 @@
+"""The radiograph two-stage pipeline: RetinaNet fragments, then LMAF vs SFO per fragment.
+
+Stage 1 (detector) finds perimalleolar bone fragments; stage 2 (classifier) gives each
+fragment a probability of being a lateral malleolar avulsion fracture (``p_lmaf``; the
+alternative is a subfibular ossicle, SFO).
+
+**Calls.** With the classifier card's operating points ``high_sensitivity <= high_specificity``:
+``p >= high_specificity`` -> ``"LMAF"``; ``p <= high_sensitivity`` -> ``"SFO"``; in between
+-> ``"indeterminate — review"``. (When the two thresholds are equal, a probability exactly
+at the threshold is called LMAF.)
+
+**Fragments kept.** Boxes whose detection score is at least the detector card's default
+operating point (the detection threshold), at most ``max_fragments`` of them, by score.
+
+**Case rule.** ``case_p_lmaf`` is the largest ``p_lmaf`` over the kept fragments (a case is
+as suspicious as its most suspicious fragment), and the case call applies the same bands to
+it. With no fragment kept, ``case_p_lmaf`` is None and the call is
+``"no perimalleolar fragment found"``: a valid result, not an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from ankle_core.errors import InvalidInputError
+from ankle_core.models.card import ModelCard, OperatingPoints
+from ankle_core.models.detector import (
+    DetectorCore,
+    FragmentDetections,
+    decode_detections,
+    prepare_detector_input,
+)
+from ankle_core.models.weights import LoadedModel, load_model
+from ankle_core.preprocess.crops import CropWindow, crop_with_context, to_channels
+from ankle_core.types import Box2D, Radiograph
+
+__all__ = [
+    "INDETERMINATE",
+    "NO_FRAGMENT",
+    "RUNTIMES",
+    "Fragment",
+    "RadiographPipeline",
+    "RadiographResult",
+    "call_for",
+    "classifier_inputs",
+]
+
+logger = logging.getLogger(__name__)
+
+INDETERMINATE = "indeterminate — review"
+NO_FRAGMENT = "no perimalleolar fragment found"
+RUNTIMES: tuple[str, ...] = ("torch", "onnx")
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """One detected fragment and its classification.
+
+    Attributes:
+        box: pixels of the input radiograph (x0, y0, x1, y1).
+        box_mm: x0, y0, x1, y1 in mm from the image's top-left corner, when spacing is known.
+        detection_score: detector probability in [0, 1].
+        p_lmaf: classifier probability of LMAF in [0, 1].
+        call: ``"LMAF"``, ``"SFO"`` or :data:`INDETERMINATE`.
+    """
+
+    box: Box2D
+    box_mm: tuple[float, float, float, float] | None
+    detection_score: float
+    p_lmaf: float
+    call: str
+
+
+@dataclass(frozen=True)
+class RadiographResult:
+    """The pipeline's answer for one radiograph.
+
+    Attributes:
+        fragments: by detection score, descending; empty when none was found.
+        case_p_lmaf: the largest fragment ``p_lmaf``; None when no fragment.
+        case_call: ``"LMAF"``, ``"SFO"``, :data:`INDETERMINATE` or :data:`NO_FRAGMENT`.
+        timings_s: seconds per stage: ``"detect"``, ``"classify"``, ``"total"``.
+        detector: ``"name version"`` of the detector.
+        classifier: ``"name version"`` of the classifier.
+    """
+
+    fragments: tuple[Fragment, ...]
+    case_p_lmaf: float | None
+    case_call: str
+    timings_s: Mapping[str, float]
+    detector: str
+    classifier: str
+
+
+def call_for(p_lmaf: float, points: OperatingPoints) -> str:
+    """The three-band call for one probability (see the module docstring).
+
+    >>> ops = OperatingPoints(0.5, 0.2, 0.8)
+    >>> [call_for(p, ops) for p in (0.2, 0.5, 0.8)]
+    ['SFO', 'indeterminate — review', 'LMAF']
+    """
+    if p_lmaf >= points.high_specificity:
+        return "LMAF"
+    if p_lmaf <= points.high_sensitivity:
+        return "SFO"
+    return INDETERMINATE
+
+
+def classifier_inputs(
+    pixels: npt.NDArray[np.float32], boxes: list[Box2D], card: ModelCard
+) -> tuple[torch.Tensor, list[CropWindow]]:
+    """Crops around ``boxes`` as the classifier's card prescribes, normalised.
+
+    Args:
+        pixels: (H, W) radiograph in [0, 1].
+        boxes: fragment boxes in pixels.
+        card: classifier card (``input_size``, ``preprocessing.context_margin``,
+            ``preprocessing.channel_mode``).
+
+    Returns:
+        ``(x, windows)``: (N, 3, S, S) float32 ImageNet-normalised, and each crop's window.
+    """
+    size = int(card.input_size[-1])
+    margin = float(card.preprocessing.get("context_margin", 0.5))
+    mode = str(card.preprocessing.get("channel_mode", "grey3"))
+    crops, windows = [], []
+    for box in boxes:
+        crop, window = crop_with_context(pixels, box, margin=margin, out_size=size)
+        crops.append(to_channels(crop, mode))
+        windows.append(window)
+    x = torch.from_numpy(np.stack(crops)) if crops else torch.zeros(0, 3, size, size)
+    mean = torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std, windows
+
+
+def _name(model: LoadedModel) -> str:
+    return f"{model.card.name} {model.card.version}"
+
+
+class RadiographPipeline:
+    """Detector + classifier, ready to run on radiographs (thread-safe for ``run``).
+
+    Args:
+        detector: a loaded ``retinanet_fragment`` model.
+        classifier: a loaded ``lmaf_classifier`` model.
+        runtime: ``"torch"`` or ``"onnx"`` (ONNX Runtime on the CPU).
+        detection_threshold: lowest detection score kept; default: the detector card's
+            ``operating_points.default``.
+        max_fragments: most fragments classified per radiograph.
+        onnx_cache_dir: folder for exported ONNX files (None: export in memory).
+    """
+
+    def __init__(
+        self,
+        detector: LoadedModel,
+        classifier: LoadedModel,
+        *,
+        runtime: str = "torch",
+        detection_threshold: float | None = None,
+        max_fragments: int = 5,
+        onnx_cache_dir: str | Path | None = None,
+    ) -> None:
+        if runtime not in RUNTIMES:
+            raise InvalidInputError(f"Unknown runtime {runtime!r}; choose one of {RUNTIMES}.")
+        if detector.card.architecture != "retinanet_fragment":
+            raise InvalidInputError(f"{detector.card.name!r} is not a fragment detector.")
+        if classifier.card.architecture != "lmaf_classifier":
+            raise InvalidInputError(f"{classifier.card.name!r} is not an LMAF classifier.")
+        self.detector = detector
+        self.classifier = classifier
+        self.runtime = runtime
+        self.max_fragments = max_fragments
+        self.detection_threshold = (
+            detector.card.operating_points.default
+            if detection_threshold is None
+            else float(detection_threshold)
+        )
+        self.detector_core = DetectorCore(detector.network).eval()  # type: ignore[arg-type]
+        self._run_detector: Callable[[torch.Tensor], tuple[torch.Tensor, ...]]
+        self._run_classifier: Callable[[torch.Tensor], torch.Tensor]
+        if runtime == "onnx":
+            self._init_onnx(onnx_cache_dir)
+        else:
+            self._run_detector = self._torch_detector
+            self._run_classifier = self._torch_classifier
+
+    @classmethod
+    def from_names(
+        cls,
+        detector: str = "lmaf-fragment-detector",
+        classifier: str = "lmaf-classifier-mobilenetv2",
+        *,
+        models_dir: str | Path | None = None,
+        device: str = "auto",
+        runtime: str = "torch",
+        onnx_cache_dir: str | Path | None = None,
+    ) -> RadiographPipeline:
+        """Load both models by installed name (or folder path) and build the pipeline."""
+        det = load_model(detector, models_dir=models_dir, device=device)
+        clf = load_model(classifier, models_dir=models_dir, device=device)
+        return cls(det, clf, runtime=runtime, onnx_cache_dir=onnx_cache_dir)
+
+    # --- runtimes -------------------------------------------------------------------------
+    def _torch_detector(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        with torch.no_grad():
+            out = self.detector_core(x.to(self.detector.device))
+        return tuple(o.cpu() for o in out)
+
+    def _torch_classifier(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            out: torch.Tensor = self.classifier.network(x.to(self.classifier.device))
+        return out.cpu()
+
+    def _init_onnx(self, cache_dir: str | Path | None) -> None:
+        from ankle_core.models.onnx_runtime import onnx_session_for
+
+        example = prepare_detector_input(
+            np.zeros((8, 8), np.float32),
+            self.detector.network,  # type: ignore[arg-type]
+        ).tensor
+        det_session = onnx_session_for(
+            self.detector_core.cpu(),
+            example,
+            weights_sha256=self.detector.card.weights_sha256,
+            dynamic_batch=False,
+            cache_dir=cache_dir,
+        )
+        size = int(self.classifier.card.input_size[-1])
+        clf_session = onnx_session_for(
+            self.classifier.network.cpu(),
+            torch.zeros(2, 3, size, size),
+            weights_sha256=self.classifier.card.weights_sha256,
+            dynamic_batch=True,
+            cache_dir=cache_dir,
+        )
+        self.detector_core.to(self.detector.device)
+        self.classifier.network.to(self.classifier.device)
+        self._run_detector = det_session
+        self._run_classifier = lambda x: clf_session(x)[0]
+
+    # --- stages ---------------------------------------------------------------------------
+    def detect(self, radiograph: Radiograph) -> FragmentDetections:
+        """Stage 1: every box above the model's pre-NMS score threshold, original pixels."""
+        prepared = prepare_detector_input(radiograph.pixels, self.detector.network)  # type: ignore[arg-type]
+        outputs = self._run_detector(prepared.tensor)
+        return decode_detections(outputs, self.detector.network, prepared)  # type: ignore[arg-type]
+
+    def classify(
+        self, pixels: npt.NDArray[np.float32], boxes: list[Box2D]
+    ) -> npt.NDArray[np.float32]:
+        """Stage 2: ``p_lmaf`` (N,) for each box (the softmax of the LMAF logit)."""
+        if not boxes:
+            return np.zeros(0, np.float32)
+        x, _ = classifier_inputs(pixels, boxes, self.classifier.card)
+        logits = self._run_classifier(x)
+        probs: npt.NDArray[np.float32] = torch.softmax(logits.float(), dim=1)[:, 1].numpy()
+        return probs.astype(np.float32)
+
+    def kept_boxes(self, detections: FragmentDetections) -> list[int]:
+        """Indices of the detections reported as fragments (threshold, then top-k)."""
+        keep = [i for i, s in enumerate(detections.scores) if s >= self.detection_threshold]
+        return keep[: self.max_fragments]
+
+    def run(self, radiograph: Radiograph) -> RadiographResult:
+        """Both stages on one radiograph.
+
+        Args:
+            radiograph: pixels (H, W) in [0, 1], bone bright.
+
+        Returns:
+            A :class:`RadiographResult` (see the module docstring for the case rule).
+        """
+        t0 = time.perf_counter()
+        detections = self.detect(radiograph)
+        t1 = time.perf_counter()
+        keep = self.kept_boxes(detections)
+        boxes = [Box2D(*(float(v) for v in detections.boxes[i])) for i in keep]
+        probs = self.classify(radiograph.pixels, boxes)
+        t2 = time.perf_counter()
+        points = self.classifier.card.operating_points
+        spacing = radiograph.pixel_spacing_mm
+        fragments = []
+        for i, box, p in zip(keep, boxes, probs, strict=True):
+            box_mm = None
+            if spacing is not None:
+                sy, sx = spacing
+                box_mm = (box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
+            fragments.append(
+                Fragment(
+                    box=box,
+                    box_mm=box_mm,
+                    detection_score=float(detections.scores[i]),
+                    p_lmaf=float(p),
+                    call=call_for(float(p), points),
+                )
+            )
+        if fragments:
+            case_p: float | None = max(f.p_lmaf for f in fragments)
+            case_call = call_for(float(case_p), points)  # type: ignore[arg-type]
+        else:
+            case_p, case_call = None, NO_FRAGMENT
+        timings = {"detect": t1 - t0, "classify": t2 - t1, "total": time.perf_counter() - t0}
+        return RadiographResult(
+            fragments=tuple(fragments),
+            case_p_lmaf=case_p,
+            case_call=case_call,
+            timings_s=MappingProxyType(timings),
+            detector=_name(self.detector),
+            classifier=_name(self.classifier),
+        )
