@@ -44,13 +44,12 @@ __all__ = ["evaluate_pipeline", "phantom_volume"]
 logger = logging.getLogger(__name__)
 
 
-def phantom_volume(seed: int, difficulty: tuple[float, float] = (0.2, 0.55)) -> Volume:
-    """The phantom of ``seed`` as the demo data were drawn.
+def phantom_volume(seed: int, difficulty: tuple[float, float] = (0.0, 0.3)) -> Volume:
+    """The phantom of ``seed``, drawn as the demo model's data were.
 
-    Even seeds are fractured; difficulty ~ U(``difficulty``) and gantry tilt ~ U(-8, 8)
-    degrees, drawn from ``np.random.default_rng([seed, 7])``; default shape (48, 128, 128)
-    and spacing (2.0, 0.8, 0.8) mm. (The demo model's training volumes were drawn with
-    U(0.2, 0.9) and those at or below 0.55 kept, which is the same distribution.)
+    Even seeds are fractured; difficulty ``lo + u * (hi - lo)`` and gantry tilt ~ U(-8, 8)
+    degrees, with ``u`` and the tilt drawn from ``np.random.default_rng([seed, 7])``;
+    default shape (48, 128, 128) and spacing (2.0, 0.8, 0.8) mm.
     """
     from ankle_core.phantoms.ct import make_volume
 
@@ -65,7 +64,7 @@ def evaluate_pipeline(
     pipeline: CtPipeline,
     seeds: Sequence[int],
     *,
-    difficulty: tuple[float, float] = (0.2, 0.55),
+    difficulty: tuple[float, float] = (0.0, 0.3),
     progress: bool = True,
     boot_seed: int = 0,
 ) -> dict[str, Any]:
@@ -134,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("model", type=Path, help="model folder (card.json + weights)")
     parser.add_argument("--n", type=int, default=200, help="number of fresh volumes")
     parser.add_argument("--seed", type=int, default=1_000_000, help="first seed")
-    parser.add_argument("--difficulty", type=float, nargs=2, default=(0.2, 0.55))
+    parser.add_argument("--difficulty", type=float, nargs=2, default=(0.0, 0.3))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--write", action="store_true", help="write the figures into the card")
     parser.add_argument("--no-progress", action="store_true")

@@ -25,7 +25,7 @@ def test_labels_csv_is_read_and_non_ct_rows_skipped(tmp_path: Path) -> None:
         ("a.nii.gz", 1, "p1"),
         ("c.nii.gz", 0, "p3"),
     ]
-    with pytest.raises(InvalidInputError, match="labels.csv"):
+    with pytest.raises(InvalidInputError, match=r"labels\.csv"):
         load_ct_samples(tmp_path / "missing")
     with pytest.raises(InvalidInputError, match="Unknown CT label"):
         parse_label("maybe")

@@ -1,0 +1,45 @@
+"""The committed demo model meets its card's floors on fresh phantoms (other seeds)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ankle_core.config import PROJECT_ROOT
+from ankle_core.models.card import SYNTHETIC_DISCLAIMER
+
+MODEL_DIR = PROJECT_ROOT / "models" / "ct-fracture-mobilenet3d"
+
+pytestmark = pytest.mark.skipif(
+    not (MODEL_DIR / "card.json").is_file(), reason="demo CT weights not installed"
+)
+
+
+def test_card_states_what_the_model_is() -> None:
+    from ankle_core.models.card import read_card
+
+    card = read_card(MODEL_DIR)
+    assert card.intended_use.startswith(SYNTHETIC_DISCLAIMER)
+    assert "56^3" in card.intended_use and card.input_size == (56, 56, 56)
+    assert card.labels == ("no fracture", "fracture") and card.weights_dtype == "float16"
+    fresh = card.metrics["fresh_phantoms"]
+    for key in ("auc", "hit_rate", "mean_iou"):
+        assert fresh[key]["value"] is not None and len(fresh[key]["ci95"]) == 2
+    assert (MODEL_DIR / "model.safetensors").stat().st_size < 25 * 1024 * 1024
+
+
+@pytest.mark.slow
+def test_demo_weights_meet_the_card_floors_on_fresh_phantoms() -> None:
+    from ankle_core.inference.ct import CtPipeline
+    from ankle_core.models.weights import load_model
+    from ankle_core.training.ct_eval import evaluate_pipeline
+
+    model = load_model(MODEL_DIR, device="cpu")
+    fresh = model.card.metrics["fresh_phantoms"]
+    floors = fresh["floors"]
+    seeds = list(range(2_000_000, 2_000_060))  # neither training nor the card's seeds
+    measured = evaluate_pipeline(
+        CtPipeline(model), seeds, difficulty=tuple(fresh["difficulty"]), progress=False
+    )
+    assert measured["auc"]["value"] >= floors["auc"]
+    assert measured["hit_rate"]["value"] >= floors["hit_rate"]
+    assert measured["mean_iou"]["value"] >= floors["mean_iou"]
