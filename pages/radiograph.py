@@ -9,6 +9,8 @@ from ui import history, inputs, resources, widgets
 from ui.radiograph_panel import render_radiograph_case
 from ui.shell import ensure_app_shell
 
+DEFAULT_CLASSIFIER = "lmaf-classifier-mobilenetv2"
+
 ensure_app_shell()
 st.title("Radiograph case")
 st.caption(
@@ -24,7 +26,9 @@ classifiers = [n for n, c in cards.items() if c.spatial_dims == 2 and "detect" n
 pick_input, pick_models = st.columns([3, 2], gap="large")
 with pick_models:
     detector = st.selectbox("Fragment detector", detectors or ["lmaf-fragment-detector"])
-    classifier = st.selectbox("LMAF/SFO classifier", classifiers or ["lmaf-classifier-mobilenetv2"])
+    classifiers = classifiers or ["lmaf-classifier-mobilenetv2"]
+    default = classifiers.index(DEFAULT_CLASSIFIER) if DEFAULT_CLASSIFIER in classifiers else 0
+    classifier = st.selectbox("LMAF/SFO classifier", classifiers, index=default)
 with pick_input:
     source = inputs.choose_input("radiograph", ["dcm", "dicom", "png", "jpg", "jpeg"], key="rg")
 

@@ -150,15 +150,17 @@ def show_report(report: CohortReport, html: str) -> None:
     """ROC with bands, AUC table, DeLong/McNemar matrices, calibration, subgroups, downloads."""
     for warning in report.warnings:
         st.warning(warning)
-    st.plotly_chart(figures.roc_figure(report), key="cohort_roc")
-    st.markdown("**AUC with confidence intervals**")
-    st.dataframe(auc_frame(report), hide_index=True, key="cohort_auc")
+    roc_col, table_col = st.columns([3, 2], gap="large")
+    roc_col.plotly_chart(figures.roc_figure(report), key="cohort_roc")
+    with table_col:
+        st.markdown("**AUC with confidence intervals**")
+        st.dataframe(auc_frame(report), hide_index=True, key="cohort_auc")
+    if any(m.calibration is not None for m in report.per_model.values()):
+        st.plotly_chart(figures.calibration_figure(report), key="cohort_calibration")
     if report.comparison is not None:
         left, right = st.columns(2)
         left.plotly_chart(figures.delong_matrix_figure(report), key="cohort_delong")
         right.plotly_chart(figures.mcnemar_matrix_figure(report), key="cohort_mcnemar")
-    if any(m.calibration is not None for m in report.per_model.values()):
-        st.plotly_chart(figures.calibration_figure(report), key="cohort_calibration")
     if report.subgroup:
         st.plotly_chart(figures.subgroup_figure(report), key="cohort_subgroups")
     a, b = st.columns(2)

@@ -53,9 +53,9 @@ def _sync_sliders(sha256: str, analysis: CtAnalysis) -> None:
 def render_ct_case(name: str, sha256: str, analysis: CtAnalysis) -> None:
     """Draw a CT case (never runs a model)."""
     result, volume = analysis.result, analysis.volume
-    st.markdown(
-        f"#### Fracture probability **{result.probability:.2f}** — "
-        f"{widgets.call_badge(result.call)}"
+    st.subheader(
+        f"Fracture probability **{result.probability:.2f}** — {widgets.call_badge(result.call)}",
+        anchor=False,
     )
     widgets.research_note()
     _sync_sliders(sha256, analysis)

@@ -26,10 +26,10 @@ def render_radiograph_case(
     headline = f"Case call: {widgets.call_badge(result.case_call)}"
     if p is not None:
         headline += f" — case p(LMAF) = **{p:.2f}**"
-    st.markdown(f"#### {headline}")
+    st.subheader(headline, anchor=False)
     widgets.research_note()
 
-    left, right = st.columns([3, 2], gap="large")
+    left, right = st.columns([1, 1], gap="large")
     with right:
         view = viewer.view_controls("rg_view")
         st.markdown("**Detected fragments**")

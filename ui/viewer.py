@@ -103,7 +103,7 @@ def radiograph_figure(
     cx, cy = float(np.clip(cx, half_w, w - half_w)), float(np.clip(cy, half_h, h - half_h))
     fig.update_xaxes(range=[cx - half_w, cx + half_w], visible=False)
     fig.update_yaxes(range=[cy + half_h, cy - half_h], visible=False, scaleanchor="x")
-    fig.update_layout(margin=dict(l=0, r=0, t=0, b=0), height=620, dragmode="pan")
+    fig.update_layout(margin=dict(l=0, r=0, t=0, b=0), height=560, dragmode="pan")
     return fig
 
 

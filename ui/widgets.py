@@ -98,11 +98,11 @@ def fragments_frame(result: RadiographResult) -> pd.DataFrame:
         rows.append(
             {
                 "#": i,
-                "Box x0, y0, x1, y1 (px)": f"{b.x0:.0f}, {b.y0:.0f}, {b.x1:.0f}, {b.y1:.0f}",
-                "Size (mm)": size_mm,
-                "Detection": round(frag.detection_score, 3),
-                "p(LMAF)": round(frag.p_lmaf, 3),
                 "Call": frag.call,
+                "p(LMAF)": round(frag.p_lmaf, 3),
+                "Detection": round(frag.detection_score, 3),
+                "Size (mm)": size_mm,
+                "Box x0, y0, x1, y1 (px)": f"{b.x0:.0f}, {b.y0:.0f}, {b.x1:.0f}, {b.y1:.0f}",
             }
         )
     return pd.DataFrame(rows)

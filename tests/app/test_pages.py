@@ -26,7 +26,8 @@ def _frame(at: AppTest, column: str):  # type: ignore[no-untyped-def]
 
 
 def _markdown(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+    texts = [*at.markdown, *at.caption, *at.subheader]
+    return "\n".join(t.value for t in texts)
 
 
 def test_app_starts_on_the_radiograph_page_with_disclaimer(app_env: dict[str, str]) -> None:

@@ -119,13 +119,14 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> It
 
 @pytest.fixture(scope="session")
 def demo_app_url(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> Iterator[str]:
-    """The app with the installed demo models (for the docs screenshots)."""
+    """The app with the demo models (``$ANKLE_DEMO_MODELS_DIR`` or ``models/``), for docs."""
     from ankle_core.models.weights import list_models
 
-    if not set(DEMO_MODELS) <= set(list_models(REPO / "models")):
-        pytest.skip("the demo models are not installed in models/")
+    models = Path(os.environ.get("ANKLE_DEMO_MODELS_DIR", str(REPO / "models")))
+    if not set(DEMO_MODELS) <= set(list_models(models)):
+        pytest.skip(f"the demo models are not installed in {models}")
     tmp = tmp_path_factory.mktemp("demo-server")
-    with _server(REPO / "models", tmp, artifacts_dir / "streamlit-demo-server.log") as url:
+    with _server(models, tmp, artifacts_dir / "streamlit-demo-server.log") as url:
         yield url
 
 
