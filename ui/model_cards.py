@@ -78,9 +78,9 @@ def render_card(card: ModelCard) -> None:
         st.caption(f"Chosen on: {ops.chosen_on}")
     with right:
         st.markdown("**Training data and provenance**")
-        st.json(dict(card.training), expanded=False)
+        st.json(dict(card.training), expanded=1)
         st.markdown("**Preprocessing**")
-        st.json(dict(card.preprocessing), expanded=False)
+        st.json(dict(card.preprocessing), expanded=1)
         st.caption(
             f"Weights sha256 `{card.weights_sha256[:16]}…` ({card.weights_dtype}); "
             "checked at every load."
