@@ -31,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         ct_cli.register(sub)
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in model cards
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -46,11 +46,12 @@ from ankle_core.training.evaluate import (
     classifier_operating_points,
     detection_recall,
     detection_threshold,
+    wilson_interval,
 )
 from ankle_core.training.loop import fit
 from ankle_core.training.splits import Split, group_kfold, split_grouped
 
-__all__ = ["register", "train_classifier", "train_detector"]
+__all__ = ["evaluate_phantoms", "register", "train_classifier", "train_detector"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,21 +103,49 @@ def register(subparsers: Any) -> None:
     clf.add_argument("--init", default="scratch", help="'scratch' or an ImageNet weights file")
     clf.add_argument("--init-sha256", default=None, help="sha256 of the --init file")
     clf.set_defaults(func=train_classifier)
+    ev = subparsers.add_parser(
+        "evaluate-phantoms",
+        help="measure installed radiograph models on fresh phantoms; optionally record it",
+    )
+    ev.add_argument("--models-dir", type=Path, default=None)
+    ev.add_argument("--detector", default="lmaf-fragment-detector")
+    ev.add_argument(
+        "--classifiers",
+        nargs="+",
+        default=["lmaf-classifier-mobilenetv2", "lmaf-classifier-efficientnetb0"],
+    )
+    ev.add_argument("--n", type=int, default=300)
+    ev.add_argument("--seed-start", type=int, default=1_000_000)
+    ev.add_argument("--size", type=int, default=384)
+    ev.add_argument("--difficulty", type=float, nargs=2, default=(0.3, 0.9))
+    ev.add_argument("--threads", type=int, default=0)
+    ev.add_argument("--update-cards", action="store_true", help="write the figures into cards")
+    ev.set_defaults(func=evaluate_phantoms)
 
 
-def _command() -> str:
-    return "python -m ankle_core.training " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def _command(args: argparse.Namespace) -> str:
+    """The command line as typed (``args.argv``, set by ``__main__``), shell-quoted."""
+    argv = getattr(args, "argv", None)
+    words = list(sys.argv[1:] if argv is None else argv)
+    return "python -m ankle_core.training " + " ".join(shlex.quote(a) for a in words)
 
 
 def _commands(args: argparse.Namespace) -> list[str]:
-    """Commands of the runs behind this model: earlier ones from the resumed checkpoint."""
+    """Commands of the runs behind this model: earlier ones from the resumed checkpoint.
+
+    Read once per run (the checkpoint is overwritten as training goes on).
+    """
+    cached: list[str] | None = getattr(args, "commands_cache", None)
+    if cached is not None:
+        return cached
     earlier: list[str] = []
     if args.resume is not None:
         state = torch.load(str(args.resume), map_location="cpu", weights_only=True)["state"]
         earlier = [str(c) for c in state.get("extra", {}).get("commands", [])]
         if not earlier:
             earlier = [f"(earlier run, command not recorded in {Path(args.resume).name})"]
-    return [*earlier, _command()]
+    args.commands_cache = [*earlier, _command(args)]
+    return list(args.commands_cache)
 
 
 def _split(samples: Sequence[Sample], args: argparse.Namespace) -> Split:
@@ -151,7 +180,7 @@ def _training_record(
     return {
         "data": "synthetic phantoms" if args.data_kind == "synthetic" else "site data",
         "data_folder": Path(args.data).name,
-        "command": _command(),
+        "command": _command(args),
         "commands": _commands(args),
         "seed": int(args.seed),
         "device": f"{device.type} ({platform.processor() or platform.machine()})",
@@ -262,7 +291,7 @@ def train_detector(args: argparse.Namespace) -> int:
         "test_ap50": {"value": round(average_precision(tb, ts, test.boxes), 4), "n": total},
         "test_recall_iou50": {
             "value": round(found / max(1, total), 4),
-            "ci95": list(_wilson(found, total)),
+            "ci95": list(wilson_interval(found, total)),
             "n": total,
             "threshold": round(ops.default, 4),
         },
@@ -292,16 +321,6 @@ def train_detector(args: argparse.Namespace) -> int:
     logger.info("wrote %s", args.out)
     print(f"detector written to {args.out}: test AP@0.5 {metrics['test_ap50']['value']}")
     return 0
-
-
-def _wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score 95% interval of a proportion k/n (Wilson 1927)."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (round(float(centre - half), 4), round(float(centre + half), 4))
 
 
 def _intended_use(args: argparse.Namespace) -> str:
@@ -468,3 +487,47 @@ def _call_counts(y: Sequence[int], p: np.ndarray, ops: OperatingPoints) -> dict[
         call = call_for(float(prob), ops)
         row[call] = row.get(call, 0) + 1
     return out
+
+
+# --- evaluation on fresh phantoms -------------------------------------------------------
+def evaluate_phantoms(args: argparse.Namespace) -> int:
+    """Measure installed models on fresh phantoms; with ``--update-cards`` record it."""
+    import json
+    from dataclasses import replace
+
+    from ankle_core.models.card import write_card
+    from ankle_core.models.weights import load_model, resolve_model_dir
+    from ankle_core.training.evaluate import evaluate_on_phantoms, phantom_cases
+
+    if args.threads > 0:
+        torch.set_num_threads(int(args.threads))
+    kw: dict[str, Any] = {"models_dir": args.models_dir, "device": "cpu"}
+    if args.models_dir is None:
+        from ankle_core.config import Settings
+
+        kw["models_dir"] = Settings().models_dir
+    detector = load_model(args.detector, **kw)
+    classifiers = [load_model(name, **kw) for name in args.classifiers]
+    lo, hi = (float(v) for v in args.difficulty)
+    cases = phantom_cases(args.n, seed_start=args.seed_start, size=args.size, difficulty=(lo, hi))
+    report = evaluate_on_phantoms(detector, classifiers, cases, seed=args.seed_start)
+    report["protocol"] = {
+        "cases": args.n,
+        "seeds": f"{args.seed_start}..{args.seed_start + args.n - 1} (training used 0..799)",
+        "size_px": args.size,
+        "difficulty": f"uniform {lo}..{hi}",
+        "command": _command(args),
+    }
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    if args.update_cards:
+        for model in [detector, *classifiers]:
+            folder = resolve_model_dir(model.card.name, kw["models_dir"])
+            own = {k: v for k, v in report.items() if k in (model.card.name, "protocol")}
+            if model is detector:
+                own["detector"] = report["detector"]
+            else:
+                own["detector_used"] = f"{detector.card.name} {detector.card.version}"
+                own["comparisons"] = report["comparisons"]
+            metrics = {**dict(model.card.metrics), "fresh_phantoms": own}
+            write_card(replace(model.card, metrics=metrics), folder / "card.json")
+    return 0
