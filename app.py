@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import history, resources, widgets
+from ui import history, resources, shell, widgets
 
 st.set_page_config(
     page_title="Ankle fracture-AI workbench",
@@ -49,6 +49,7 @@ with st.sidebar:
     history_slot = st.container()
 
 try:
-    page.run()
+    with shell.app_shell():
+        page.run()
 finally:  # after the page, so a case it just stored is listed at once
     history.render_history(history_slot, store)

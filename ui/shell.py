@@ -11,17 +11,39 @@ through ``app.py``, which then opens the requested page.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-__all__ = ["ensure_app_shell"]
+__all__ = ["app_shell", "ensure_app_shell"]
 
 logger = logging.getLogger(__name__)
 
+# Set while app.py runs the selected page, in that session's script thread.
+_shell = threading.local()
+
+
+@contextmanager
+def app_shell() -> Iterator[None]:
+    """Mark, for this script thread, that the page runs inside ``app.py``."""
+    _shell.active = True
+    try:
+        yield
+    finally:
+        _shell.active = False
+
 
 def ensure_app_shell() -> None:
-    """Rerun through ``app.py`` when Streamlit started this page in the legacy mode."""
+    """Rerun through ``app.py`` when Streamlit started this page on its own (legacy mode).
+
+    A page run from ``app.py`` (inside :func:`app_shell`) is left alone, whatever
+    Streamlit's legacy flag says: rerunning it would drop the click that started the run.
+    """
+    if getattr(_shell, "active", False):
+        return
     if PagesManager.uses_pages_directory:
         logger.info("deep link in legacy pages mode: rerunning through app.py")
         PagesManager.uses_pages_directory = False
