@@ -109,10 +109,17 @@ def register(subparsers: Any) -> None:
 
 
 def command_line(args: argparse.Namespace) -> str:
-    """The full command that reproduces this run (every option spelled out)."""
+    """The command that reproduces this run.
+
+    The exact command line when the dispatcher recorded it (``args.argv``), otherwise every
+    option spelled out.
+    """
+    argv = getattr(args, "argv", None)
+    if argv:
+        return shlex.join(["python", "-m", "ankle_core.training", *argv])
     parts = ["python", "-m", "ankle_core.training", "ct"]
     for key, value in sorted(vars(args).items()):
-        if key in ("func", "command", "verbose") or value is None or value is False:
+        if key in ("func", "command", "verbose", "argv") or value is None or value is False:
             continue
         flag = "--" + key.replace("_", "-")
         parts.extend([flag] if value is True else [flag, str(value)])
