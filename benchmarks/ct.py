@@ -9,7 +9,8 @@ Prints, from one run on this machine:
    under the per-model lock) against MONAI's ``monai.visualize.GradCAM`` on the same model,
    layer, class and input, as a time ratio; both are followed by their upsampling to the
    input grid (``upsample_cam`` here, MONAI's own inside its call) and the two maps'
-   correlation is printed as a check that they agree;
+   correlation is printed as a check that they agree (MONAI's default normaliser maps the
+   hottest voxel to 0, so its map is compared as ``1 - map``);
 3. the peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, in a fresh
    subprocess) of reading a 512 x 512 x 400 int16 NIfTI from disk and taking it through
    ``CtPipeline.run(explain=True)`` to boxes; the budget is 3 GB.
@@ -106,7 +107,8 @@ def gradcam_ratio(model: LoadedModel, repeats: int) -> None:
     monai_cam = GradCAM(nn_module=monai_net, target_layers=name)
 
     def theirs() -> np.ndarray:
-        return np.asarray(monai_cam(x, class_idx=1).detach()[0, 0])
+        # MONAI's default normaliser is ScaleIntensity(minv=1.0, maxv=0.0): hottest -> 0
+        return 1.0 - np.asarray(monai_cam(x, class_idx=1).detach()[0, 0])
 
     a, b = ours(), theirs()  # warm-up, and the maps to compare
     t_ours = statistics.median(_time(ours) for _ in range(repeats))
