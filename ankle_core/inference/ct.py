@@ -31,7 +31,9 @@ from ankle_core.explain.ct import (
     ct_grad_cam,
     gradcam_layer,
 )
+from ankle_core.explain.gradcam import normalize01
 from ankle_core.models.weights import LoadedModel, load_model
+from ankle_core.preprocess.spatial import body_mask
 from ankle_core.preprocess.volume import CtPreprocessing, preprocess_volume
 from ankle_core.types import Volume
 
@@ -76,6 +78,8 @@ class CtPipeline:
         rank_by: region ranking (``"peak_mean"``, ``"integral"`` or ``"peak"``).
         max_regions: most regions returned.
         min_cells: smallest Grad-CAM map edge when choosing the layer.
+        body_threshold_hu: the heat map is restricted to the body (HU above this, holes
+            filled, 2-voxel margin) before the boxes; None keeps it everywhere.
     """
 
     def __init__(
@@ -88,8 +92,10 @@ class CtPipeline:
         rank_by: RankBy = "peak_mean",
         max_regions: int = 10,
         min_cells: int = 8,
+        body_threshold_hu: float | None = -500.0,
     ) -> None:
         self.model = model
+        self.body_threshold_hu = body_threshold_hu
         self.preprocessing = preprocessing or CtPreprocessing.from_dict(model.card.preprocessing)
         self.spline_order = int(spline_order)
         self.min_region_mm3 = float(min_region_mm3)
@@ -152,6 +158,10 @@ class CtPipeline:
             cam = ct_grad_cam(network, prepared.array, layer=self.layer, device=device)
             t3 = time.perf_counter()
             heatmap, footprint = cam_to_original(cam, prepared.transform, order=self.spline_order)
+            if self.body_threshold_hu is not None:
+                # Explanations stay on the scanned body, never in the air around it.
+                inside = body_mask(volume.array, threshold_hu=self.body_threshold_hu)
+                heatmap = normalize01(heatmap * inside)
             heatmap.setflags(write=False)
             t4 = time.perf_counter()
             regions = cam_regions(

@@ -35,6 +35,7 @@ from ankle_core.errors import InvalidInputError
 from ankle_core.preprocess.transform import REVERSE_AXES, GridTransform, check_shape
 
 __all__ = [
+    "body_mask",
     "foreground_bbox",
     "orientation_matrix",
     "plan_grid",
@@ -231,3 +232,26 @@ def resample_to_grid(
         prefilter=order > 1,
     )
     return out
+
+
+def body_mask(
+    array: np.ndarray, *, threshold_hu: float = -500.0, dilate_voxels: int = 2
+) -> np.ndarray:
+    """Boolean mask of the scanned body: voxels above ``threshold_hu``, holes filled.
+
+    Air inside the body (bowel gas, sinuses) is kept by filling holes; a margin of
+    ``dilate_voxels`` keeps cortex at the skin line. Used to keep explanations off the air.
+
+    Args:
+        array: (z, y, x) volume in HU.
+        threshold_hu: HU above which a voxel is body (default -500).
+        dilate_voxels: dilation margin, in voxels (0: none).
+
+    Returns:
+        (z, y, x) bool array.
+    """
+    mask = np.asarray(array) > threshold_hu
+    mask = ndimage.binary_fill_holes(mask)
+    if dilate_voxels > 0 and mask.any():
+        mask = ndimage.binary_dilation(mask, iterations=int(dilate_voxels))
+    return np.asarray(mask, dtype=bool)

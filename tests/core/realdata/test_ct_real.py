@@ -17,12 +17,6 @@ pytestmark = pytest.mark.slow
 
 _RESULTS: dict[int, CtResult] = {}
 FALLBACK_NAME = "tiny-ct-real"
-_NO_BODY_MASK = (
-    "CtPipeline does not restrict the Grad-CAM heat map to the body; the random fallback "
-    "model responds to air (DICOM series: about 6% of the mass inside the body). Fix in "
-    "ankle_core/inference/ct.py: multiply the heat map by the dilated, filled HU > -500 body "
-    "mask before cam_regions."
-)
 
 
 def body_mask(volume: Volume, hu: float = -500.0, dilate: int = 2) -> npt.NDArray[np.bool_]:
@@ -80,17 +74,12 @@ def test_cam_mapping_lands_in_the_body(ct_model: LoadedModel, real_ct: Volume) -
     assert float(heat[mask].sum()) >= 0.95 * float(heat.sum())
 
 
-def test_heatmap_and_boxes_stay_inside_the_body(
-    ct_model: LoadedModel, real_ct: Volume, request: pytest.FixtureRequest
-) -> None:
+def test_heatmap_and_boxes_stay_inside_the_body(ct_model: LoadedModel, real_ct: Volume) -> None:
     """>= 95% of the heat-map mass and every region centre inside the body (HU > -500).
 
-    Holds for the committed demo model. The random fallback model (used when ``models/``
-    lacks it) responds to air, and the pipeline does not mask the heat map to the body, so
-    the check is an expected failure there (see docs/real-data.md, "Known problem").
+    Holds for any model, the random fallback included: the pipeline restricts the heat map
+    to the body before it draws boxes.
     """
-    if ct_model.card.name == FALLBACK_NAME:
-        request.applymarker(pytest.mark.xfail(reason=_NO_BODY_MASK, strict=False))
     result = _run(ct_model, real_ct)
     assert result.heatmap is not None
     mask = body_mask(real_ct)
