@@ -6,6 +6,7 @@ import streamlit as st
 
 from ankle_core.errors import AnkleError
 from ui import history, inputs, resources, widgets
+from ui.localiser_panel import render_localiser_section
 from ui.radiograph_panel import render_radiograph_case
 from ui.shell import ensure_app_shell
 
@@ -21,7 +22,7 @@ settings = resources.settings()
 models_dir = str(settings.models_dir)
 cards = resources.model_cards(models_dir)
 detectors = [n for n, c in cards.items() if c.spatial_dims == 2 and "detect" in c.task]
-classifiers = [n for n, c in cards.items() if c.spatial_dims == 2 and "detect" not in c.task]
+classifiers = [n for n, c in cards.items() if c.spatial_dims == 2 and "vs" in c.task]
 
 pick_input, pick_models = st.columns([3, 2], gap="large")
 with pick_models:
@@ -64,3 +65,4 @@ else:
     if failed:
         st.caption(f"Still showing your previous case: {name}")
     render_radiograph_case(name, sha256, models, analysis)
+    render_localiser_section(analysis.radiograph, sha256, models_dir, settings.device)

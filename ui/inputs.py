@@ -1,4 +1,9 @@
-"""Pick an input: upload a file or choose a bundled demo case from ``demo_cases/``."""
+"""Pick an input: upload a file, a bundled demo case from ``demo_cases/``, or a real demo.
+
+Real demo cases (:mod:`ankle_core.realdata.demo`: the RG3 radiograph, the TotalSegmentator
+CT) are listed beside the phantom cases with their description and credit; their file's
+bytes travel like an upload's, so the case history keys them on the same sha256.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,10 @@ from pathlib import Path
 import streamlit as st
 
 from ankle_core.config import PROJECT_ROOT
+from ankle_core.realdata.demo import REAL_DEMO_CASES, RealDemoCase
 from ui.analysis import sha256_hex
 
-__all__ = ["DEMO_ROOT", "InputFile", "choose_input", "list_demo_cases"]
+__all__ = ["DEMO_ROOT", "InputFile", "choose_input", "list_demo_cases", "list_real_demos"]
 
 DEMO_ROOT = PROJECT_ROOT / "demo_cases"
 _RADIOGRAPH_SUFFIXES = {".dcm", ".png", ".jpg", ".jpeg"}
@@ -112,6 +118,23 @@ def _demo_labels(root: Path) -> dict[str, str]:
     return labels
 
 
+def list_real_demos(kind: str) -> dict[str, RealDemoCase]:
+    """The real demo cases of one kind, by picker label (present or not).
+
+    Args:
+        kind: ``"radiograph"`` or ``"ct"``.
+
+    Returns:
+        ``{title: case}`` in :data:`~ankle_core.realdata.demo.REAL_DEMO_CASES` order.
+    """
+    return {c.title: c for c in REAL_DEMO_CASES if c.kind == kind}
+
+
+def _show_real_demo(case: RealDemoCase) -> None:
+    st.caption(case.description)
+    st.caption(f":material/copyright: {case.credit}")
+
+
 def _read_demo(path: Path) -> bytes:
     if path.is_file():
         return path.read_bytes()
@@ -134,13 +157,29 @@ def choose_input(kind: str, upload_types: list[str], key: str) -> InputFile | No
         The chosen input, or None while nothing is chosen.
     """
     demos = list_demo_cases(kind)
-    modes = ["Upload a file", "Demo case"] if demos else ["Upload a file"]
+    real = list_real_demos(kind)
+    present = {title: case for title, case in real.items() if case.available()}
+    modes = ["Upload a file", "Demo case"] if demos or real else ["Upload a file"]
     mode = st.radio("Input", modes, horizontal=True, key=f"{key}_mode")
     if mode == "Demo case":
-        name = st.selectbox("Bundled demo case", list(demos), key=f"{key}_demo")
+        for case in real.values():
+            if case.title not in present:
+                st.caption(f":material/info: {case.title} is not available: {case.missing_hint}")
+        options = list(demos) + list(present)
+        if not options:
+            return None
+        name = st.selectbox("Bundled demo case", options, key=f"{key}_demo")
         if name is None:
             return None
-        data = _read_demo(demos[name])
+        if name in present:
+            _show_real_demo(present[name])
+            path = present[name].locate()
+            if path is None:  # removed since the list was made
+                st.caption(f"{name} is not available: {present[name].missing_hint}")
+                return None
+            data = _read_demo(path)
+        else:
+            data = _read_demo(demos[name])
         return InputFile(name=name, data=data, sha256=sha256_hex(data), source="demo")
     upload = st.file_uploader("Upload", type=upload_types, key=f"{key}_upload")
     if upload is None:

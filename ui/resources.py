@@ -20,13 +20,14 @@ import streamlit as st
 from ankle_core.config import Settings
 from ankle_core.models.card import ModelCard
 from ankle_core.store import CaseStore
-from ankle_core.types import Volume
+from ankle_core.types import Radiograph, Volume
 from ui import analysis
 from ui.analysis import CtAnalysis, RadiographAnalysis, analyse_ct, analyse_radiograph
 
 if TYPE_CHECKING:
     from ankle_core.inference.ct import CtPipeline
     from ankle_core.inference.radiograph import RadiographPipeline
+    from ankle_core.realdata.localise import FractureLocaliser, LocaliserResult
     from ankle_core.stats.report import CohortReport
 
 _READER_KEYS = ("photometric", "inverted", "voi", "window", "rescale_applied")
@@ -39,6 +40,9 @@ __all__ = [
     "cohort_report",
     "ct_analysis",
     "ct_pipeline",
+    "fracture_localiser",
+    "localiser_result",
+    "localiser_saliency",
     "model_cards",
     "model_names",
     "radiograph_analysis",
@@ -99,6 +103,37 @@ def ct_pipeline(name: str, models_dir: str, device: str) -> CtPipeline:
     from ankle_core.inference.ct import CtPipeline
 
     return CtPipeline.from_name(name, models_dir=models_dir, device=device)
+
+
+@st.cache_resource(show_spinner="Loading the general fracture localiser…")
+def fracture_localiser(name: str, models_dir: str, device: str) -> FractureLocaliser:
+    """The general fracture localiser (hash-checked weights), loaded once per process."""
+    from ankle_core.realdata.localise import FractureLocaliser
+
+    return FractureLocaliser.from_name(name, models_dir=models_dir, device=device)
+
+
+@st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
+def localiser_result(
+    sha256: str, name: str, models_dir: str, device: str, _radiograph: Radiograph
+) -> LocaliserResult:
+    """The localiser's boxes on one radiograph, keyed on its sha256 and the model name."""
+    return fracture_localiser(name, models_dir, device).run(_radiograph)
+
+
+@st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
+def localiser_saliency(
+    sha256: str, name: str, models_dir: str, device: str, box_index: int, _radiograph: Radiograph
+) -> np.ndarray:
+    """Detector Grad-CAM, (H, W) in [0, 1], for one localiser box (0 = top score).
+
+    ``detector_saliency`` explains a private copy of the network, so the shared
+    localiser is left untouched.
+    """
+    from ankle_core.explain.radiograph import detector_saliency
+
+    model = fracture_localiser(name, models_dir, device).model
+    return detector_saliency(model, _radiograph, box_index)
 
 
 @st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)

@@ -1,0 +1,100 @@
+"""AppTest checks of the real demo cases and the general fracture localiser section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ankle_core.realdata.demo import real_demo
+from ankle_core.realdata.fracture_boxes import DATASET_CREDIT
+from ankle_core.realdata.localise import LOCALISER_NAME
+from ui.localiser_panel import LOCALISER_TITLE
+
+APP = "../../app.py"  # AppTest resolves this against this file's folder
+TIMEOUT = 180
+REPO = Path(__file__).resolve().parents[2]
+RG3 = real_demo("real-rg3")
+REAL_CT = real_demo("real-ct-totalseg")
+
+
+def _open(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    texts = [*at.markdown, *at.caption, *at.subheader, *at.warning, *at.info]
+    return "\n".join(str(t.value) for t in texts)
+
+
+@pytest.fixture
+def with_localiser(
+    app_env: dict[str, str], tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The tiny models plus the committed general fracture localiser, in one folder."""
+    committed = REPO / "models" / LOCALISER_NAME
+    if not (committed / "model.safetensors").is_file():
+        pytest.skip(f"the committed {LOCALISER_NAME} is not in models/")
+    models = tmp_path / "models"
+    models.mkdir()
+    for folder in [*tiny_models_dir.iterdir(), committed]:
+        if folder.is_dir():
+            (models / folder.name).symlink_to(folder, target_is_directory=True)
+    monkeypatch.setenv("ANKLE_MODELS_DIR", str(models))
+    return models
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not RG3.available(), reason="pydicom-data's RG3_UNCR.dcm is not installed")
+def test_radiograph_page_lists_and_analyses_real_rg3(app_env: dict[str, str]) -> None:
+    at = _open("pages/radiograph.py")
+    at.radio(key="rg_mode").set_value("Demo case").run()
+    assert not at.exception, at.exception
+    picker = at.selectbox(key="rg_demo")
+    assert RG3.title in picker.options
+    assert "lmaf_demo.png" in picker.value  # phantom cases stay first
+    picker.set_value(RG3.title).run()
+    assert not at.exception, at.exception
+    text = _texts(at)
+    assert RG3.credit in text and RG3.description in text
+    assert "Case call" in text
+    assert any(RG3.title in c.value for c in at.caption)  # the viewer names the case
+    # the localiser is not in the tiny models folder: one line says so
+    assert "is not installed" in text
+
+
+@pytest.mark.slow
+def test_localiser_section_renders_with_committed_model(with_localiser: Path) -> None:
+    at = _open("pages/radiograph.py")
+    at.radio(key="rg_mode").set_value("Demo case").run()
+    assert not at.exception, at.exception
+    assert any(e.label == LOCALISER_TITLE for e in at.expander)
+    text = _texts(at)
+    assert f"Training data: {DATASET_CREDIT}" in text
+    assert "NOT been validated on ankles" in text  # the card's intended use
+    assert "suggested box(es)" in text
+    # the phantom demo gets several boxes at the card's low operating point (0.079)
+    picker = at.selectbox(key="loc_box")
+    assert len(picker.options) >= 2
+    assert "Detector Grad-CAM for box 1 · " in _texts(at)
+    picker.set_value(1).run()  # explain the second box: redraws without error
+    assert not at.exception, at.exception
+    assert "Detector Grad-CAM for box 2 · " in _texts(at)
+
+
+def test_ct_page_lists_real_ct(app_env: dict[str, str]) -> None:
+    at = _open("pages/ct_volume.py")
+    at.radio(key="ct_mode").set_value("Demo case").run()
+    assert not at.exception, at.exception
+    options = at.selectbox(key="ct_demo").options
+    if REAL_CT.available():
+        assert REAL_CT.title in options
+    else:
+        assert REAL_CT.title not in options
+        assert any(REAL_CT.missing_hint in c.value for c in at.caption)
