@@ -13,20 +13,17 @@ config).
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from ankle_core.errors import AnkleError
+from ankle_core.inference.batch import run_cases
 from ankle_core.inference.ct import CtPipeline
 
 __all__ = ["CSV_COLUMNS", "CtConfig", "find_cases", "predict_case", "register", "run_batch"]
@@ -157,31 +154,17 @@ def run_batch(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Predict every case and write the CSV; returns the rows in case order."""
-    rows: list[dict[str, Any]] = []
-    bar = tqdm(total=len(cases), desc="CT volumes", unit="case", disable=not progress)
-    results: Iterator[dict[str, Any]]
-    if workers > 1:
-        pool = ProcessPoolExecutor(max_workers=workers)
-        results = pool.map(predict_case, [str(c) for c in cases], [config] * len(cases))
-    else:
-        pool = None
-        results = (predict_case(str(c), config) for c in cases)
-    try:
-        for row in results:
-            rows.append(row)
-            bar.update(1)
-            bar.set_postfix(errors=sum(r["status"] == "error" for r in rows))
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.shutdown()
-    out = Path(out_csv)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS))
-        writer.writeheader()
-        writer.writerows(rows)
-    return rows
+    return run_cases(
+        predict_case,
+        cases,
+        config,
+        out_csv,
+        CSV_COLUMNS,
+        desc="CT volumes",
+        unit="case",
+        workers=workers,
+        progress=progress,
+    )
 
 
 def _main(args: Any) -> int:

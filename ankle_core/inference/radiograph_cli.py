@@ -13,20 +13,17 @@ frozen config).
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from ankle_core.errors import AnkleError
+from ankle_core.inference.batch import run_cases
 from ankle_core.inference.radiograph import RadiographPipeline, RadiographResult
 
 __all__ = ["CSV_COLUMNS", "PipelineConfig", "find_images", "predict_file", "register", "run_batch"]
@@ -156,31 +153,17 @@ def run_batch(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Predict every file and write the CSV; returns the rows in file order."""
-    rows: list[dict[str, Any]] = []
-    bar = tqdm(total=len(files), desc="radiographs", unit="file", disable=not progress)
-    results: Iterator[dict[str, Any]]
-    if workers > 1:
-        pool = ProcessPoolExecutor(max_workers=workers)
-        results = pool.map(predict_file, [str(f) for f in files], [config] * len(files))
-    else:
-        pool = None
-        results = (predict_file(str(f), config) for f in files)
-    try:
-        for row in results:
-            rows.append(row)
-            bar.update(1)
-            bar.set_postfix(errors=sum(r["status"] == "error" for r in rows))
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.shutdown()
-    out = Path(out_csv)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS))
-        writer.writeheader()
-        writer.writerows(rows)
-    return rows
+    return run_cases(
+        predict_file,
+        files,
+        config,
+        out_csv,
+        CSV_COLUMNS,
+        desc="radiographs",
+        unit="file",
+        workers=workers,
+        progress=progress,
+    )
 
 
 def _main(args: Any) -> int:
