@@ -40,6 +40,15 @@ CHROMIUM_FLAGS = [
 DEMO_MODELS = (fixtures.DETECTOR, fixtures.CLASSIFIER, fixtures.CT_MODEL)
 #: Generous: the CI machine is small and shared, and the first analysis loads the models.
 TIMEOUT_MS = 240_000
+#: ``expect(...)`` assertions have their own 5 s default, too short on a loaded 2-core machine.
+EXPECT_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(autouse=True)
+def _patient_expect() -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 def _free_port() -> int:

@@ -17,7 +17,8 @@ def _text(pdf: bytes) -> str:
     chunks = []
     for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
         try:
-            chunks.append(zlib.decompress(match.group(1)).decode("latin-1"))
+            # decompressobj tolerates the stream's last byte being taken for a line end
+            chunks.append(zlib.decompressobj().decompress(match.group(1)).decode("latin-1"))
         except zlib.error:
             chunks.append(match.group(1).decode("latin-1", "replace"))
     return "\n".join(chunks)

@@ -19,12 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from ankle_core.stats import mrmc_or
 from tests.app import fixtures
-from tests.app.browser.conftest import (  # noqa: F401  (fixtures reused, not copied)
-    TIMEOUT_MS,
-    app_url,
-    artifacts_dir,
-    browser,
-)
+from tests.app.browser.conftest import TIMEOUT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -41,7 +36,7 @@ SCALE = {
 }
 
 
-def _context(browser: Browser) -> BrowserContext:  # noqa: F811
+def _context(browser: Browser) -> BrowserContext:
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     context.set_default_timeout(TIMEOUT_MS)
     return context
@@ -135,9 +130,9 @@ def _join(page: Page, url: str, code: str, name: str) -> None:
 
 
 def test_reader_study_end_to_end(
-    browser: Browser,  # noqa: F811
-    app_url: str,  # noqa: F811
-    artifacts_dir: Path,  # noqa: F811
+    browser: Browser,
+    app_url: str,
+    artifacts_dir: Path,
 ) -> None:
     owner_ctx, a_ctx, b_ctx = _context(browser), _context(browser), _context(browser)
     owner, reader_a, reader_b = owner_ctx.new_page(), a_ctx.new_page(), b_ctx.new_page()
