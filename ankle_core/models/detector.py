@@ -139,6 +139,51 @@ def build_fragment_detector(
             f"Unknown detector backbone {backbone!r}; "
             f"choose one of {', '.join(DETECTOR_BACKBONES)}."
         )
+    return retinanet_on_body(
+        body,
+        num_classes=num_classes,
+        long_side=long_side,
+        anchor_sizes=anchor_sizes,
+        norm_groups=norm_groups,
+        score_thresh=score_thresh,
+        nms_thresh=nms_thresh,
+        detections_per_img=detections_per_img,
+        topk_candidates=topk_candidates,
+    )
+
+
+def retinanet_on_body(
+    body: nn.Module,
+    *,
+    num_classes: int,
+    long_side: int,
+    anchor_sizes: Sequence[int],
+    norm_groups: int,
+    score_thresh: float,
+    nms_thresh: float,
+    detections_per_img: int,
+    topk_candidates: int,
+) -> RetinaNet:
+    """Put this project's RetinaNet head on a feature body with P3–P7 outputs.
+
+    Anchors: each level's base size x 1, 2^(1/3), 2^(2/3), aspect ratios 0.5, 1, 2; a
+    GroupNorm head with GIoU box loss; no internal resize (inputs arrive resized to
+    ``long_side``). Shared by the fragment detector and the real-data fracture localiser.
+
+    Args:
+        body: a backbone with FPN exposing ``out_channels`` and five feature levels.
+        num_classes: including background.
+        long_side: input long side in pixels.
+        anchor_sizes: base anchor size in pixels for P3..P7.
+        norm_groups: GroupNorm groups (must divide the FPN width).
+        score_thresh: lowest class probability kept before NMS.
+        nms_thresh: NMS IoU.
+        detections_per_img: most boxes returned.
+        topk_candidates: most candidates per level before NMS.
+
+    Returns:
+        A torchvision :class:`RetinaNet`.
+    """
     sizes = tuple((s, int(s * 2 ** (1 / 3)), int(s * 2 ** (2 / 3))) for s in anchor_sizes)
     anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
     head = RetinaNetHead(

@@ -18,19 +18,16 @@ Cards use ``architecture="retinanet_mobilenet_v2_fpn"``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 
-from torch import nn
 from torchvision.models import mobilenet_v2
 from torchvision.models.detection import RetinaNet
-from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
-from torchvision.models.detection.retinanet import RetinaNetHead
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from ankle_core.errors import ModelLoadError
+from ankle_core.models.detector import retinanet_on_body
 from ankle_core.models.pretrained import PretrainedOrigin, init_from_imagenet
 from ankle_core.models.registry import register_architecture
 
@@ -81,27 +78,16 @@ def build_fracture_localiser(
         fpn_channels,
         extra_blocks=LastLevelP6P7(fpn_channels, fpn_channels),
     )
-    sizes = tuple((s, int(s * 2 ** (1 / 3)), int(s * 2 ** (2 / 3))) for s in anchor_sizes)
-    anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
-    head = RetinaNetHead(
-        body.out_channels,
-        anchors.num_anchors_per_location()[0],
-        num_classes,
-        norm_layer=partial(nn.GroupNorm, norm_groups),
-    )
-    head.regression_head._loss_type = "giou"
-    return RetinaNet(
+    return retinanet_on_body(
         body,
-        num_classes,
-        min_size=long_side,
-        max_size=long_side,
-        anchor_generator=anchors,
-        head=head,
+        num_classes=num_classes,
+        long_side=long_side,
+        anchor_sizes=anchor_sizes,
+        norm_groups=norm_groups,
         score_thresh=score_thresh,
         nms_thresh=nms_thresh,
         detections_per_img=detections_per_img,
         topk_candidates=topk_candidates,
-        _skip_resize=True,
     )
 
 
