@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from ankle_core.config import Settings
+from ankle_core.io import suppress_identifying_warnings
 from ankle_core.models.card import ModelCard
 from ankle_core.store import CaseStore
 from ankle_core.types import Radiograph, Volume
@@ -54,7 +55,12 @@ __all__ = [
 
 @st.cache_resource(show_spinner=False)
 def settings() -> Settings:
-    """The process's settings, read from the environment once."""
+    """The process's settings, read from the environment once.
+
+    Also the app's start-up hook: pydicom's warnings that quote header values (names, IDs)
+    are filtered once for the process, so no identifier reaches the server's log.
+    """
+    suppress_identifying_warnings()
     return Settings.from_env()
 
 
