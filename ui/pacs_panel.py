@@ -42,12 +42,12 @@ from ankle_core.pacs import (
     series_zip,
     uids_sha256,
 )
-from ui.inputs import InputFile
+from ui.inputs import InputFile, choose_input
 
 if TYPE_CHECKING:
     from ui.analysis import CtAnalysis, RadiographAnalysis
 
-__all__ = ["PacsSource", "choose_pacs_input", "send_results_panel"]
+__all__ = ["PacsSource", "choose_case_source", "choose_pacs_input", "send_results_panel"]
 
 _MODALITIES = {"radiograph": ("CR", "DX"), "ct": ("CT",)}
 _STATE = "ankle_pacs_sources"
@@ -167,6 +167,26 @@ def _retrieve_ct(
             PacsSource(study.study_uid, loaded.datasets, name),
         )
     ]
+
+
+def choose_case_source(
+    kind: str, upload_types: list[str], settings: Settings, key: str
+) -> InputFile | None:
+    """The page's input: a file or demo case, or a study from the PACS.
+
+    Args:
+        kind: ``"radiograph"`` or ``"ct"``.
+        upload_types: file suffixes the uploader accepts.
+        settings: the app's settings (PACS address and credentials).
+        key: widget key prefix, unique per page.
+
+    Returns:
+        The chosen input, or None while nothing is chosen.
+    """
+    mode = st.radio("Source", ["File or demo", "PACS"], horizontal=True, key=f"{key}_source")
+    if mode == "PACS":
+        return choose_pacs_input(kind, settings, key)
+    return choose_input(kind, upload_types, key=key)
 
 
 def choose_pacs_input(kind: str, settings: Settings, key: str) -> InputFile | None:
