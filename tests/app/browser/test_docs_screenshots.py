@@ -79,3 +79,54 @@ def test_screenshot_models(page: Page, demo_app_url: str) -> None:
     page.locator('[data-testid="stExpander"] summary').first.click()
     expect(page.get_by_text("Intended use.").first).to_be_visible(timeout=TIMEOUT_MS)
     assert _shot(page, "models", 1000).stat().st_size > 10_000
+
+
+def test_screenshot_localiser(page: Page, demo_app_url: str) -> None:
+    # case_04: the localiser's boxes reach its operating point there (none on case_01)
+    _demo(page, f"{demo_app_url}/", "Radiograph case", "case_04")
+    expect(page.get_by_text("Case call:")).to_be_visible(timeout=TIMEOUT_MS)
+    expander = page.locator('[data-testid="stExpander"]', has_text="General fracture localiser")
+    expander.locator("summary").click()
+    expect(expander.get_by_text("Detector Grad-CAM for box")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(expander.locator("img").nth(1)).to_be_visible(timeout=TIMEOUT_MS)
+    assert _shot(page, "radiograph_localiser", 1000, expander).stat().st_size > 10_000
+
+
+def _nav(page: Page, url: str, link: str) -> None:
+    """Open ``link`` from the app's sidebar, so the page runs inside app.py's navigation."""
+    page.goto(f"{url}/")
+    expect(page.get_by_role("heading", name="Radiograph case")).to_be_visible(timeout=TIMEOUT_MS)
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(link, exact=True).click()
+
+
+def test_screenshot_library(page: Page, demo_app_url: str) -> None:
+    _nav(page, demo_app_url, "Teaching library")
+    expect(page.get_by_role("heading", name="Teaching library")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_text(re.compile(r"\d+ of \d+ cases"))).to_be_visible(timeout=TIMEOUT_MS)
+    chart = page.locator('[data-testid="stPlotlyChart"] .main-svg').first
+    expect(chart).to_be_visible(timeout=TIMEOUT_MS)
+    assert _shot(page, "library", 1000).stat().st_size > 10_000
+
+
+def test_screenshot_quiz(page: Page, demo_app_url: str) -> None:
+    _nav(page, demo_app_url, "Quiz")
+    expect(page.get_by_role("heading", name="Quiz")).to_be_visible(timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="Start the quiz").click()
+    expect(page.get_by_text(re.compile(r"Case 1 of \d+"))).to_be_visible(timeout=TIMEOUT_MS)
+    chart = page.locator('[data-testid="stPlotlyChart"] .main-svg').first
+    expect(chart).to_be_visible(timeout=TIMEOUT_MS)
+    assert _shot(page, "quiz", 1000).stat().st_size > 10_000
+
+
+def test_screenshot_reader_study(page: Page, demo_app_url: str) -> None:
+    _nav(page, demo_app_url, "Reader study")
+    expect(page.get_by_role("heading", name="Reader study")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_role("button", name="Join or resume")).to_be_visible(timeout=TIMEOUT_MS)
+    assert _shot(page, "reader_study", 800).stat().st_size > 10_000
+
+
+def test_screenshot_study_owner(page: Page, demo_app_url: str) -> None:
+    _nav(page, demo_app_url, "Study owner")
+    expect(page.get_by_role("heading", name="Study owner")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_text("Rating scale")).to_be_visible(timeout=TIMEOUT_MS)
+    assert _shot(page, "study_owner", 1000).stat().st_size > 10_000
