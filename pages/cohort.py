@@ -33,7 +33,11 @@ else:
     c1, c2, c3 = st.columns([2, 3, 1])
     kind = c1.selectbox("Task", list(kinds), format_func=lambda k: kinds[k], key="cohort_kind")
     dims = 2 if kind == "radiograph" else 3
-    names = [n for n, c in cards.items() if c.spatial_dims == dims and "detect" not in c.task]
+    names = [
+        n
+        for n, c in cards.items()
+        if c.spatial_dims == dims and ("vs" in c.task if dims == 2 else "detect" not in c.task)
+    ]
     models = c2.multiselect("Models", names, default=names, key="cohort_models")
     n = c3.number_input("Cases", 10, 200, 24, 2, key="cohort_n")
     if st.button("Run", type="primary", disabled=not models, key="cohort_run"):

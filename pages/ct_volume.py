@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ankle_core.errors import AnkleError
-from ui import history, inputs, resources, widgets
+from ui import history, pacs_panel, resources, widgets
 from ui.ct_panel import render_ct_case
 from ui.shell import ensure_app_shell
 
@@ -24,7 +24,7 @@ pick_input, pick_model = st.columns([3, 2], gap="large")
 with pick_model:
     model = st.selectbox("CT model", ct_models or ["ct-fracture-mobilenet3d"])
 with pick_input:
-    source = inputs.choose_input("ct", ["nii", "gz", "zip"], key="ct")
+    source = pacs_panel.choose_case_source("ct", ["nii", "gz", "zip"], settings, key="ct")
 
 failed = False
 if source is not None:
@@ -56,3 +56,5 @@ else:
     if failed:
         st.caption(f"Still showing your previous case: {name}")
     render_ct_case(name, sha256, analysis)
+    if source is not None and not failed:  # a PACS input can send its results back
+        pacs_panel.send_results_panel("ct", analysis, source, settings, key="ct")

@@ -7,7 +7,7 @@ import streamlit as st
 from ankle_core.teaching import CLASS_NAMES, CLASSES, DIFFICULTIES, difficulty_bin, filter_cases
 from ui import teaching
 
-st.title("📚 Teaching library")
+st.title("Teaching library")
 st.caption(
     "Lateral malleolar avulsion fracture (LMAF) or subfibular ossicle (SFO)? Every case here "
     "is a **synthetic phantom** with known ground truth, not a patient."

@@ -10,7 +10,7 @@ from ankle_core.teaching import CLASS_NAMES, CLASSES, new_quiz, quiz_results, re
 from ankle_core.teaching.quiz_pdf import results_pdf
 from ui import teaching
 
-st.title("🎯 Quiz: predict, then reveal")
+st.title("Quiz: predict, then reveal")
 st.caption("Every case is a synthetic phantom. Commit your call before anything is revealed.")
 
 if st.sidebar.button("Start a new quiz", key="quiz_restart"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ankle_core.errors import AnkleError
-from ui import history, inputs, resources, widgets
+from ui import history, pacs_panel, resources, widgets
 from ui.localiser_panel import render_localiser_section
 from ui.radiograph_panel import render_radiograph_case
 from ui.shell import ensure_app_shell
@@ -31,7 +31,9 @@ with pick_models:
     default = classifiers.index(DEFAULT_CLASSIFIER) if DEFAULT_CLASSIFIER in classifiers else 0
     classifier = st.selectbox("LMAF/SFO classifier", classifiers, index=default)
 with pick_input:
-    source = inputs.choose_input("radiograph", ["dcm", "dicom", "png", "jpg", "jpeg"], key="rg")
+    source = pacs_panel.choose_case_source(
+        "radiograph", ["dcm", "dicom", "png", "jpg", "jpeg"], settings, key="rg"
+    )
 
 failed = False
 if source is not None:
@@ -66,3 +68,5 @@ else:
         st.caption(f"Still showing your previous case: {name}")
     render_radiograph_case(name, sha256, models, analysis)
     render_localiser_section(analysis.radiograph, sha256, models_dir, settings.device)
+    if source is not None and not failed:  # a PACS input can send its results back
+        pacs_panel.send_results_panel("radiograph", analysis, source, settings, key="rg")

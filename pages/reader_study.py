@@ -11,7 +11,7 @@ from ankle_core.errors import InvalidInputError
 from ankle_core.teaching import join_study, reader_progress, submit_rating
 from ui import reader_study, teaching, widgets
 
-st.title("👓 Reader study")
+st.title("Reader study")
 store = reader_study.study_store()
 
 if "rs_reader" not in st.session_state and "reader" in st.query_params:  # reload: resume

@@ -15,7 +15,7 @@ from ankle_core.teaching import (
 )
 from ui import reader_study, widgets
 
-st.title("🔑 Study owner")
+st.title("Study owner")
 store = reader_study.study_store()
 create_tab, results_tab = st.tabs(["Create a study", "Results"])
 

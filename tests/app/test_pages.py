@@ -190,3 +190,16 @@ def test_ct_demo_and_bad_volume(app_env: dict[str, str]) -> None:
     at.radio(key="ct_mode").set_value("Demo case").run()
     assert not at.exception, at.exception
     assert "Fracture probability" in _markdown(at)
+
+
+def test_both_case_pages_offer_a_pacs_source(
+    app_env: dict[str, str],
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.delenv("ANKLE_PACS_URL", raising=False)
+    for page, key in (("pages/radiograph.py", "rg"), ("pages/ct_volume.py", "ct")):
+        at = _open(page)
+        at.radio(key=f"{key}_source").set_value("PACS").run()
+        assert not at.exception, at.exception
+        assert any("PACS address" in i.value for i in at.info)  # asks for the address
+        assert not [u for u in at.get("file_uploader")]  # the file input is replaced
