@@ -35,11 +35,17 @@ def real_ct(request: pytest.FixtureRequest, real_ct_dir: Path) -> Volume:
 
 
 @pytest.fixture(scope="session")
-def ct_model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
-    """The committed demo CT model, or a tiny random 3D MobileNet whose 32^3 cube at 12 mm
-    covers a whole abdomen (384 mm)."""
+def ct_model(random_ct_model: LoadedModel) -> LoadedModel:
+    """The committed demo CT model, or else :func:`random_ct_model`."""
     if (DEMO_CT / "card.json").is_file():
         return load_model(DEMO_CT, device="cpu")
+    return random_ct_model
+
+
+@pytest.fixture(scope="session")
+def random_ct_model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
+    """A tiny random 3D MobileNet whose 32^3 cube at 12 mm covers a whole abdomen (384 mm);
+    its Grad-CAM responds to air, unlike the demo model's."""
     from ankle_core.models.cnn3d import CT_LABELS, build_ct_mobilenet3d
     from ankle_core.preprocess.volume import CtPreprocessing
 
