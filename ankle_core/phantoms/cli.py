@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exp.add_argument("--difficulty", type=float, default=0.5, help="0 (easy) to 1 (hard)")
     exp.add_argument(
+        "--paired",
+        action="store_true",
+        help="CT: each seed with and without its fracture, one patient id per pair; "
+        "difficulty drawn per pair from [0, --difficulty]",
+    )
+    exp.add_argument(
         "--demo", action="store_true", help="write the bundled demo set (ignores --n/--kind)"
     )
     mon = sub.add_parser("montage", help="draw the docs montage of LMAF, SFO and intact cases")
@@ -65,8 +71,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("export needs --n and --kind (or --demo)")
         if args.n < 1 or not 0.0 <= args.difficulty <= 1.0:
             parser.error("--n must be at least 1 and --difficulty within [0, 1]")
+        if args.paired and (args.kind != "ct" or args.n % 2):
+            parser.error("--paired is for --kind ct with an even --n")
         rows = export_dataset(
-            args.out, args.n, args.kind, seed=args.seed, size=args.size, difficulty=args.difficulty
+            args.out,
+            args.n,
+            args.kind,
+            seed=args.seed,
+            size=args.size,
+            difficulty=args.difficulty,
+            paired=args.paired,
         )
     print(f"Wrote {len(rows)} phantom files to {args.out} (labels.csv, annotations.json).")
     return 0

@@ -324,6 +324,7 @@ def export_volumes(
     subdir: str = "volumes",
     formats: Sequence[str] | None = None,
     annotations: Annotations | None = None,
+    paired: bool = False,
 ) -> list[dict[str, Any]]:
     """Write ``n`` phantom CT volumes under ``out/subdir`` (NIfTI and DICOM series).
 
@@ -338,10 +339,18 @@ def export_volumes(
         subdir: folder for the volumes, relative to ``out``.
         formats: per-volume ``"nifti"`` or ``"dicom-series"``; alternating when None.
         annotations: accumulator for ``annotations.json``, or None.
+        paired: write counterfactual pairs instead: ``n // 2`` seeds, each drawn once with
+            its fracture and once without (same anatomy, pose and noise), both under one
+            ``patient_id`` so that grouped splits keep a pair together; each pair's
+            difficulty is drawn uniformly from ``[0, difficulty]``. ``n`` must be even.
 
     Returns:
         One ``labels.csv`` row (a dict) per volume.
     """
+    if paired:
+        return _export_volume_pairs(
+            out, n, seed, shape, spacing_mm, difficulty, first_number, subdir, annotations
+        )
     folder = out / subdir
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 2])
@@ -368,6 +377,39 @@ def export_volumes(
     return rows
 
 
+def _export_volume_pairs(
+    out: Path,
+    n: int,
+    seed: int,
+    shape: tuple[int, int, int],
+    spacing_mm: tuple[float, float, float],
+    difficulty: float,
+    first_number: int,
+    subdir: str,
+    annotations: Annotations | None,
+) -> list[dict[str, Any]]:
+    """:func:`export_volumes` with ``paired=True``: NIfTI files ``ct_NNNN_{fx,nofx}``."""
+    if n < 2 or n % 2:
+        raise ValueError(f"paired export needs an even n of at least 2, got {n}.")
+    folder = out / subdir
+    folder.mkdir(parents=True, exist_ok=True)
+    levels = np.random.default_rng([seed, 4]).uniform(0.0, difficulty, size=n // 2)
+    rows: list[dict[str, Any]] = []
+    for i, case_seed in enumerate(_case_seeds(seed, 3, n // 2)):
+        number = first_number + i
+        level = round(float(levels[i]), 4)
+        for fractured, tag in ((True, "fx"), (False, "nofx")):
+            vol = make_volume(
+                case_seed, fractured, shape=shape, spacing_mm=spacing_mm, difficulty=level
+            )
+            path = write_ct_nifti(folder / f"ct_{number:04d}_{tag}.nii.gz", vol)
+            row = volume_row(out, path, vol, number, "nifti", level)
+            rows.append(row)
+            if annotations is not None:
+                annotations.add_volume(row["file"], vol, row["patient_id"])
+    return rows
+
+
 def write_tables(out: Path, rows: list[dict[str, Any]], annotations: Annotations) -> None:
     """Write ``out/labels.csv`` (columns :data:`LABEL_COLUMNS`) and ``out/annotations.json``."""
     with (out / "labels.csv").open("w", newline="", encoding="utf-8") as fh:
@@ -386,6 +428,7 @@ def export_dataset(
     seed: int = 0,
     size: int | None = None,
     difficulty: float = 0.5,
+    paired: bool = False,
 ) -> list[dict[str, Any]]:
     """Write a radiograph or CT data set with its ``labels.csv`` and ``annotations.json``.
 
@@ -396,18 +439,22 @@ def export_dataset(
         seed: export seed.
         size: radiograph side in pixels (default 512), or CT in-plane size (default 128;
             the field of view is kept, so the spacing scales).
-        difficulty: phantom difficulty, 0 to 1.
+        difficulty: phantom difficulty, 0 to 1 (with ``paired``, the top of the range).
+        paired: CT only: counterfactual pairs (see :func:`export_volumes`).
 
     Returns:
         The ``labels.csv`` rows.
 
     Raises:
-        ValueError: an unknown ``kind`` or ``n < 1``.
+        ValueError: an unknown ``kind``, ``n < 1``, ``paired`` with radiographs, or an odd
+            ``n`` with ``paired``.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}.")
     out.mkdir(parents=True, exist_ok=True)
     ann = Annotations(seed)
+    if paired and kind != "ct":
+        raise ValueError("paired export is for CT phantoms only.")
     if kind == "radiograph":
         rows = export_radiographs(
             out, n, seed=seed, size=size or 512, difficulty=difficulty, annotations=ann
@@ -423,6 +470,7 @@ def export_dataset(
             spacing_mm=spacing,
             difficulty=difficulty,
             annotations=ann,
+            paired=paired,
         )
     else:
         raise ValueError(f"kind must be 'radiograph' or 'ct', got {kind!r}.")

@@ -180,3 +180,26 @@ def test_dicom_objects_validate(radiograph_set: Path, tmp_path: Path) -> None:
             line for line in result.stderr.splitlines() if line.startswith(("Error", "Warning"))
         ]
         assert problems == [], (path.name, problems)
+
+
+def test_paired_ct_export_shares_anatomy_within_a_pair(tmp_path: Path) -> None:
+    export_dataset(tmp_path, 4, "ct", seed=2, size=32, difficulty=0.3, paired=True)
+    rows = _rows(tmp_path)
+    assert [r["label"] for r in rows] == ["1", "0", "1", "0"]
+    assert rows[0]["patient_id"] == rows[1]["patient_id"] != rows[2]["patient_id"]
+    assert rows[0]["seed"] == rows[1]["seed"] and rows[0]["difficulty"] == rows[1]["difficulty"]
+    assert all(0.0 <= float(r["difficulty"]) <= 0.3 for r in rows)
+    fx = aio.read_volume(tmp_path / rows[0]["file"]).array
+    intact = aio.read_volume(tmp_path / rows[1]["file"]).array
+    changed = np.abs(fx - intact) > 1.0
+    box = [int(rows[0][k]) for k in ("z0", "y0", "x0", "z1", "y1", "x1")]
+    inside = np.zeros_like(changed)
+    inside[box[0] : box[3], box[1] : box[4], box[2] : box[5]] = True
+    # The pair differs only around the fracture (and its displaced fragment).
+    assert changed.any() and changed[inside].sum() >= 0.5 * changed.sum()
+    with pytest.raises(ValueError, match="even"):
+        export_dataset(tmp_path / "odd", 3, "ct", paired=True)
+    with pytest.raises(ValueError, match="CT"):
+        export_dataset(tmp_path / "xr", 2, "radiograph", paired=True)
+    with pytest.raises(SystemExit):
+        main(["export", "--out", str(tmp_path / "c"), "--n", "3", "--kind", "ct", "--paired"])
