@@ -65,6 +65,7 @@ def build_ct_mobilenet3d(
     last_channel: int = 1280,
     dropout_prob: float = 0.2,
     in_channels: int = 1,
+    global_pool: str = "avg",
 ) -> nn.Module:
     """3D MobileNetV2 (inverted residuals, depthwise 3D convolutions).
 
@@ -74,6 +75,7 @@ def build_ct_mobilenet3d(
         last_channel: channels of the head convolution.
         dropout_prob: dropout before the classifier.
         in_channels: input channels.
+        global_pool: ``"avg"`` or ``"max"`` global pooling before the classifier.
 
     Returns:
         Module taking (N, 1, D, H, W), any D/H/W (128^3 in the study, 64^3 in the demo).
@@ -85,6 +87,7 @@ def build_ct_mobilenet3d(
         width_mult=width_mult,
         last_channel=last_channel,
         dropout_prob=dropout_prob,
+        global_pool=global_pool,
     )
 
 

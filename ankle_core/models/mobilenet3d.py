@@ -134,6 +134,10 @@ class MobileNet(nn.Module):
         dropout_prob: dropout before the classifier.
         norm: MONAI norm spec (default batch norm).
         act: MONAI activation spec (default ReLU6).
+        global_pool: ``"avg"`` (MobileNetV2's global average pooling) or ``"max"`` (global
+            max pooling: the score follows the strongest local evidence, which suits a
+            small finding such as a fracture line in a large volume, as in
+            multiple-instance learning; see docs/ct.md).
 
     Input ``(N, in_channels, *spatial)``; output ``(N, num_classes)`` logits.
 
@@ -153,10 +157,13 @@ class MobileNet(nn.Module):
         dropout_prob: float = 0.2,
         norm: str | tuple[Any, ...] = "batch",
         act: str | tuple[Any, ...] = "relu6",
+        global_pool: str = "avg",
     ) -> None:
         super().__init__()
         if spatial_dims not in (1, 2, 3):
             raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims}.")
+        if global_pool not in ("avg", "max"):
+            raise ValueError(f"global_pool must be 'avg' or 'max', got {global_pool!r}.")
         setting = tuple(tuple(s) for s in (inverted_residual_setting or DEFAULT_SETTING))
         channels = _make_divisible(32 * width_mult)
         head = _make_divisible(last_channel * max(1.0, width_mult))
@@ -186,7 +193,9 @@ class MobileNet(nn.Module):
         self.spatial_dims = spatial_dims
         self.stage_strides: tuple[int, ...] = tuple(strides)
         self.features = nn.Sequential(*layers)
-        self.pool = Pool[Pool.ADAPTIVEAVG, spatial_dims](1)
+        self.global_pool = global_pool
+        pool_type = Pool.ADAPTIVEMAX if global_pool == "max" else Pool.ADAPTIVEAVG
+        self.pool = Pool[pool_type, spatial_dims](1)
         self.classifier = nn.Sequential(nn.Dropout(dropout_prob), nn.Linear(head, num_classes))
         self._init_weights()
 

@@ -31,6 +31,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import shlex
@@ -54,9 +55,16 @@ from ankle_core.models.registry import build_network
 from ankle_core.models.weights import save_model
 from ankle_core.preprocess.intensity import BONE_WINDOW, STUDY_WINDOW
 from ankle_core.preprocess.volume import CtPreprocessing
-from ankle_core.training.datasets3d import CtCubeDataset, load_ct_samples, prepare_cubes
+from ankle_core.training.batching import GroupBatchSampler
+from ankle_core.training.box_supervision import BoxSupervision
+from ankle_core.training.datasets3d import (
+    CtCubeDataset,
+    load_ct_samples,
+    prepare_cubes,
+    prepare_cubes_and_masks,
+)
 from ankle_core.training.evaluate import auc_with_ci, classifier_operating_points
-from ankle_core.training.loop import fit
+from ankle_core.training.loop import FitResult, fit
 from ankle_core.training.splits import group_kfold, split_grouped
 
 __all__ = [
@@ -84,6 +92,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, type=Path, help="model folder to write")
     p.add_argument("--arch", default="ct_mobilenet3d", choices=ARCHITECTURES)
     p.add_argument("--width-mult", type=float, default=1.0, help="MobileNet width")
+    p.add_argument(
+        "--global-pool",
+        choices=("avg", "max"),
+        default="avg",
+        help="MobileNet global pooling; max suits small findings (default avg)",
+    )
     p.add_argument("--depth", type=int, default=18, help="ResNet depth: 18, 34, 50, 101")
     p.add_argument("--variant", default="b0", help="EfficientNet variant: b0 ... b7")
     p.add_argument("--epochs", type=int, default=20)
@@ -92,8 +106,27 @@ def register(subparsers: Any) -> None:
     p.add_argument("--patience", type=int, default=5, help="early-stopping patience, epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--kfold", type=int, default=0, help="K >= 2 for K-fold training")
+    p.add_argument(
+        "--box-loss",
+        type=float,
+        default=0.0,
+        help="weight of the box-supervised auxiliary loss on the Grad-CAM block (needs "
+        "z0..x1 box columns in labels.csv; 0 = off)",
+    )
+    p.add_argument(
+        "--grouped-batches",
+        action="store_true",
+        help="keep each patient_id's volumes in one batch (paired phantoms: with and without "
+        "the fracture side by side)",
+    )
     p.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
     p.add_argument("--input-size", type=int, default=128, help="input cube edge, voxels")
+    p.add_argument(
+        "--max-rotation",
+        type=float,
+        default=10.0,
+        help="largest augmentation rotation about each axis, degrees (default 10)",
+    )
     p.add_argument("--spacing", type=float, default=1.0, help="isotropic spacing, mm")
     p.add_argument("--window", choices=("study", "bone"), default="study")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -131,6 +164,8 @@ def architecture_params(args: argparse.Namespace) -> dict[str, Any]:
     params: dict[str, Any] = {"num_classes": 2}
     if args.arch == "ct_mobilenet3d":
         params["width_mult"] = float(args.width_mult)
+        if getattr(args, "global_pool", "avg") != "avg":
+            params["global_pool"] = str(args.global_pool)
     elif args.arch == "ct_resnet":
         params["depth"] = int(args.depth)
     else:
@@ -206,26 +241,52 @@ def _train_fold(
     fold: int,
     cubes: npt.NDArray[np.float16],
     labels: npt.NDArray[np.int64],
+    groups: Sequence[str],
     train_idx: npt.NDArray[np.int64],
     val_idx: npt.NDArray[np.int64],
     device: torch.device,
     card_stub: ModelCard,
+    masks: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[nn.Module, float, dict[str, Any]]:
     torch.manual_seed(args.seed + fold)
     network = build_network(card_stub).to(device)
-    optimizer = torch.optim.Adam(network.parameters(), lr=args.lr)
-    train_ds = CtCubeDataset(cubes, labels, train_idx, augment=True, seed=args.seed + fold)
+    box_weight = float(getattr(args, "box_loss", 0.0)) if masks is not None else 0.0
+    aux = BoxSupervision(network, int(args.input_size)).to(device) if box_weight > 0 else None
+    params = list(network.parameters()) + (list(aux.parameters()) if aux is not None else [])
+    optimizer = torch.optim.Adam(params, lr=args.lr)
+    train_ds = CtCubeDataset(
+        cubes,
+        labels,
+        train_idx,
+        augment=True,
+        seed=args.seed + fold,
+        max_rotation_deg=getattr(args, "max_rotation", 10.0),
+        masks=masks if aux is not None else None,
+    )
     loss_fn = nn.CrossEntropyLoss()
 
-    def batches(epoch: int) -> DataLoader[tuple[torch.Tensor, int]]:
-        gen = torch.Generator().manual_seed(args.seed * 1000 + fold * 100 + epoch)
+    grouped = (
+        GroupBatchSampler([groups[i] for i in train_idx], args.batch_size, seed=args.seed + fold)
+        if getattr(args, "grouped_batches", False)
+        else None
+    )
+
+    def batches(epoch: int) -> DataLoader[tuple[Any, ...]]:
         train_ds.transform.set_random_state(seed=args.seed + 7919 * epoch + fold)  # type: ignore[union-attr]
+        if grouped is not None:
+            grouped.set_epoch(epoch)
+            return DataLoader(train_ds, batch_sampler=grouped)
+        gen = torch.Generator().manual_seed(args.seed * 1000 + fold * 100 + epoch)
         return DataLoader(train_ds, batch_size=args.batch_size, shuffle=True, generator=gen)
 
-    def step(batch: tuple[torch.Tensor, torch.Tensor]) -> float:
+    def step(batch: Sequence[torch.Tensor]) -> float:
         x, y = batch[0].to(device), batch[1].to(device)
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(network(x), y)
+        if aux is not None:
+            m = batch[2].to(device)
+            use = (y == 0) | m.flatten(1).any(dim=1)
+            loss = loss + box_weight * aux.loss(m, use)
         loss.backward()
         optimizer.step()
         return float(loss.detach())
@@ -241,7 +302,38 @@ def _train_fold(
     resume = (
         args.resume if args.resume is not None and Path(args.resume).name == ckpt.name else None
     )
-    result = fit(
+    with aux if aux is not None else contextlib.nullcontext():
+        result = _fit_fold(
+            network, optimizer, batches, step, validate, ckpt, resume, args, grouped, train_idx
+        )
+    info = {
+        "fold": fold,
+        "best_epoch": result.best_epoch + 1,
+        "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early,
+        "val_auc": round(result.best_score, 4),
+        "n_train": len(train_idx),
+        "n_val": len(val_idx),
+        "history": [{k: round(v, 4) for k, v in h.items()} for h in result.history],
+    }
+    if aux is not None:
+        info["box_loss_block"] = aux.layer_name
+    return network, float(result.best_score), info
+
+
+def _fit_fold(
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Any,
+    step: Any,
+    validate: Any,
+    ckpt: Path,
+    resume: Path | None,
+    args: argparse.Namespace,
+    grouped: GroupBatchSampler | None,
+    train_idx: npt.NDArray[np.int64],
+) -> FitResult:
+    return fit(
         network,
         optimizer,
         batches=batches,
@@ -253,19 +345,10 @@ def _train_fold(
         checkpoint=ckpt,
         resume=resume,
         progress=not args.no_progress,
-        steps_per_epoch=(len(train_idx) + args.batch_size - 1) // args.batch_size,
+        steps_per_epoch=len(grouped)
+        if grouped is not None
+        else (len(train_idx) + args.batch_size - 1) // args.batch_size,
     )
-    info = {
-        "fold": fold,
-        "best_epoch": result.best_epoch + 1,
-        "epochs_run": len(result.history),
-        "stopped_early": result.stopped_early,
-        "val_auc": round(result.best_score, 4),
-        "n_train": len(train_idx),
-        "n_val": len(val_idx),
-        "history": [{k: round(v, 4) for k, v in h.items()} for h in result.history],
-    }
-    return network, float(result.best_score), info
 
 
 def _folds(
@@ -323,7 +406,15 @@ def run(args: argparse.Namespace) -> int:
     labels = np.asarray([s.label for s in samples], dtype=np.int64)
     groups = [s.group for s in samples]
     logger.info("%d volumes (%d with a fracture)", len(samples), int(labels.sum()))
-    cubes = prepare_cubes(samples, prep, progress=not args.no_progress)
+    masks: npt.NDArray[np.bool_] | None = None
+    if getattr(args, "box_loss", 0.0) > 0:
+        if not any(s.box is not None for s in samples):
+            raise InvalidInputError(
+                "--box-loss needs fracture boxes: labels.csv has no z0 y0 x0 z1 y1 x1 values."
+            )
+        cubes, masks = prepare_cubes_and_masks(samples, prep, progress=not args.no_progress)
+    else:
+        cubes = prepare_cubes(samples, prep, progress=not args.no_progress)
     folds, test_idx = _folds(labels, groups, args)
     size = int(args.input_size)
     stub = ModelCard(
@@ -341,7 +432,7 @@ def run(args: argparse.Namespace) -> int:
     fold_info = []
     for fold, (train_idx, val_idx) in enumerate(folds):
         network, score, info = _train_fold(
-            args, fold, cubes, labels, train_idx, val_idx, device, stub
+            args, fold, cubes, labels, groups, train_idx, val_idx, device, stub, masks
         )
         fold_info.append(info)
         if best is None or score > best[1]:
@@ -375,10 +466,22 @@ def run(args: argparse.Namespace) -> int:
         "optimizer": f"Adam lr {args.lr}",
         "loss": "cross-entropy, 2 classes",
         "batch_size": args.batch_size,
+        "box_loss": {
+            "weight": float(args.box_loss),
+            "what": "BCE (pos_weight 10) of a training-only 1x1x1 head on the Grad-CAM block "
+            "predicting cells overlapping the labels.csv fracture box",
+            "n_boxes": sum(s.box is not None for s in samples),
+        }
+        if masks is not None
+        else None,
+        "batches": "whole patient groups per batch (GroupBatchSampler)"
+        if getattr(args, "grouped_batches", False)
+        else "shuffled volumes",
         "max_epochs": args.epochs,
         "patience": args.patience,
-        "augmentation": "LR flip p0.5; rotation <=10 deg/axis p0.5; intensity scale 10%, "
-        "shift 0.05 p0.5; Gaussian noise sd 0.01 p0.3 (MONAI)",
+        "augmentation": f"LR flip p0.5; rotation <={getattr(args, 'max_rotation', 10.0):g} "
+        "deg/axis p0.5; intensity scale 10%, shift 0.05 p0.5; Gaussian noise sd 0.01 p0.3 "
+        "(MONAI)",
         "splits": {
             "method": f"grouped stratified, {args.kfold}-fold"
             if args.kfold >= 2

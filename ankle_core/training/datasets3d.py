@@ -4,7 +4,10 @@ A training folder holds volumes (NIfTI files, or DICOM series as sub-folders) re
 :func:`ankle_core.io.read_volume`, and ``labels.csv`` with at least the columns ``file``
 (path relative to the folder), ``patient_id`` (grouping key for the splits) and ``label``
 (``fracture``/``1``/``true`` or ``no fracture``/``none``/``0``/``false``). Rows whose ``kind``
-column exists and is not ``ct`` are skipped.
+column exists and is not ``ct`` are skipped. Optional columns ``z0 y0 x0 z1 y1 x1`` give a
+fractured volume's fracture box in voxel indices of the file's own grid, upper bounds
+exclusive (the phantom exporter writes them); :func:`prepare_cubes_and_masks` carries them
+into the model's grid for the box-supervised loss of the CT trainer (``--box-loss``).
 
 Each volume is read and preprocessed once (:func:`ankle_core.preprocess.preprocess_volume`)
 and kept in memory as a float16 cube: 0.5 MB at 64^3, 4 MB at 128^3. Augmentation uses
@@ -20,6 +23,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,16 +39,23 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from ankle_core.errors import InvalidInputError
+from ankle_core.preprocess.transform import GridTransform
 from ankle_core.preprocess.volume import CtPreprocessing, preprocess_volume
 
 __all__ = [
+    "BOX_COLUMNS",
     "CtCubeDataset",
     "CtSample",
+    "box_mask",
     "ct_augmentation",
     "load_ct_samples",
     "parse_label",
     "prepare_cubes",
+    "prepare_cubes_and_masks",
 ]
+
+#: ``labels.csv`` columns of an optional fracture box (voxel indices, upper bounds exclusive).
+BOX_COLUMNS = ("z0", "y0", "x0", "z1", "y1", "x1")
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +71,27 @@ class CtSample:
         path: NIfTI file or DICOM series folder.
         label: 1 = fracture, 0 = no fracture.
         group: grouping key for splits (patient id; never logged).
+        box: fracture box (z0, y0, x0, z1, y1, x1) in the file's voxel indices, upper
+            bounds exclusive, or None.
     """
 
     path: Path
     label: int
     group: str
+    box: tuple[int, int, int, int, int, int] | None = None
+
+
+def _parse_box(row: dict[str, str]) -> tuple[int, int, int, int, int, int] | None:
+    values = [str(row.get(k) or "").strip() for k in BOX_COLUMNS]
+    if not all(values):
+        return None
+    try:
+        z0, y0, x0, z1, y1, x1 = (int(float(v)) for v in values)
+    except ValueError as exc:
+        raise InvalidInputError(f"labels.csv has a box that is not numbers: {values}.") from exc
+    if z1 <= z0 or y1 <= y0 or x1 <= x0:
+        raise InvalidInputError(f"labels.csv has an empty box: {values}.")
+    return (z0, y0, x0, z1, y1, x1)
 
 
 def parse_label(text: str) -> int:
@@ -109,10 +136,37 @@ def load_ct_samples(data_dir: str | Path) -> list[CtSample]:
         except KeyError as exc:
             raise InvalidInputError(f"labels.csv lacks the column {exc.args[0]!r}.") from exc
         group = row.get("patient_id") or row["file"]
-        samples.append(CtSample(path=path, label=label, group=str(group)))
+        box = _parse_box(row) if label == 1 else None
+        samples.append(CtSample(path=path, label=label, group=str(group), box=box))
     if not samples:
         raise InvalidInputError(f"labels.csv in {root} lists no CT volumes.")
     return samples
+
+
+def box_mask(
+    transform: GridTransform,
+    shape: Sequence[int],
+    box: tuple[int, int, int, int, int, int],
+) -> npt.NDArray[np.bool_]:
+    """The model-grid voxels whose centres fall inside a box of the original grid.
+
+    Args:
+        transform: the prepared volume's :class:`~ankle_core.preprocess.transform.GridTransform`.
+        shape: the model cube's (D, H, W).
+        box: (z0, y0, x0, z1, y1, x1) original voxel indices, upper bounds exclusive.
+
+    Returns:
+        (D, H, W) boolean mask.
+    """
+    grid = np.stack(
+        np.meshgrid(*(np.arange(int(n)) for n in shape), indexing="ij"), axis=-1
+    ).reshape(-1, 3)
+    orig = transform.to_original_index(grid)
+    lo = np.asarray(box[:3], dtype=np.float64) - 0.5
+    hi = np.asarray(box[3:], dtype=np.float64) - 0.5
+    inside = np.all((orig >= lo) & (orig < hi), axis=1)
+    out: npt.NDArray[np.bool_] = inside.reshape(tuple(int(n) for n in shape))
+    return out
 
 
 def _prepare_one(args: tuple[Path, CtPreprocessing]) -> npt.NDArray[np.float16]:
@@ -145,6 +199,31 @@ def prepare_cubes(
     return cubes
 
 
+def prepare_cubes_and_masks(
+    samples: Sequence[CtSample],
+    config: CtPreprocessing,
+    *,
+    progress: bool = True,
+) -> tuple[npt.NDArray[np.float16], npt.NDArray[np.bool_]]:
+    """:func:`prepare_cubes`, plus each sample's fracture box as a model-grid mask.
+
+    Returns:
+        ``(cubes, masks)``: (N, D, H, W) float16 and (N, D, H, W) bool; a sample without a
+        box (every negative one) has an empty mask.
+    """
+    from ankle_core.io import read_volume
+
+    size = config.input_size
+    cubes = np.empty((len(samples), size, size, size), dtype=np.float16)
+    masks = np.zeros((len(samples), size, size, size), dtype=bool)
+    for i, sample in enumerate(tqdm(samples, desc="preprocess", disable=not progress)):
+        prepared = preprocess_volume(read_volume(sample.path), config)
+        cubes[i] = prepared.array.astype(np.float16)
+        if sample.box is not None:
+            masks[i] = box_mask(prepared.transform, cubes.shape[1:], sample.box)
+    return cubes, masks
+
+
 def ct_augmentation(max_rotation_deg: float = 10.0) -> Compose:
     """MONAI array transforms for one channel-first cube ``(1, D, H, W)``.
 
@@ -171,8 +250,8 @@ def ct_augmentation(max_rotation_deg: float = 10.0) -> Compose:
     )
 
 
-class CtCubeDataset(Dataset[tuple[torch.Tensor, int]]):
-    """Preprocessed cubes with labels, optionally augmented.
+class CtCubeDataset(Dataset[tuple[torch.Tensor, ...]]):
+    """Preprocessed cubes with labels (and optional box masks), optionally augmented.
 
     Args:
         cubes: (N, D, H, W) float16 or float32.
@@ -180,8 +259,11 @@ class CtCubeDataset(Dataset[tuple[torch.Tensor, int]]):
         indices: the subset of rows this dataset serves.
         augment: apply :func:`ct_augmentation`.
         seed: seed of the augmentation's random state.
+        max_rotation_deg: largest augmentation rotation about each axis, degrees.
+        masks: (N, D, H, W) bool box masks (:func:`prepare_cubes_and_masks`), or None.
 
-    Items are ``(tensor (1, D, H, W) float32, label)``.
+    Items are ``(tensor (1, D, H, W) float32, label)``; with ``masks``,
+    ``(cube, label, mask (1, D, H, W) float32)``, the mask flipped and rotated with its cube.
     """
 
     def __init__(
@@ -192,21 +274,41 @@ class CtCubeDataset(Dataset[tuple[torch.Tensor, int]]):
         *,
         augment: bool = False,
         seed: int = 0,
+        max_rotation_deg: float = 10.0,
+        masks: npt.NDArray[np.bool_] | None = None,
     ) -> None:
         self.cubes = cubes
+        self.masks = masks
         self.labels = [int(x) for x in labels]
         self.indices = [int(i) for i in indices]
-        self.transform = ct_augmentation() if augment else None
+        self.transform = ct_augmentation(max_rotation_deg) if augment else None
         if self.transform is not None:
             self.transform.set_random_state(seed=seed)
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, item: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, item: int) -> tuple[Any, ...]:
         row = self.indices[item]
         cube = torch.from_numpy(np.asarray(self.cubes[row], dtype=np.float32))[None]
+        if self.masks is not None:
+            mask = torch.from_numpy(np.asarray(self.masks[row], dtype=np.float32))[None]
+            if self.transform is not None:
+                # Flip and rotate cube and mask together (two channels), then change the
+                # intensities of the cube alone.
+                spatial, intensity = self.transform.transforms[:2], self.transform.transforms[2:]
+                both = torch.cat([cube, mask])
+                for t in spatial:
+                    both = _plain(t(both))
+                cube, mask = both[:1], (both[1:] > 0.5).float()
+                for t in intensity:
+                    cube = _plain(t(cube))
+            return cube.contiguous(), self.labels[row], mask.contiguous()
         if self.transform is not None:
-            out = self.transform(cube)
-            cube = (out.as_tensor() if hasattr(out, "as_tensor") else torch.as_tensor(out)).float()
+            cube = _plain(self.transform(cube))
         return cube.contiguous(), self.labels[row]
+
+
+def _plain(out: Any) -> torch.Tensor:
+    """A MONAI output (MetaTensor or array) as a plain float32 tensor."""
+    return (out.as_tensor() if hasattr(out, "as_tensor") else torch.as_tensor(out)).float()

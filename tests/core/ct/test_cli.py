@@ -72,13 +72,16 @@ def test_training_cli_writes_a_loadable_card(tmp_path: Path) -> None:
     rows = []
     for seed in range(12):
         name = f"v{seed}.nii.gz"
-        write_ct_nifti(data / name, make_volume(seed, seed % 2 == 0, **SMALL))  # type: ignore[arg-type]
+        volume = make_volume(seed, seed % 2 == 0, **SMALL)  # type: ignore[arg-type]
+        write_ct_nifti(data / name, volume)
+        box = volume.metadata["fracture_box"] or ("",) * 6
         rows.append(
             {
                 "file": name,
-                "patient_id": f"p{seed}",
+                "patient_id": f"p{seed // 2}",
                 "kind": "ct",
                 "label": "fracture" if seed % 2 == 0 else "no fracture",
+                **dict(zip(("z0", "y0", "x0", "z1", "y1", "x1"), box, strict=True)),
             }
         )
     with (data / "labels.csv").open("w", newline="") as fh:
@@ -89,7 +92,8 @@ def test_training_cli_writes_a_loadable_card(tmp_path: Path) -> None:
     status = training_main(
         ["ct", "--data", str(data), "--out", str(out), "--width-mult", "0.25",
          "--input-size", "16", "--spacing", "8", "--epochs", "2", "--batch-size", "4",
-         "--seed", "3", "--synthetic", "--no-progress", "--device", "cpu"]
+         "--seed", "3", "--synthetic", "--no-progress", "--device", "cpu",
+         "--grouped-batches", "--global-pool", "max", "--box-loss", "1.0"]
     )  # fmt: skip
     assert status == 0
     model = load_model(out, device="cpu")
@@ -98,6 +102,10 @@ def test_training_cli_writes_a_loadable_card(tmp_path: Path) -> None:
     assert card.training["seed"] == 3 and "--width-mult 0.25" in card.training["command"]
     assert card.intended_use.startswith("Trained on synthetic phantoms")
     assert card.weights_dtype == "float16"
+    assert card.architecture_params["global_pool"] == "max"
+    assert card.training["batches"].startswith("whole patient groups")
+    assert card.training["box_loss"]["n_boxes"] == 6
+    assert card.training["folds"][0]["box_loss_block"].startswith("features.")
     assert not (out / "checkpoints").exists()
     result = CtPipeline(model).run(make_volume(99, True, **SMALL))  # type: ignore[arg-type]
     assert 0.0 <= result.probability <= 1.0

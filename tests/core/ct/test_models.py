@@ -69,3 +69,16 @@ def test_unknown_variants_are_refused() -> None:
         build_ct_resnet(depth=20)
     with pytest.raises(ValueError, match="variant"):
         build_ct_efficientnet(variant="b9")
+
+
+def test_mobilenet_global_max_pool_follows_the_strongest_local_evidence() -> None:
+    from ankle_core.models.cnn3d import build_ct_mobilenet3d
+
+    net = build_ct_mobilenet3d(width_mult=0.25, global_pool="max").eval()
+    assert isinstance(net.pool, torch.nn.AdaptiveMaxPool3d)
+    features = torch.zeros(1, net.classifier[1].in_features, 2, 2, 2)
+    features[0, :, 1, 0, 1] = 3.0
+    assert torch.equal(net.pool(features).flatten(), torch.full((features.shape[1],), 3.0))
+    assert net(torch.zeros(2, 1, 32, 32, 32)).shape == (2, 2)
+    with pytest.raises(ValueError, match="global_pool"):
+        build_ct_mobilenet3d(global_pool="median")
