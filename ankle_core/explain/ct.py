@@ -306,6 +306,7 @@ def cam_regions(
     min_volume_mm3: float = 0.0,
     rank_by: RankBy = "peak_mean",
     max_regions: int | None = 10,
+    mask: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[CamRegion, ...]:
     """Otsu boxes of a heat map on the original grid, with voxel and mm coordinates.
 
@@ -313,6 +314,9 @@ def cam_regions(
         heat: (z, y, x) map in [0, 1] on the original volume grid.
         affine: the volume's 4x4 NIfTI-convention affine.
         footprint: the part of ``heat`` to search (the model's field of view); all if None.
+        mask: (z, y, x) voxels that take part in Otsu's threshold and in the regions (the
+            body); all of the footprint if None. Without it, a map that is warm all over the
+            body and zero in the air gets a threshold that separates body from air.
         min_volume_mm3: regions smaller than this are dropped.
         rank_by: ranking score (see :mod:`ankle_core.explain.boxes`).
         max_regions: keep at most this many.
@@ -328,6 +332,7 @@ def cam_regions(
     )
     regions = find_regions(
         heat[window],
+        mask=mask[window] if mask is not None else None,
         voxel_volume=abs(float(np.linalg.det(aff[:3, :3]))),
         min_volume=min_volume_mm3,
         rank_by=rank_by,

@@ -158,8 +158,10 @@ class CtPipeline:
             cam = ct_grad_cam(network, prepared.array, layer=self.layer, device=device)
             t3 = time.perf_counter()
             heatmap, footprint = cam_to_original(cam, prepared.transform, order=self.spline_order)
+            inside = None
             if self.body_threshold_hu is not None:
-                # Explanations stay on the scanned body, never in the air around it.
+                # Explanations stay on the scanned body, never in the air around it, and
+                # Otsu's threshold is taken over the body alone.
                 inside = body_mask(volume.array, threshold_hu=self.body_threshold_hu)
                 heatmap = normalize01(heatmap * inside)
             heatmap.setflags(write=False)
@@ -171,6 +173,7 @@ class CtPipeline:
                 min_volume_mm3=self.min_region_mm3,
                 rank_by=self.rank_by,
                 max_regions=self.max_regions,
+                mask=inside,
             )
             t5 = time.perf_counter()
             timings.update({"gradcam": t3 - t2, "upsample": t4 - t3, "boxes": t5 - t4})
