@@ -19,11 +19,17 @@ def test_card_states_what_the_model_is() -> None:
 
     card = read_card(MODEL_DIR)
     assert card.intended_use.startswith(SYNTHETIC_DISCLAIMER)
-    assert "56^3" in card.intended_use and card.input_size == (56, 56, 56)
+    assert "48^3" in card.intended_use and card.input_size == (48, 48, 48)
+    assert card.architecture_params["global_pool"] == "max"
     assert card.labels == ("no fracture", "fracture") and card.weights_dtype == "float16"
     fresh = card.metrics["fresh_phantoms"]
     for key in ("auc", "hit_rate", "mean_iou"):
         assert fresh[key]["value"] is not None and len(fresh[key]["ci95"]) == 2
+    # The floors mean something: a detector, not a coin (the 0.1.0 model's AUC floor was 0.3).
+    assert fresh["floors"]["auc"] >= 0.8
+    assert fresh["floors"]["hit_rate"] > 0.0 and fresh["floors"]["mean_iou"] > 0.0
+    harder = card.metrics["fresh_phantoms_difficulty_0_1"]
+    assert harder["difficulty"] == [0.0, 1.0] and harder["auc"]["ci95"][0] >= 0.8
     assert (MODEL_DIR / "model.safetensors").stat().st_size < 25 * 1024 * 1024
 
 
