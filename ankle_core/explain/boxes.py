@@ -23,6 +23,7 @@ are read through each region's bounding box only.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,19 +69,47 @@ def otsu_threshold(
 ) -> float:
     """Otsu's (1979) threshold of ``heat`` (optionally only where ``mask``).
 
-    Returns the map's maximum when it is constant (so nothing lies above it).
+    The histogram (``nbins`` bins over the values' range, as ``skimage.filters.threshold_otsu``
+    builds it) is accumulated slab by slab along the first axis, so a 512 x 512 x 400 map
+    costs no copy of the map. Returns the map's maximum when it is constant (so nothing lies
+    above it), and infinity when ``mask`` selects nothing.
 
     >>> x = np.r_[np.full(50, 0.1), np.full(50, 0.9)]
     >>> int((x > otsu_threshold(x)).sum())
     50
     """
-    values = heat[mask] if mask is not None else heat
-    if values.size == 0:
+    if mask is not None and mask.shape != heat.shape:
+        raise ValueError(f"mask shape {mask.shape} differs from the map's {heat.shape}.")
+    slabs = _slabs(heat, mask)
+    lo, hi, n = np.inf, -np.inf, 0
+    for values in slabs():
+        if values.size:
+            lo, hi, n = min(lo, float(values.min())), max(hi, float(values.max())), n + values.size
+    if n == 0:
         return float("inf")
-    lo, hi = float(values.min()), float(values.max())
     if hi - lo < 1e-12:
-        return hi
-    return float(threshold_otsu(np.asarray(values), nbins=nbins))  # type: ignore[no-untyped-call]
+        return float(hi)
+    counts = np.zeros(nbins, dtype=np.int64)
+    for values in slabs():
+        counts += np.histogram(values, bins=nbins, range=(lo, hi))[0]
+    edges = np.linspace(lo, hi, nbins + 1)
+    centers = (edges[:-1] + edges[1:]) / 2.0
+    return float(threshold_otsu(hist=(counts, centers)))  # type: ignore[no-untyped-call]
+
+
+def _slabs(
+    heat: npt.NDArray[np.floating], mask: npt.NDArray[np.bool_] | None
+) -> Callable[[], Iterator[npt.NDArray[np.floating]]]:
+    """A re-iterable source of the (masked) values, one first-axis slab at a time."""
+
+    def gen() -> Iterator[npt.NDArray[np.floating]]:
+        if heat.ndim < 2:
+            yield heat[mask] if mask is not None else heat.ravel()
+            return
+        for i in range(heat.shape[0]):
+            yield heat[i][mask[i]] if mask is not None else heat[i].ravel()
+
+    return gen
 
 
 def find_regions(
