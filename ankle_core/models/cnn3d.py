@@ -16,7 +16,7 @@ Counts are measured by :func:`count_parameters` (built on the meta device, so B7
 memory); ``docs/ct.md`` lists every variant. Every network takes ``(N, 1, D, H, W)`` and
 returns ``(N, num_classes)`` logits; with the default 2 classes the labels are
 ``("no fracture", "fracture")`` and the fracture probability is the softmax of logit 1.
-The input size is free; the study used 128^3, the CPU demo model 56^3 at 2 mm.
+The input size is free; the study used 128^3, the CPU demo model 48^3 at 1.5 mm.
 
 :func:`feature_stages` lists, per family, the blocks a Grad-CAM may use with their
 cumulative strides (see :func:`ankle_core.explain.ct.gradcam_layer`).
