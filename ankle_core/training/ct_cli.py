@@ -18,6 +18,11 @@ Same design as the radiograph trainers: a folder with ``labels.csv`` in (see
   a checkpoint after each epoch (``<out>/checkpoints/fold<i>.pt``, plain tensors read back
   with ``weights_only=True``; removed after success unless ``--keep-checkpoints``),
   ``--resume <out>/checkpoints/fold<i>.pt`` to continue.
+- **Thin findings on a small budget** (docs/ct.md): ``--grouped-batches`` keeps each
+  ``patient_id``'s volumes in one batch (paired phantoms: with and without the fracture);
+  ``--global-pool max`` for the 3D MobileNet; ``--box-loss W`` adds the box-supervised
+  auxiliary loss (:mod:`~ankle_core.training.box_supervision`) when ``labels.csv`` has
+  fracture boxes.
 - **Card**: the exact command, seed, device, epochs, split sizes, test AUC with a 95% CI
   (stratified bootstrap), sensitivity and specificity at the default threshold (Wilson
   CIs) and the operating points chosen on validation data.
@@ -64,7 +69,7 @@ from ankle_core.training.datasets3d import (
     prepare_cubes_and_masks,
 )
 from ankle_core.training.evaluate import auc_with_ci, classifier_operating_points
-from ankle_core.training.loop import FitResult, fit
+from ankle_core.training.loop import fit
 from ankle_core.training.splits import group_kfold, split_grouped
 
 __all__ = [
@@ -302,9 +307,26 @@ def _train_fold(
     resume = (
         args.resume if args.resume is not None and Path(args.resume).name == ckpt.name else None
     )
+    steps = (
+        len(grouped)
+        if grouped is not None
+        else (len(train_idx) + args.batch_size - 1) // args.batch_size
+    )
+    # The auxiliary head's forward hook lives exactly as long as the training of this fold.
     with aux if aux is not None else contextlib.nullcontext():
-        result = _fit_fold(
-            network, optimizer, batches, step, validate, ckpt, resume, args, grouped, train_idx
+        result = fit(
+            network,
+            optimizer,
+            batches=batches,
+            step=step,
+            validate=validate,
+            monitor="val_auc",
+            epochs=args.epochs,
+            patience=args.patience,
+            checkpoint=ckpt,
+            resume=resume,
+            progress=not args.no_progress,
+            steps_per_epoch=steps,
         )
     info = {
         "fold": fold,
@@ -319,36 +341,6 @@ def _train_fold(
     if aux is not None:
         info["box_loss_block"] = aux.layer_name
     return network, float(result.best_score), info
-
-
-def _fit_fold(
-    network: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    batches: Any,
-    step: Any,
-    validate: Any,
-    ckpt: Path,
-    resume: Path | None,
-    args: argparse.Namespace,
-    grouped: GroupBatchSampler | None,
-    train_idx: npt.NDArray[np.int64],
-) -> FitResult:
-    return fit(
-        network,
-        optimizer,
-        batches=batches,
-        step=step,
-        validate=validate,
-        monitor="val_auc",
-        epochs=args.epochs,
-        patience=args.patience,
-        checkpoint=ckpt,
-        resume=resume,
-        progress=not args.no_progress,
-        steps_per_epoch=len(grouped)
-        if grouped is not None
-        else (len(train_idx) + args.batch_size - 1) // args.batch_size,
-    )
 
 
 def _folds(
