@@ -224,6 +224,11 @@ def prepare_cubes_and_masks(
     return cubes, masks
 
 
+#: How many of :func:`ct_augmentation`'s transforms come first and move voxels (flip,
+#: rotation); the rest change intensities only. A box mask follows the first ones alone.
+N_SPATIAL_TRANSFORMS = 2
+
+
 def ct_augmentation(max_rotation_deg: float = 10.0) -> Compose:
     """MONAI array transforms for one channel-first cube ``(1, D, H, W)``.
 
@@ -296,7 +301,9 @@ class CtCubeDataset(Dataset[tuple[torch.Tensor, ...]]):
             if self.transform is not None:
                 # Flip and rotate cube and mask together (two channels), then change the
                 # intensities of the cube alone.
-                spatial, intensity = self.transform.transforms[:2], self.transform.transforms[2:]
+                transforms = self.transform.transforms
+                spatial = transforms[:N_SPATIAL_TRANSFORMS]
+                intensity = transforms[N_SPATIAL_TRANSFORMS:]
                 both = torch.cat([cube, mask])
                 for t in spatial:
                     both = _plain(t(both))
