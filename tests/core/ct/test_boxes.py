@@ -86,3 +86,18 @@ def test_cam_regions_respect_the_footprint(heat: np.ndarray) -> None:
         (10, 15, 20, 13, 18, 23),
         (15, 25, 30, 17, 27, 32),
     ]
+
+
+def test_otsu_over_the_body_finds_the_hot_spot_not_the_body() -> None:
+    heat = np.zeros((20, 40, 40), dtype=np.float32)
+    body = np.zeros(heat.shape, dtype=bool)
+    body[2:18, 5:35, 5:35] = True
+    rng = np.random.default_rng(0)
+    heat[body] = rng.uniform(0.29, 0.31, int(body.sum()))  # warm all over the body
+    heat[8:12, 10:14, 20:24] = 1.0  # the finding
+    whole = cam_regions(heat, np.eye(4))
+    assert whole[0].box_voxels.volume_voxels >= 16 * 30 * 30 * 0.9  # the body, split from the air
+    inside = cam_regions(heat, np.eye(4), mask=body)
+    top = inside[0].box_voxels
+    assert (top.z0, top.y0, top.x0, top.z1, top.y1, top.x1) == (8, 10, 20, 12, 14, 24)
+    assert otsu_threshold(heat, body) > otsu_threshold(heat)
