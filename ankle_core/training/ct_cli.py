@@ -169,7 +169,7 @@ def architecture_params(args: argparse.Namespace) -> dict[str, Any]:
     params: dict[str, Any] = {"num_classes": 2}
     if args.arch == "ct_mobilenet3d":
         params["width_mult"] = float(args.width_mult)
-        if getattr(args, "global_pool", "avg") != "avg":
+        if args.global_pool != "avg":
             params["global_pool"] = str(args.global_pool)
     elif args.arch == "ct_resnet":
         params["depth"] = int(args.depth)
@@ -255,7 +255,7 @@ def _train_fold(
 ) -> tuple[nn.Module, float, dict[str, Any]]:
     torch.manual_seed(args.seed + fold)
     network = build_network(card_stub).to(device)
-    box_weight = float(getattr(args, "box_loss", 0.0)) if masks is not None else 0.0
+    box_weight = float(args.box_loss) if masks is not None else 0.0
     aux = BoxSupervision(network, int(args.input_size)).to(device) if box_weight > 0 else None
     params = list(network.parameters()) + (list(aux.parameters()) if aux is not None else [])
     optimizer = torch.optim.Adam(params, lr=args.lr)
@@ -265,14 +265,14 @@ def _train_fold(
         train_idx,
         augment=True,
         seed=args.seed + fold,
-        max_rotation_deg=getattr(args, "max_rotation", 10.0),
+        max_rotation_deg=args.max_rotation,
         masks=masks if aux is not None else None,
     )
     loss_fn = nn.CrossEntropyLoss()
 
     grouped = (
         GroupBatchSampler([groups[i] for i in train_idx], args.batch_size, seed=args.seed + fold)
-        if getattr(args, "grouped_batches", False)
+        if args.grouped_batches
         else None
     )
 
@@ -399,7 +399,7 @@ def run(args: argparse.Namespace) -> int:
     groups = [s.group for s in samples]
     logger.info("%d volumes (%d with a fracture)", len(samples), int(labels.sum()))
     masks: npt.NDArray[np.bool_] | None = None
-    if getattr(args, "box_loss", 0.0) > 0:
+    if args.box_loss > 0:
         if not any(s.box is not None for s in samples):
             raise InvalidInputError(
                 "--box-loss needs fracture boxes: labels.csv has no z0 y0 x0 z1 y1 x1 values."
@@ -467,11 +467,11 @@ def run(args: argparse.Namespace) -> int:
         if masks is not None
         else None,
         "batches": "whole patient groups per batch (GroupBatchSampler)"
-        if getattr(args, "grouped_batches", False)
+        if args.grouped_batches
         else "shuffled volumes",
         "max_epochs": args.epochs,
         "patience": args.patience,
-        "augmentation": f"LR flip p0.5; rotation <={getattr(args, 'max_rotation', 10.0):g} "
+        "augmentation": f"LR flip p0.5; rotation <={args.max_rotation:g} "
         "deg/axis p0.5; intensity scale 10%, shift 0.05 p0.5; Gaussian noise sd 0.01 p0.3 "
         "(MONAI)",
         "splits": {
