@@ -169,11 +169,21 @@ def box_mask(
     return out
 
 
-def _prepare_one(args: tuple[Path, CtPreprocessing]) -> npt.NDArray[np.float16]:
+def _prepare(
+    samples: Sequence[CtSample], config: CtPreprocessing, progress: bool, with_masks: bool
+) -> tuple[npt.NDArray[np.float16], npt.NDArray[np.bool_] | None]:
+    """Read and preprocess every volume once; box masks only when asked (they cost memory)."""
     from ankle_core.io import read_volume
 
-    path, config = args
-    return preprocess_volume(read_volume(path), config).array.astype(np.float16)
+    size = config.input_size
+    cubes = np.empty((len(samples), size, size, size), dtype=np.float16)
+    masks = np.zeros((len(samples), size, size, size), dtype=bool) if with_masks else None
+    for i, sample in enumerate(tqdm(samples, desc="preprocess", disable=not progress)):
+        prepared = preprocess_volume(read_volume(sample.path), config)
+        cubes[i] = prepared.array.astype(np.float16)
+        if masks is not None and sample.box is not None:
+            masks[i] = box_mask(prepared.transform, cubes.shape[1:], sample.box)
+    return cubes, masks
 
 
 def prepare_cubes(
@@ -192,11 +202,7 @@ def prepare_cubes(
     Returns:
         (N, D, H, W) float16 cubes, in sample order.
     """
-    size = config.input_size
-    cubes = np.empty((len(samples), size, size, size), dtype=np.float16)
-    for i, sample in enumerate(tqdm(samples, desc="preprocess", disable=not progress)):
-        cubes[i] = _prepare_one((sample.path, config))
-    return cubes
+    return _prepare(samples, config, progress, with_masks=False)[0]
 
 
 def prepare_cubes_and_masks(
@@ -211,16 +217,8 @@ def prepare_cubes_and_masks(
         ``(cubes, masks)``: (N, D, H, W) float16 and (N, D, H, W) bool; a sample without a
         box (every negative one) has an empty mask.
     """
-    from ankle_core.io import read_volume
-
-    size = config.input_size
-    cubes = np.empty((len(samples), size, size, size), dtype=np.float16)
-    masks = np.zeros((len(samples), size, size, size), dtype=bool)
-    for i, sample in enumerate(tqdm(samples, desc="preprocess", disable=not progress)):
-        prepared = preprocess_volume(read_volume(sample.path), config)
-        cubes[i] = prepared.array.astype(np.float16)
-        if sample.box is not None:
-            masks[i] = box_mask(prepared.transform, cubes.shape[1:], sample.box)
+    cubes, masks = _prepare(samples, config, progress, with_masks=True)
+    assert masks is not None
     return cubes, masks
 
 
