@@ -98,9 +98,16 @@ def _rate(page: Page, done: int, rating: int) -> None:
     # The expander is the page's last element: once it counts `done`, the step's form is new.
     expect(page.get_by_text(f"Your own answers so far ({done})")).to_be_visible(timeout=TIMEOUT_MS)
     _idle(page)
-    page.get_by_text(SCALE[rating]).click()
+    # While a rerun swaps one step's layout for the next (an unaided image for the aided
+    # analysis), the previous step's faded form can still be in the page for a moment: act
+    # only once a single rating form is left.
+    option = page.get_by_text(SCALE[rating])
+    submit = page.get_by_role("button", name="Submit this rating")
+    expect(option).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(submit).to_have_count(1, timeout=TIMEOUT_MS)
+    option.click()
     expect(page.get_by_role("radio", checked=True)).to_have_count(1, timeout=TIMEOUT_MS)
-    page.get_by_role("button", name="Submit this rating").click()
+    submit.click()
     expect(page.get_by_text(f"Your own answers so far ({done + 1})")).to_be_visible(
         timeout=TIMEOUT_MS
     )

@@ -22,6 +22,10 @@ from ankle_core.errors import InvalidInputError
 from ankle_core.io import read_radiograph, read_volume
 from tests.core.io.conftest import make_slice, pydicom_file, to_bytes
 
+# Mutated bytes make pydicom warn about every invalid value it meets; those warnings are the
+# expected noise of fuzzing, and they buried CI's failure report under kilobytes of bytes.
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydicom.*")
+
 LIMITS = ReadLimits(max_pixels=2_000_000, max_voxels=2_000_000, max_zip_bytes=50_000_000)
 FUZZ = settings(
     max_examples=60,
