@@ -23,11 +23,17 @@ The CT study's four localisation steps, on the original volume's grid:
    inside the field of view.
 4. **Boxes with coordinates** (:class:`CamRegion`): voxel box, patient-mm box and centres,
    size in mm, peak and mean activation, ranked.
+
+:class:`CamSettings` names the three choices behind a map and its boxes: the CAM method
+(Grad-CAM as the study, or HiResCAM), the smallest map edge that picks the block, and the
+number of Otsu classes. :data:`STUDY_CAM` is the study's method; a model card may recommend
+other settings in its ``explanation`` entry (the demo CT model does, with the measured
+localisation of both in its card).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,13 +44,15 @@ from scipy import ndimage
 from torch import nn
 
 from ankle_core.explain.boxes import HeatRegion, RankBy, find_regions
-from ankle_core.explain.gradcam import grad_cam
+from ankle_core.explain.gradcam import CAM_METHODS, CamMethod, grad_cam
 from ankle_core.models.cnn3d import feature_stages
 from ankle_core.preprocess.transform import GridTransform
 from ankle_core.types import Box3D
 
 __all__ = [
+    "STUDY_CAM",
     "CamRegion",
+    "CamSettings",
     "cam_regions",
     "cam_to_original",
     "ct_grad_cam",
@@ -54,6 +62,68 @@ __all__ = [
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class CamSettings:
+    """How a CT heat map and its boxes are made.
+
+    Attributes:
+        method: ``"gradcam"`` (the study's) or ``"hirescam"`` (see
+            :mod:`ankle_core.explain.gradcam`).
+        min_cells: the explained block is the deepest whose map keeps this many cells per
+            axis at the model's input size (:func:`gradcam_layer`).
+        otsu_classes: 2 for Otsu's threshold (the study's); 3 to 5 keeps the hottest class
+            of multi-level Otsu (:func:`ankle_core.explain.boxes.otsu_threshold`).
+    """
+
+    method: CamMethod = "gradcam"
+    min_cells: int = 8
+    otsu_classes: int = 2
+
+    def __post_init__(self) -> None:
+        if self.method not in CAM_METHODS:
+            raise ValueError(f"CAM method must be one of {CAM_METHODS}, got {self.method!r}.")
+        if self.min_cells < 1:
+            raise ValueError(f"min_cells must be at least 1, got {self.min_cells}.")
+        if not 2 <= self.otsu_classes <= 5:
+            raise ValueError(f"Otsu classes must be 2 to 5, got {self.otsu_classes}.")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> CamSettings:
+        """Settings from a card's ``explanation`` entry; missing keys take the study's values.
+
+        >>> CamSettings.from_dict({"method": "hirescam", "otsu_classes": 3}).min_cells
+        8
+        """
+        data = dict(data or {})
+        unknown = set(data) - {"method", "min_cells", "otsu_classes"}
+        if unknown:
+            raise ValueError(f"Unknown explanation settings: {sorted(unknown)}.")
+        return cls(
+            method=data.get("method", cls.method),
+            min_cells=int(data.get("min_cells", cls.min_cells)),
+            otsu_classes=int(data.get("otsu_classes", cls.otsu_classes)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (the card's ``explanation`` entry)."""
+        return {
+            "method": self.method,
+            "min_cells": self.min_cells,
+            "otsu_classes": self.otsu_classes,
+        }
+
+    @property
+    def label(self) -> str:
+        """Plain words, e.g. ``"HiResCAM, 3-class Otsu"``."""
+        name = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}[self.method]
+        cut = "Otsu" if self.otsu_classes == 2 else f"{self.otsu_classes}-class Otsu"
+        return f"{name}, {cut}"
+
+
+#: The CT study's method: Grad-CAM on a block with at least 8 cells per axis, Otsu's threshold.
+STUDY_CAM = CamSettings()
 
 
 @dataclass(frozen=True)
@@ -140,14 +210,16 @@ def ct_grad_cam(
     *,
     layer: nn.Module | None = None,
     device: torch.device | str = "cpu",
+    method: CamMethod = "gradcam",
 ) -> F32:
-    """Grad-CAM of one preprocessed cube, at the layer's resolution.
+    """Grad-CAM (or HiResCAM) of one preprocessed cube, at the layer's resolution.
 
     Args:
         network: CT network in eval mode (shared models are safe: the core's lock).
         cube: (D, H, W) model input (float32).
         layer: block to explain; :func:`gradcam_layer` when None.
         device: where the network lives.
+        method: ``"gradcam"`` or ``"hirescam"``.
 
     Returns:
         (d, h, w) float32 map, ReLU applied, not normalised.
@@ -155,7 +227,7 @@ def ct_grad_cam(
     x = torch.as_tensor(np.asarray(cube, dtype=np.float32))[None, None].to(device)
     if layer is None:
         layer = gradcam_layer(network, tuple(x.shape[2:]))[1]
-    cam = grad_cam(network, x, layer, fracture_log_odds)
+    cam = grad_cam(network, x, layer, fracture_log_odds, method=method)
     return np.ascontiguousarray(cam[0].numpy(), dtype=np.float32)
 
 
@@ -307,6 +379,8 @@ def cam_regions(
     rank_by: RankBy = "peak_mean",
     max_regions: int | None = 10,
     mask: npt.NDArray[np.bool_] | None = None,
+    otsu_classes: int = 2,
+    threshold: float | None = None,
 ) -> tuple[CamRegion, ...]:
     """Otsu boxes of a heat map on the original grid, with voxel and mm coordinates.
 
@@ -320,6 +394,9 @@ def cam_regions(
         min_volume_mm3: regions smaller than this are dropped.
         rank_by: ranking score (see :mod:`ankle_core.explain.boxes`).
         max_regions: keep at most this many.
+        otsu_classes: 2 for Otsu's threshold, 3 to 5 for the hottest multi-Otsu class.
+        threshold: a threshold already taken (e.g. to keep it with the result); Otsu's over
+            the footprint and mask when None.
 
     Returns:
         The regions, best first.
@@ -332,11 +409,13 @@ def cam_regions(
     )
     regions = find_regions(
         heat[window],
+        threshold="otsu" if threshold is None else threshold,
         mask=mask[window] if mask is not None else None,
         voxel_volume=abs(float(np.linalg.det(aff[:3, :3]))),
         min_volume=min_volume_mm3,
         rank_by=rank_by,
         max_regions=max_regions,
+        otsu_classes=otsu_classes,
     )
     start = [s.start for s in window]
     return tuple(_cam_region(r, aff, start) for r in regions)

@@ -1,8 +1,19 @@
-"""Grad-CAM for 2D and 3D networks, built on Captum's ``LayerGradCam``.
+"""Grad-CAM (and HiResCAM) for 2D and 3D networks, built on Captum's layer attributions.
 
-Selvaraju et al. (2017), "Grad-CAM: Visual Explanations from Deep Networks via
-Gradient-based Localization". The same function serves 2D radiograph classifiers, detector
-boxes and 3D CT networks: the spatial dimensionality comes from the layer's output.
+Two class-activation maps of one layer ``A`` (K channels) for a target score ``y``:
+
+- **Grad-CAM** (Selvaraju et al. 2017, "Grad-CAM: Visual Explanations from Deep Networks via
+  Gradient-based Localization"; Captum ``LayerGradCam``): each channel is weighted by its
+  spatially averaged gradient, ``ReLU(sum_k mean(dy/dA_k) * A_k)``. The CT study's method.
+- **HiResCAM** (Draelos & Carin 2020, "Use HiResCAM instead of Grad-CAM for faithful
+  explanations of convolutional neural networks"; Captum ``LayerGradientXActivation`` summed
+  over channels): the gradient multiplies the activation element-wise before the channel
+  sum, ``ReLU(sum_k dy/dA_k * A_k)``. Without the spatial average it keeps *where* the
+  gradient flows: behind a global max pool, only the cells that won the pooling. It is
+  sharper on such networks, and it is what the demo CT model's card recommends.
+
+The same functions serve 2D radiograph classifiers, detector boxes and 3D CT networks: the
+spatial dimensionality comes from the layer's output.
 
 Guarantees:
 
@@ -19,16 +30,29 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import torch
-from captum.attr import LayerGradCam
+from captum.attr import LayerGradCam, LayerGradientXActivation
 from scipy import ndimage
 from torch import nn
 
-__all__ = ["Target", "count_hooks", "grad_cam", "model_lock", "normalize01", "upsample_cam"]
+__all__ = [
+    "CAM_METHODS",
+    "CamMethod",
+    "Target",
+    "count_hooks",
+    "grad_cam",
+    "model_lock",
+    "normalize01",
+    "upsample_cam",
+]
+
+#: ``"gradcam"`` (channel weights = averaged gradients) or ``"hirescam"`` (element-wise).
+CamMethod = Literal["gradcam", "hirescam"]
+CAM_METHODS: tuple[CamMethod, ...] = ("gradcam", "hirescam")
 
 #: A class index, or a callable mapping the model output to one score per example.
 Target = int | Callable[[Any], torch.Tensor]
@@ -63,8 +87,9 @@ def grad_cam(
     target: Target,
     *,
     relu: bool = True,
+    method: CamMethod = "gradcam",
 ) -> torch.Tensor:
-    """Grad-CAM of ``layer`` for ``target``, at the layer's own resolution.
+    """Grad-CAM (or HiResCAM) of ``layer`` for ``target``, at the layer's own resolution.
 
     Args:
         model: network in eval mode; its parameters may have ``requires_grad=False``.
@@ -73,6 +98,7 @@ def grad_cam(
         target: a class index of the output logits, or a callable returning one score per
             example from the model output (for detectors and custom heads).
         relu: keep only positive evidence, as in the original paper.
+        method: ``"gradcam"`` or ``"hirescam"`` (see the module docstring).
 
     Returns:
         (N, *spatial_l) float32 tensor on the CPU, not normalised.
@@ -87,10 +113,20 @@ def grad_cam(
             return score_fn(model(x)).reshape(x.shape[0])
 
         captum_target = None
+    if method not in CAM_METHODS:
+        raise ValueError(f"method must be one of {CAM_METHODS}, got {method!r}.")
     with model_lock(model), torch.enable_grad():
-        cam = LayerGradCam(forward, layer).attribute(
-            inputs, target=captum_target, relu_attributions=relu
-        )
+        if method == "gradcam":
+            cam = LayerGradCam(forward, layer).attribute(
+                inputs, target=captum_target, relu_attributions=relu
+            )
+        else:
+            products = LayerGradientXActivation(forward, layer).attribute(
+                inputs, target=captum_target
+            )
+            cam = products.sum(dim=1, keepdim=True)
+            if relu:
+                cam = torch.relu(cam)
     out: torch.Tensor = cam.detach().float().cpu()
     return out[:, 0] if out.ndim == inputs.ndim else out
 

@@ -101,3 +101,22 @@ def test_otsu_over_the_body_finds_the_hot_spot_not_the_body() -> None:
     top = inside[0].box_voxels
     assert (top.z0, top.y0, top.x0, top.z1, top.y1, top.x1) == (8, 10, 20, 12, 14, 24)
     assert otsu_threshold(heat, body) > otsu_threshold(heat)
+
+
+def test_multi_otsu_keeps_only_the_hottest_class() -> None:
+    values = np.r_[np.full(300, 0.05), np.full(200, 0.5), np.full(40, 0.95)].astype(np.float32)
+    two, three = otsu_threshold(values), otsu_threshold(values, classes=3)
+    assert int((values > three).sum()) == 40  # the hot class alone
+    assert int((values > two).sum()) == 240  # warm and hot together
+    heat = np.zeros((12, 12, 12), dtype=np.float32)
+    heat[1:11, 1:11, 1:11] = 0.5  # a warm joint...
+    heat[4:6, 5:7, 6:8] = 1.0  # ...with a hot finding in it
+    box = find_regions(heat, otsu_classes=3)[0]
+    assert (box.lower, box.upper) == ((4, 5, 6), (6, 7, 8))
+    assert find_regions(heat)[0].lower == (1, 1, 1)
+
+
+@pytest.mark.parametrize("classes", [1, 6])
+def test_otsu_classes_out_of_range_are_refused(classes: int) -> None:
+    with pytest.raises(ValueError, match="classes"):
+        otsu_threshold(np.arange(10.0), classes=classes)

@@ -90,3 +90,15 @@ def test_grad_cam_leaves_no_hooks_and_is_thread_safe(tiny_model: LoadedModel) ->
         np.testing.assert_allclose(res, serial[i % 4], rtol=1e-4, atol=1e-6)
     assert count_hooks(net) == 0
     assert not any(p.requires_grad for p in net.parameters())
+
+
+def test_cam_settings_round_trip_and_refuse_nonsense() -> None:
+    from ankle_core.explain.ct import STUDY_CAM, CamSettings
+
+    settings = CamSettings("hirescam", 16, 3)
+    assert CamSettings.from_dict(settings.to_dict()) == settings
+    assert CamSettings.from_dict(None) == STUDY_CAM == CamSettings.from_dict({})
+    assert settings.label == "HiResCAM, 3-class Otsu" and STUDY_CAM.label == "Grad-CAM, Otsu"
+    for bad in ({"method": "scorecam"}, {"otsu_classes": 9}, {"min_cells": 0}, {"layer": "x"}):
+        with pytest.raises(ValueError):
+            CamSettings.from_dict(bad)

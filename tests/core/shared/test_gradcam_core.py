@@ -72,3 +72,32 @@ def test_upsample_cam_reaches_the_exact_shape_in_unit_range() -> None:
 
 def test_normalize01_of_constant_map_is_zero() -> None:
     assert not normalize01(np.ones((3, 3))).any()
+
+
+def _max_pool_net() -> nn.Sequential:
+    """Identity conv, global MAX pool, one logit: only the hottest cell decides the score."""
+    conv = nn.Conv3d(1, 1, 1, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+    return nn.Sequential(conv, nn.AdaptiveMaxPool3d(1), nn.Flatten(), nn.Linear(1, 1)).eval()
+
+
+def test_hirescam_keeps_where_the_gradient_flows_and_gradcam_spreads_it() -> None:
+    net = _max_pool_net()
+    x = torch.full((1, 1, 6, 6, 6), 0.5)
+    x[0, 0, 2, 3, 4] = 2.0  # the cell that wins the max pool
+    target = lambda out: out[:, 0]  # noqa: E731
+    with torch.no_grad():
+        net[3].weight.fill_(1.0)
+    hires = grad_cam(net, x, net[0], target, method="hirescam")[0]
+    grad = grad_cam(net, x, net[0], target, method="gradcam")[0]
+    assert int((hires > 0).sum()) == 1 and float(hires[2, 3, 4]) == pytest.approx(2.0)
+    # Grad-CAM averages the gradient over space first: every active cell gets weight.
+    assert int((grad > 0).sum()) == 6**3
+    assert count_hooks(net) == 0
+
+
+def test_an_unknown_cam_method_is_refused() -> None:
+    net = _tiny_net(2)
+    with pytest.raises(ValueError, match="method"):
+        grad_cam(net, torch.rand(1, 1, 8, 8), net[0], 0, method="scorecam")  # type: ignore[arg-type]
