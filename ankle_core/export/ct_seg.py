@@ -1,7 +1,8 @@
 """The CT pipeline's Grad-CAM regions as a binary DICOM Segmentation of the source series.
 
 One segment per ranked region: the voxels of the region's box whose heat-map value lies above
-the map's Otsu threshold (Otsu 1979), i.e. the thresholded Grad-CAM blob the box was drawn
+the threshold the pipeline drew its boxes at (``CtResult.region_threshold``; Otsu's over the
+whole map for results without one), i.e. the thresholded Grad-CAM blob the box was drawn
 around (the whole box when no heat map is available or the blob is empty). Masks are
 computed on the reader's volume grid and sampled onto each source slice through the
 slices' own geometry (ImagePositionPatient, ImageOrientationPatient, PixelSpacing), so the
@@ -66,7 +67,9 @@ def region_masks(volume: Volume, result: CtResult) -> npt.NDArray[np.bool_]:
     heat = result.heatmap
     threshold = None
     if heat is not None and heat.shape == shape and float(np.ptp(heat)) > 0:
-        threshold = otsu_threshold(np.asarray(heat, dtype=np.float32))
+        threshold = result.region_threshold
+        if threshold is None:
+            threshold = otsu_threshold(np.asarray(heat, dtype=np.float32))
     for k, region in enumerate(result.regions):
         z0, y0, x0, z1, y1, x1 = region.box_voxels.as_tuple()
         box = (slice(max(z0, 0), z1), slice(max(y0, 0), y1), slice(max(x0, 0), x1))

@@ -3,7 +3,9 @@
 ``CtPipeline(model).run(volume)`` preprocesses with the recipe in the model card
 (:class:`~ankle_core.preprocess.volume.CtPreprocessing`), runs the 3D CNN, and (with
 ``explain=True``) computes the 3D Grad-CAM, carries it back to the original grid with a
-spline and boxes its Otsu regions (:mod:`ankle_core.explain.ct`).
+spline and boxes its Otsu regions (:mod:`ankle_core.explain.ct`). The explanation follows
+the card's ``explanation`` entry (:class:`~ankle_core.explain.ct.CamSettings`; the study's
+Grad-CAM and Otsu when the card has none); the constructor and each ``run`` may override it.
 
 The call uses the card's operating points: ``probability >= high_specificity`` is
 ``"fracture"``, ``probability <= high_sensitivity`` is ``"no fracture"``, anything between is
@@ -23,9 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ankle_core.explain.boxes import RankBy
+from ankle_core.errors import ModelLoadError
+from ankle_core.explain.boxes import RankBy, otsu_threshold
 from ankle_core.explain.ct import (
     CamRegion,
+    CamSettings,
     cam_regions,
     cam_to_original,
     ct_grad_cam,
@@ -56,6 +60,9 @@ class CtResult:
             ``"upsample"`` (spline to the original grid), ``"boxes"`` and ``"total"``.
         model: ``"name version"``.
         gradcam_layer: name of the explained block (empty when not explained).
+        explanation: how the map and boxes were made (None when not explained).
+        region_threshold: the heat-map value the regions lie above (Otsu's over the body in
+            the field of view; None when not explained).
     """
 
     probability: float
@@ -65,6 +72,8 @@ class CtResult:
     timings_s: Mapping[str, float]
     model: str
     gradcam_layer: str = ""
+    explanation: CamSettings | None = None
+    region_threshold: float | None = None
 
 
 class CtPipeline:
@@ -77,7 +86,8 @@ class CtPipeline:
         min_region_mm3: regions smaller than this are dropped (default 20 mm^3).
         rank_by: region ranking (``"peak_mean"``, ``"integral"`` or ``"peak"``).
         max_regions: most regions returned.
-        min_cells: smallest Grad-CAM map edge when choosing the layer.
+        explanation: CAM method, block choice and Otsu classes (default: the card's
+            ``explanation`` entry, else the study's :data:`~ankle_core.explain.ct.STUDY_CAM`).
         body_threshold_hu: the heat map is restricted to the body (HU above this, holes
             filled, 2-voxel margin) before the boxes; None keeps it everywhere.
     """
@@ -91,7 +101,7 @@ class CtPipeline:
         min_region_mm3: float = 20.0,
         rank_by: RankBy = "peak_mean",
         max_regions: int = 10,
-        min_cells: int = 8,
+        explanation: CamSettings | None = None,
         body_threshold_hu: float | None = -500.0,
     ) -> None:
         self.model = model
@@ -101,8 +111,20 @@ class CtPipeline:
         self.min_region_mm3 = float(min_region_mm3)
         self.rank_by: RankBy = rank_by
         self.max_regions = int(max_regions)
-        self.layer_name, self.layer = gradcam_layer(
-            model.network, self.preprocessing.input_size, min_cells=min_cells
+        if explanation is None:
+            try:
+                explanation = CamSettings.from_dict(model.card.explanation)
+            except (TypeError, ValueError) as exc:
+                raise ModelLoadError(
+                    f"The model card's explanation entry is malformed: {exc}"
+                ) from exc
+        self.explanation = explanation
+        self.layer_name, self.layer = self.layer_for(self.explanation)
+
+    def layer_for(self, explanation: CamSettings) -> tuple[str, torch.nn.Module]:
+        """The block these settings explain, at this pipeline's input size."""
+        return gradcam_layer(
+            self.model.network, self.preprocessing.input_size, min_cells=explanation.min_cells
         )
 
     @classmethod
@@ -129,12 +151,15 @@ class CtPipeline:
             return "no fracture"
         return INDETERMINATE
 
-    def run(self, volume: Volume, *, explain: bool = True) -> CtResult:
+    def run(
+        self, volume: Volume, *, explain: bool = True, explanation: CamSettings | None = None
+    ) -> CtResult:
         """Classify (and explain) one volume.
 
         Args:
             volume: the scan, (z, y, x) HU with its affine.
             explain: compute the heat map and the boxes.
+            explanation: settings for this call only (default: the pipeline's).
 
         Returns:
             A :class:`CtResult`.
@@ -153,9 +178,18 @@ class CtPipeline:
         t2 = time.perf_counter()
         timings = {"preprocess": t1 - t0, "forward": t2 - t1}
         heatmap = None
+        threshold: float | None = None
         regions: tuple[CamRegion, ...] = ()
+        settings = explanation or self.explanation
+        layer_name, layer = (
+            (self.layer_name, self.layer)
+            if settings == self.explanation
+            else self.layer_for(settings)
+        )
         if explain:
-            cam = ct_grad_cam(network, prepared.array, layer=self.layer, device=device)
+            cam = ct_grad_cam(
+                network, prepared.array, layer=layer, device=device, method=settings.method
+            )
             t3 = time.perf_counter()
             heatmap, footprint = cam_to_original(cam, prepared.transform, order=self.spline_order)
             inside = None
@@ -166,6 +200,11 @@ class CtPipeline:
                 heatmap = normalize01(heatmap * inside)
             heatmap.setflags(write=False)
             t4 = time.perf_counter()
+            threshold = otsu_threshold(
+                heatmap[footprint],
+                inside[footprint] if inside is not None else None,
+                classes=settings.otsu_classes,
+            )
             regions = cam_regions(
                 heatmap,
                 volume.affine,
@@ -174,6 +213,7 @@ class CtPipeline:
                 rank_by=self.rank_by,
                 max_regions=self.max_regions,
                 mask=inside,
+                threshold=threshold,
             )
             t5 = time.perf_counter()
             timings.update({"gradcam": t3 - t2, "upsample": t4 - t3, "boxes": t5 - t4})
@@ -185,5 +225,7 @@ class CtPipeline:
             regions=regions,
             timings_s=timings,
             model=self.model_label,
-            gradcam_layer=self.layer_name if explain else "",
+            gradcam_layer=layer_name if explain else "",
+            explanation=settings if explain else None,
+            region_threshold=threshold,
         )

@@ -63,6 +63,9 @@ class ModelCard:
         preprocessing: how inputs are prepared (channel mode, window, spacing, normalisation).
         architecture_params: keyword arguments of the builder (e.g. ``{"backbone": ...}``).
         operating_points: thresholds chosen on validation data.
+        explanation: recommended explanation settings (CT: ``method``, ``min_cells``,
+            ``otsu_classes``; see :class:`ankle_core.explain.ct.CamSettings`); empty for the
+            study's Grad-CAM and Otsu.
         training: data (synthetic or site), command, seed, device, epochs, splits.
         metrics: test metrics, each ideally ``{"value": v, "ci95": [lo, hi], "n": n}``.
         intended_use: plain-words statement of use and limits.
@@ -80,6 +83,7 @@ class ModelCard:
     preprocessing: Mapping[str, Any] = field(default_factory=dict)
     architecture_params: Mapping[str, Any] = field(default_factory=dict)
     operating_points: OperatingPoints = field(default_factory=OperatingPoints)
+    explanation: Mapping[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
     metrics: Mapping[str, Any] = field(default_factory=dict)
     intended_use: str = SYNTHETIC_DISCLAIMER
@@ -116,6 +120,7 @@ class ModelCard:
 
 _OPTIONAL_FIELDS = {
     "preprocessing",
+    "explanation",
     "architecture_params",
     "training",
     "metrics",

@@ -18,6 +18,10 @@ With ``--write`` the figures go into the card's ``metrics["fresh_phantoms"]`` (o
 ``metrics[--key]``, e.g. for a harder difficulty range) together with
 floors a later run on other fresh seeds should meet (the CI's lower bound minus a margin for
 the smaller test sample); the weights and their sha256 are untouched.
+
+The pipeline explains with the card's recommended ``explanation`` settings; with
+``--explanation study`` it uses the study's Grad-CAM and Otsu instead, so that a card can
+carry the localisation of both.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ankle_core.explain.ct import STUDY_CAM
 from ankle_core.inference.ct import CtPipeline
 from ankle_core.models.card import read_card, write_card
 from ankle_core.models.weights import load_model
@@ -152,10 +157,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="fresh_phantoms",
         help="card metrics key to write (default fresh_phantoms; the floors test reads it)",
     )
+    parser.add_argument(
+        "--explanation",
+        choices=["card", "study"],
+        default="card",
+        help="explain with the card's recommended settings (default) or the study's Grad-CAM "
+        "and Otsu",
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    pipeline = CtPipeline(load_model(args.model, device=args.device))
+    model = load_model(args.model, device=args.device)
+    pipeline = CtPipeline(model, explanation=STUDY_CAM if args.explanation == "study" else None)
     seeds = list(range(args.seed, args.seed + args.n))
     difficulty = (float(args.difficulty[0]), float(args.difficulty[1]))
     metrics = evaluate_pipeline(
@@ -166,12 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"python -m ankle_core.training.ct_eval {args.model} --n {args.n} --seed {args.seed}"
         f" --difficulty {difficulty[0]} {difficulty[1]}"
         + (f" --key {args.key}" if args.key != "fresh_phantoms" else "")
+        + (" --explanation study" if args.explanation == "study" else "")
     )
     metrics["pipeline"] = {
         "spline_order": pipeline.spline_order,
         "min_region_mm3": pipeline.min_region_mm3,
         "rank_by": pipeline.rank_by,
         "gradcam_layer": pipeline.layer_name,
+        "explanation": pipeline.explanation.to_dict(),
     }
     metrics["wall_time_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(metrics, indent=2))

@@ -73,3 +73,37 @@ def test_indeterminate_text_matches_the_radiograph_pipeline() -> None:
     from ankle_core.inference import radiograph
 
     assert INDETERMINATE == radiograph.INDETERMINATE
+
+
+def test_explanation_follows_the_card_and_a_call_may_override_it(
+    tiny_model: LoadedModel,
+    phantom,  # type: ignore[no-untyped-def]
+) -> None:
+    from dataclasses import replace
+
+    from ankle_core.explain.ct import STUDY_CAM, CamSettings
+
+    assert CtPipeline(tiny_model).explanation == STUDY_CAM  # a card without the entry
+    settings = {"method": "hirescam", "min_cells": 16, "otsu_classes": 3}
+    model = replace(tiny_model, card=replace(tiny_model.card, explanation=settings))
+    pipeline = CtPipeline(model, min_region_mm3=0.0)
+    assert pipeline.explanation == CamSettings("hirescam", 16, 3)
+    own = pipeline.run(phantom)
+    study = pipeline.run(phantom, explanation=STUDY_CAM)
+    assert own.explanation == pipeline.explanation and study.explanation == STUDY_CAM
+    assert study.gradcam_layer == "features.2"
+    assert own.gradcam_layer == "features.1"  # 16 cells a side needs the shallower block
+    assert own.heatmap is not None and study.heatmap is not None
+    assert not np.allclose(own.heatmap, study.heatmap)
+    assert pipeline.run(phantom).gradcam_layer == "features.1"  # the override did not stick
+    assert count_hooks(tiny_model.network) == 0
+
+
+def test_a_malformed_explanation_entry_is_a_model_load_error(tiny_model: LoadedModel) -> None:
+    from dataclasses import replace
+
+    from ankle_core.errors import ModelLoadError
+
+    card = replace(tiny_model.card, explanation={"method": "scorecam"})
+    with pytest.raises(ModelLoadError, match="explanation"):
+        CtPipeline(replace(tiny_model, card=card))

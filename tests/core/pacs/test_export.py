@@ -161,6 +161,20 @@ def test_ct_segmentation_aligns_with_source_slices() -> None:
         assert np.array_equal(frame[..., 1] > 0, expected_2), k
 
 
+def test_segments_are_cut_at_the_threshold_the_boxes_were_drawn_at() -> None:
+    from dataclasses import replace
+
+    from ankle_core.export.ct_seg import region_masks
+
+    _sources, volume, result = _ct_case()
+    heat = result.heatmap.copy()  # type: ignore[union-attr]
+    heat[3:7, 10:20, 12:17] = 0.5  # half of region 1 is only warm
+    warm = replace(result, heatmap=heat)
+    assert int(region_masks(volume, warm)[0].sum()) == 4 * 10 * 10  # Otsu over the whole map
+    cut = region_masks(volume, replace(warm, region_threshold=0.6))[0]
+    assert int(cut.sum()) == 4 * 10 * 5 and cut[3:7, 10:20, 17:22].all()
+
+
 def test_ct_sr_validates_and_gives_region_centres_in_lps() -> None:
     sources, _volume, result = _ct_case()
     sr = build_ct_sr(sources, result)
