@@ -15,6 +15,7 @@ import numpy.typing as npt
 from ankle_core.config import ReadLimits
 
 if TYPE_CHECKING:
+    from ankle_core.explain.ct import CamSettings
     from ankle_core.inference.ct import CtPipeline, CtResult
     from ankle_core.inference.radiograph import RadiographPipeline, RadiographResult
     from ankle_core.types import Radiograph, Volume
@@ -76,13 +77,19 @@ def analyse_radiograph(
     return RadiographAnalysis(radiograph, result, saliency)
 
 
-def analyse_ct(pipeline: CtPipeline, data: bytes, limits: ReadLimits) -> CtAnalysis:
+def analyse_ct(
+    pipeline: CtPipeline,
+    data: bytes,
+    limits: ReadLimits,
+    explanation: CamSettings | None = None,
+) -> CtAnalysis:
     """Read a NIfTI or zipped DICOM series and run the CT pipeline with Grad-CAM boxes.
 
     Args:
         pipeline: the loaded CT pipeline.
         data: the file's bytes.
         limits: reader limits.
+        explanation: heat-map settings (default: the model card's).
 
     Returns:
         The analysis.
@@ -93,7 +100,7 @@ def analyse_ct(pipeline: CtPipeline, data: bytes, limits: ReadLimits) -> CtAnaly
     from ankle_core.io import read_volume
 
     volume = read_volume(data, limits=limits)
-    return CtAnalysis(volume, pipeline.run(volume, explain=True))
+    return CtAnalysis(volume, pipeline.run(volume, explain=True, explanation=explanation))
 
 
 def bone_surface(

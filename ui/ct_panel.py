@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
 from ui import resources, volume_views, widgets
 from ui.analysis import CtAnalysis
 
-__all__ = ["regions_frame", "render_ct_case"]
+if TYPE_CHECKING:
+    from ankle_core.models.card import ModelCard
+
+__all__ = ["choose_study_method", "regions_frame", "render_ct_case"]
 
 _SLIDER = {"Axial": "ct_z", "Coronal": "ct_y", "Sagittal": "ct_x"}
 
@@ -29,6 +34,32 @@ def regions_frame(analysis: CtAnalysis) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def choose_study_method(card: ModelCard | None) -> bool:
+    """Offer the study's Grad-CAM when the card recommends other heat-map settings.
+
+    Returns:
+        True to explain with the study's Grad-CAM and Otsu; False for the card's settings
+        (also when the card recommends none, or cannot be read: the pipeline reports that).
+    """
+    from ankle_core.explain.ct import STUDY_CAM, CamSettings
+
+    try:
+        recommended = CamSettings.from_dict(card.explanation if card else None)
+    except (TypeError, ValueError):
+        return False
+    if recommended == STUDY_CAM:
+        return False
+    options = [f"{recommended.label} (the model card's)", f"{STUDY_CAM.label} (the CT study's)"]
+    choice = st.selectbox(
+        "Heat map and boxes",
+        options,
+        key="ct_cam",
+        help="The card's settings localise better on this model (its card gives the hit rate "
+        "of both); the study's Grad-CAM is the published method.",
+    )
+    return choice == options[1]
 
 
 def _sync_sliders(sha256: str, analysis: CtAnalysis) -> None:
@@ -71,7 +102,8 @@ def render_ct_case(name: str, sha256: str, analysis: CtAnalysis) -> None:
             rgb = volume_views.plane_rgb(volume.array, result.heatmap, plane, index, window, alpha)
             fig = volume_views.plane_figure(rgb, plane, index, volume.spacing_mm, boxes, centre)
             st.plotly_chart(fig, key=f"ct_fig_{plane}", config={"displaylogo": False})
-    st.markdown("**Grad-CAM boxes (Otsu)** — click a row to centre the three views on it.")
+    method = result.explanation.label if result.explanation else "Grad-CAM, Otsu"
+    st.markdown(f"**Boxes: {method}** — click a row to centre the three views on it.")
     if result.regions:
         st.dataframe(
             regions_frame(analysis),
@@ -81,7 +113,7 @@ def render_ct_case(name: str, sha256: str, analysis: CtAnalysis) -> None:
             key="ct_regions_table",
         )
     else:
-        st.info("No Grad-CAM region above the Otsu threshold.")
+        st.info("No heat-map region above the Otsu threshold.")
     st.caption(
         f"{name} · {' × '.join(map(str, volume.shape))} voxels (z, y, x) · spacing "
         f"{', '.join(f'{s:.2f}' for s in volume.spacing_mm)} mm · model {result.model} · "

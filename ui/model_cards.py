@@ -81,6 +81,9 @@ def render_card(card: ModelCard) -> None:
         st.json(dict(card.training), expanded=1)
         st.markdown("**Preprocessing**")
         st.json(dict(card.preprocessing), expanded=1)
+        if card.explanation:
+            st.markdown("**Recommended explanation** (the CT page's default heat map)")
+            st.json(dict(card.explanation), expanded=1)
         st.caption(
             f"Weights sha256 `{card.weights_sha256[:16]}…` ({card.weights_dtype}); "
             "checked at every load."

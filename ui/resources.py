@@ -152,9 +152,19 @@ def radiograph_analysis(
 
 
 @st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
-def ct_analysis(sha256: str, model: str, models_dir: str, device: str, _data: bytes) -> CtAnalysis:
-    """One volume's analysis, keyed on its sha256 and the model name."""
-    return analyse_ct(ct_pipeline(model, models_dir, device), _data, settings().limits)
+def ct_analysis(
+    sha256: str, model: str, models_dir: str, device: str, study_method: bool, _data: bytes
+) -> CtAnalysis:
+    """One volume's analysis, keyed on its sha256, the model name and the heat-map method.
+
+    ``study_method`` explains with the CT study's Grad-CAM and Otsu instead of the settings
+    the model card recommends.
+    """
+    from ankle_core.explain.ct import STUDY_CAM
+
+    pipeline = ct_pipeline(model, models_dir, device)
+    explanation = STUDY_CAM if study_method else None
+    return analyse_ct(pipeline, _data, settings().limits, explanation)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from ankle_core.store import CaseStore
@@ -203,3 +208,34 @@ def test_both_case_pages_offer_a_pacs_source(
         assert not at.exception, at.exception
         assert any("PACS address" in i.value for i in at.info)  # asks for the address
         assert not [u for u in at.get("file_uploader")]  # the file input is replaced
+
+
+def test_ct_page_offers_the_study_grad_cam_beside_the_card_recommendation(
+    app_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streamlit as st
+
+    models = tmp_path / "models"
+    shutil.copytree(app_env["ANKLE_MODELS_DIR"], models)
+    for card_path in models.glob("*/card.json"):
+        card = json.loads(card_path.read_text())
+        if card["spatial_dims"] == 3:
+            card["explanation"] = {"method": "hirescam", "min_cells": 16, "otsu_classes": 3}
+            card_path.write_text(json.dumps(card))
+    monkeypatch.setenv("ANKLE_MODELS_DIR", str(models))
+    st.cache_resource.clear()
+    at = _open("pages/ct_volume.py")
+    choice = at.selectbox(key="ct_cam")
+    assert choice.options == [
+        "HiResCAM, 3-class Otsu (the model card's)",
+        "Grad-CAM, Otsu (the CT study's)",
+    ]
+    at.file_uploader(key="ct_upload").set_value(
+        ("phantom.nii.gz", fixtures.volume_nifti(), "application/gzip")
+    )
+    at.run()
+    assert not at.exception, at.exception
+    assert "Boxes: HiResCAM, 3-class Otsu" in _markdown(at)
+    at.selectbox(key="ct_cam").set_value("Grad-CAM, Otsu (the CT study's)").run()
+    assert not at.exception, at.exception
+    assert "Boxes: Grad-CAM, Otsu" in _markdown(at)

@@ -47,7 +47,7 @@ def test_nifti_shows_boxes_in_all_three_views(page: Page, app_url: str) -> None:
     expect(charts).to_have_count(3, timeout=TIMEOUT_MS)
     for i in range(3):
         expect(charts.nth(i).locator(".annotation-text", has_text="#1")).to_be_visible()
-    expect(page.get_by_text("Grad-CAM boxes (Otsu)")).to_be_visible()
+    expect(page.get_by_text("Boxes: Grad-CAM, Otsu")).to_be_visible()
     # A deep link on a fresh server still runs inside app.py (shared sidebar, navigation).
     sidebar = page.locator('[data-testid="stSidebar"]')
     expect(sidebar.get_by_text("1 case(s) in this session")).to_be_visible()
