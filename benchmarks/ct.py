@@ -3,8 +3,9 @@
 Prints, from one run on this machine:
 
 1. the stage times of one ``CtPipeline.run`` on one phantom volume (48 x 128 x 128,
-   2.0 x 0.8 x 0.8 mm): preprocessing, forward pass, Grad-CAM, spline upsampling to the
-   original grid, boxes (the median of a few runs on the same volume);
+   2.0 x 0.8 x 0.8 mm): preprocessing, forward pass, Grad-CAM (with the card's explanation
+   settings), spline upsampling to the original grid, boxes (the median of a few runs on the
+   same volume);
 2. this project's Grad-CAM (``ankle_core.explain.gradcam.grad_cam``, Captum ``LayerGradCam``
    under the per-model lock) against MONAI's ``monai.visualize.GradCAM`` on the same model,
    layer, class and input, as a time ratio; both are followed by their upsampling to the
@@ -80,8 +81,9 @@ def stage_times(model: LoadedModel, repeats: int) -> None:
     pipeline = CtPipeline(model)
     pipeline.run(volume)  # warm-up
     runs = [pipeline.run(volume).timings_s for _ in range(repeats)]
-    print(f"1. stage times, {volume.shape} volume, model {pipeline.model_label}, "
-          f"Grad-CAM layer {pipeline.layer_name}, median of {repeats}:")  # fmt: skip
+    how = f"{pipeline.explanation.label} on {pipeline.layer_name}"
+    print(f"1. stage times, {volume.shape} volume, model {pipeline.model_label}, {how}, "
+          f"median of {repeats}:")  # fmt: skip
     for key in ("preprocess", "forward", "gradcam", "upsample", "boxes", "total"):
         print(f"   {key:<10} {statistics.median(r[key] for r in runs):8.3f} s")
 
