@@ -42,6 +42,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "top_box_voxels",
     "top_size_mm",
     "regions",
+    "explanation",
     "model",
     "preprocess_s",
     "forward_s",
@@ -61,6 +62,7 @@ class CtConfig:
         models_dir: folder of installed models (None: the project's ``models/``).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         explain: compute Grad-CAM regions.
+        study_method: explain with the study's Grad-CAM and Otsu, not the card's settings.
         spline_order: spline order of the heat-map upsampling.
         min_region_mm3: smallest region kept, mm^3.
         max_file_mb: largest file the reader accepts, MB (a 512 x 512 x 400 int16 NIfTI is
@@ -71,6 +73,7 @@ class CtConfig:
     models_dir: str | None = None
     device: str = "auto"
     explain: bool = True
+    study_method: bool = False
     spline_order: int = 3
     min_region_mm3: float = 20.0
     max_file_mb: float = 1024.0
@@ -78,10 +81,16 @@ class CtConfig:
 
 @functools.lru_cache(maxsize=2)
 def _pipeline(config: CtConfig) -> CtPipeline:
+    from ankle_core.explain.ct import STUDY_CAM
     from ankle_core.models.weights import load_model
 
     model = load_model(config.model, models_dir=config.models_dir, device=config.device)
-    return CtPipeline(model, spline_order=config.spline_order, min_region_mm3=config.min_region_mm3)
+    return CtPipeline(
+        model,
+        spline_order=config.spline_order,
+        min_region_mm3=config.min_region_mm3,
+        explanation=STUDY_CAM if config.study_method else None,
+    )
 
 
 def predict_case(path: str, config: CtConfig) -> dict[str, Any]:
@@ -119,6 +128,7 @@ def predict_case(path: str, config: CtConfig) -> dict[str, Any]:
             probability=round(result.probability, 4),
             n_regions=len(regions),
             regions=json.dumps(regions),
+            explanation=result.explanation.label if result.explanation else "",
             **{f"{k}_s": round(result.timings_s.get(k, 0.0), 4) for k in ("preprocess",
                "forward", "gradcam", "boxes")},
         )  # fmt: skip
@@ -177,6 +187,7 @@ def _main(args: Any) -> int:
         models_dir=None if args.models_dir is None else str(args.models_dir),
         device=args.device,
         explain=not args.no_explain,
+        study_method=args.study_gradcam,
         spline_order=args.spline_order,
         min_region_mm3=args.min_region_mm3,
     )
@@ -195,6 +206,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--models-dir", type=Path, default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--no-explain", action="store_true", help="skip Grad-CAM and boxes")
+    p.add_argument(
+        "--study-gradcam",
+        action="store_true",
+        help="explain with the study's Grad-CAM and Otsu instead of the card's settings",
+    )
     p.add_argument("--spline-order", type=int, default=3)
     p.add_argument("--min-region-mm3", type=float, default=20.0)
     p.add_argument("--workers", type=int, default=1, help="worker processes")

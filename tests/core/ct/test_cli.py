@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import pickle
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,7 @@ def test_batch_cli_reports_the_corrupt_case_and_goes_on(
         assert int(row["n_regions"]) == len(regions)
         if regions:
             assert json.loads(row["top_center_mm"]) == regions[0]["center_mm"]
+        assert row["explanation"] == "Grad-CAM, Otsu"  # the tiny card recommends nothing
 
 
 def test_per_case_function_is_pure_and_picklable(case_dir: Path, tiny_model_dir: Path) -> None:
@@ -59,6 +62,21 @@ def test_per_case_function_is_pure_and_picklable(case_dir: Path, tiny_model_dir:
     again = predict_case(str(case_dir / "a.nii.gz"), config)
     assert first["probability"] == again["probability"] and first["regions"] == again["regions"]
     assert [p.name for p in find_cases(case_dir)] == ["a.nii.gz", "b_series", "c.nii.gz"]
+
+
+def test_batch_follows_the_card_explanation_unless_told_the_study_method(
+    case_dir: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    model_dir = tmp_path / "recommending"
+    shutil.copytree(tiny_model_dir, model_dir)
+    card = json.loads((model_dir / "card.json").read_text())
+    card["explanation"] = {"method": "hirescam", "min_cells": 16, "otsu_classes": 3}
+    (model_dir / "card.json").write_text(json.dumps(card))
+    case = str(case_dir / "a.nii.gz")
+    config = CtConfig(model=str(model_dir), device="cpu")
+    assert predict_case(case, config)["explanation"] == "HiResCAM, 3-class Otsu"
+    study = replace(config, study_method=True)
+    assert predict_case(case, study)["explanation"] == "Grad-CAM, Otsu"
 
 
 @pytest.mark.slow
