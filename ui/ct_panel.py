@@ -92,7 +92,7 @@ def render_ct_case(name: str, sha256: str, analysis: CtAnalysis) -> None:
     _sync_sliders(sha256, analysis)
     controls = st.columns([2, 1, 1])
     window = volume_views.WINDOWS[controls[0].selectbox("Window", list(volume_views.WINDOWS))]
-    overlay = controls[1].toggle("Grad-CAM overlay", value=True, key="ct_overlay")
+    overlay = controls[1].toggle("Heat-map overlay", value=True, key="ct_overlay")
     alpha = controls[2].slider("Opacity", 0.0, 1.0, 0.4, 0.05, key="ct_alpha") if overlay else 0.0
     boxes = [r.box_voxels for r in result.regions]
     centre = (st.session_state["ct_z"], st.session_state["ct_y"], st.session_state["ct_x"])
