@@ -88,6 +88,8 @@ def render_ct_case(name: str, sha256: str, analysis: CtAnalysis) -> None:
         f"Fracture probability **{result.probability:.2f}** — {widgets.call_badge(result.call)}",
         anchor=False,
     )
+    for warning in result.warnings:
+        st.warning(warning, icon=":material/warning:")
     widgets.research_note()
     _sync_sliders(sha256, analysis)
     controls = st.columns([2, 1, 1])

@@ -7,6 +7,12 @@ spline and boxes its Otsu regions (:mod:`ankle_core.explain.ct`). The explanatio
 the card's ``explanation`` entry (:class:`~ankle_core.explain.ct.CamSettings`; the study's
 Grad-CAM and Otsu when the card has none); the constructor and each ``run`` may override it.
 
+Before the call, a scope check: when the body's largest axial cross-section
+(:func:`~ankle_core.preprocess.spatial.body_section_cm2`) exceeds ``max_body_section_cm2``
+(default 400 cm^2: an ankle is about 40 to 80, a foot up to about 200, an abdomen or pelvis
+600 or more), the result carries a warning that the scan does not look like an ankle CT. The
+probability is still given; what it means on another body part is nothing.
+
 The call uses the card's operating points: ``probability >= high_specificity`` is
 ``"fracture"``, ``probability <= high_sensitivity`` is ``"no fracture"``, anything between is
 :data:`INDETERMINATE`.
@@ -37,13 +43,16 @@ from ankle_core.explain.ct import (
 )
 from ankle_core.explain.gradcam import normalize01
 from ankle_core.models.weights import LoadedModel, load_model
-from ankle_core.preprocess.spatial import body_mask
+from ankle_core.preprocess.spatial import body_mask, body_section_cm2
 from ankle_core.preprocess.volume import CtPreprocessing, preprocess_volume
 from ankle_core.types import Volume
 
-__all__ = ["INDETERMINATE", "CamRegion", "CtPipeline", "CtResult"]
+__all__ = ["INDETERMINATE", "MAX_BODY_SECTION_CM2", "CamRegion", "CtPipeline", "CtResult"]
 
 INDETERMINATE = "indeterminate — review"
+
+#: Largest axial body cross-section (cm^2) accepted without a warning: well above a foot's.
+MAX_BODY_SECTION_CM2 = 400.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ class CtResult:
         explanation: how the map and boxes were made (None when not explained).
         region_threshold: the heat-map value the regions lie above (Otsu's over the body in
             the field of view; None when not explained).
+        warnings: plain-language cautions about the input (e.g. not an ankle-sized body).
     """
 
     probability: float
@@ -74,6 +84,7 @@ class CtResult:
     gradcam_layer: str = ""
     explanation: CamSettings | None = None
     region_threshold: float | None = None
+    warnings: tuple[str, ...] = ()
 
 
 class CtPipeline:
@@ -90,6 +101,8 @@ class CtPipeline:
             ``explanation`` entry, else the study's :data:`~ankle_core.explain.ct.STUDY_CAM`).
         body_threshold_hu: the heat map is restricted to the body (HU above this, holes
             filled, 2-voxel margin) before the boxes; None keeps it everywhere.
+        max_body_section_cm2: warn when the body's largest axial cross-section exceeds this
+            (cm^2); None skips the check.
     """
 
     def __init__(
@@ -103,9 +116,11 @@ class CtPipeline:
         max_regions: int = 10,
         explanation: CamSettings | None = None,
         body_threshold_hu: float | None = -500.0,
+        max_body_section_cm2: float | None = MAX_BODY_SECTION_CM2,
     ) -> None:
         self.model = model
         self.body_threshold_hu = body_threshold_hu
+        self.max_body_section_cm2 = max_body_section_cm2
         self.preprocessing = preprocessing or CtPreprocessing.from_dict(model.card.preprocessing)
         self.spline_order = int(spline_order)
         self.min_region_mm3 = float(min_region_mm3)
@@ -165,6 +180,7 @@ class CtPipeline:
             A :class:`CtResult`.
         """
         t0 = time.perf_counter()
+        warnings = self.scope_warnings(volume)
         prepared = preprocess_volume(volume, self.preprocessing)
         t1 = time.perf_counter()
         network, device = self.model.network, self.model.device
@@ -228,4 +244,19 @@ class CtPipeline:
             gradcam_layer=layer_name if explain else "",
             explanation=settings if explain else None,
             region_threshold=threshold,
+            warnings=warnings,
+        )
+
+    def scope_warnings(self, volume: Volume) -> tuple[str, ...]:
+        """Cautions about a volume the model was not made for (empty when it looks fine)."""
+        if self.max_body_section_cm2 is None:
+            return ()
+        section = body_section_cm2(volume.array, volume.affine)
+        if section <= self.max_body_section_cm2:
+            return ()
+        return (
+            f"This does not look like an ankle CT: the body's largest cross-section is "
+            f"{section:.0f} cm², where an ankle or foot is under about "
+            f"{self.max_body_section_cm2:.0f} cm². The model was trained on ankle phantoms; "
+            "its probability and boxes mean nothing on another body part.",
         )

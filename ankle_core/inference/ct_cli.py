@@ -43,6 +43,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "top_size_mm",
     "regions",
     "explanation",
+    "warnings",
     "model",
     "preprocess_s",
     "forward_s",
@@ -129,6 +130,7 @@ def predict_case(path: str, config: CtConfig) -> dict[str, Any]:
             n_regions=len(regions),
             regions=json.dumps(regions),
             explanation=result.explanation.label if result.explanation else "",
+            warnings=" | ".join(result.warnings),
             **{f"{k}_s": round(result.timings_s.get(k, 0.0), 4) for k in ("preprocess",
                "forward", "gradcam", "boxes")},
         )  # fmt: skip

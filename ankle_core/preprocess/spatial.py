@@ -36,6 +36,7 @@ from ankle_core.preprocess.transform import REVERSE_AXES, GridTransform, check_s
 
 __all__ = [
     "body_mask",
+    "body_section_cm2",
     "foreground_bbox",
     "orientation_matrix",
     "plan_grid",
@@ -104,16 +105,10 @@ def foreground_bbox(
         ``(lo, hi)`` inclusive (z, y, x) voxel-centre corners in original indices, or None
         when nothing is above the threshold.
     """
-    stride = max(1, int(np.ceil((array.size / max_voxels) ** (1.0 / 3.0))))
-    view = array[::stride, ::stride, ::stride]
-    mask = view > threshold
-    if not mask.any():
+    found = _largest_body_component(array, threshold, max_voxels)
+    if found is None:
         return None
-    labels, n = ndimage.label(mask)
-    if n > 1:
-        sizes = np.bincount(labels.ravel())
-        sizes[0] = 0
-        mask = labels == int(np.argmax(sizes))
+    mask, stride = found
     coords = [np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != k))) for k in range(3)]
     lo = np.array([c[0] * stride for c in coords], dtype=np.float64)
     hi = np.array(
@@ -121,6 +116,69 @@ def foreground_bbox(
         dtype=np.float64,
     )
     return lo, hi
+
+
+def _largest_body_component(
+    array: npt.NDArray[np.floating], threshold: float, max_voxels: int
+) -> tuple[npt.NDArray[np.bool_], int] | None:
+    """The largest connected component above ``threshold`` on a strided view, and the stride.
+
+    The view keeps every ``stride``-th voxel per axis, ``stride`` chosen so that it holds at
+    most about ``max_voxels`` voxels. None when nothing is above the threshold.
+    """
+    stride = max(1, int(np.ceil((array.size / max_voxels) ** (1.0 / 3.0))))
+    mask = np.asarray(array[::stride, ::stride, ::stride]) > threshold
+    if not mask.any():
+        return None
+    labels, n = ndimage.label(mask)
+    if n > 1:
+        sizes = np.bincount(labels.ravel())
+        sizes[0] = 0
+        mask = labels == int(np.argmax(sizes))
+    return mask, stride
+
+
+def body_section_cm2(
+    array: npt.NDArray[np.floating],
+    affine: npt.ArrayLike,
+    threshold: float = -500.0,
+    *,
+    max_voxels: int = 2_000_000,
+) -> float:
+    """Area of the body's largest axial cross-section, cm^2.
+
+    The body is the largest connected component above ``threshold`` HU (so the table and the
+    other leg do not count), found on a strided view as :func:`foreground_bbox` does. The
+    axial axis is the array axis closest to the patient's superior direction; each slice
+    across it is counted and the largest is returned. An ankle is about 40 to 80 cm^2 across
+    and a foot up to about 200 cm^2; an abdomen or pelvis is 600 cm^2 or more.
+
+    Args:
+        array: (z, y, x) volume, HU.
+        affine: its 4 x 4 affine (voxel index (x, y, z) to RAS mm).
+        threshold: HU above which a voxel is body.
+        max_voxels: size of the strided view searched.
+
+    Returns:
+        The area in cm^2 (0 when nothing is above the threshold), exact to the stride.
+
+    >>> hu = np.full((4, 20, 20), -1000.0); hu[:, 5:15, 5:15] = 40.0
+    >>> body_section_cm2(hu, np.diag([2.0, 2.0, 5.0, 1.0]))
+    4.0
+    """
+    found = _largest_body_component(array, threshold, max_voxels)
+    if found is None:
+        return 0.0
+    mask, stride = found
+    linear = np.asarray(affine, dtype=np.float64)[:3, :3]
+    columns = [linear[:, 2 - axis] for axis in range(3)]  # array axis (z, y, x) -> column
+    spacing = [float(np.linalg.norm(c)) for c in columns]
+    axial = int(
+        np.argmax([abs(c[2]) / max(n, 1e-12) for c, n in zip(columns, spacing, strict=True)])
+    )
+    across = tuple(a for a in range(3) if a != axial)
+    cell_mm2 = spacing[across[0]] * spacing[across[1]] * stride * stride
+    return float(mask.sum(axis=across).max()) * cell_mm2 / 100.0
 
 
 def _crop_offset(center: float, n_resampled: int, cube: int) -> int:

@@ -239,3 +239,21 @@ def test_ct_page_offers_the_study_grad_cam_beside_the_card_recommendation(
     at.selectbox(key="ct_cam").set_value("Grad-CAM, Otsu (the CT study's)").run()
     assert not at.exception, at.exception
     assert "Boxes: Grad-CAM, Otsu" in _markdown(at)
+
+
+def test_ct_page_warns_when_the_scan_is_not_an_ankle(app_env: dict[str, str]) -> None:
+    import gzip
+
+    import nibabel as nib
+    import numpy as np
+
+    hu = np.full((64, 64, 12), -1000, dtype=np.int16)  # nibabel order (x, y, z)
+    xx, yy = np.mgrid[:64, :64]
+    hu[(xx - 31.5) ** 2 + (yy - 31.5) ** 2 <= 28**2, :] = 30  # a 28 cm trunk
+    data = gzip.compress(nib.Nifti1Image(hu, np.diag([5.0, 5.0, 5.0, 1.0])).to_bytes())
+    at = _open("pages/ct_volume.py")
+    at.file_uploader(key="ct_upload").set_value(("trunk.nii.gz", data, "application/gzip"))
+    at.run()
+    assert not at.exception, at.exception
+    assert "Fracture probability" in _markdown(at)
+    assert any("does not look like an ankle CT" in w.value for w in at.warning)

@@ -52,6 +52,7 @@ def test_batch_cli_reports_the_corrupt_case_and_goes_on(
         if regions:
             assert json.loads(row["top_center_mm"]) == regions[0]["center_mm"]
         assert row["explanation"] == "Grad-CAM, Otsu"  # the tiny card recommends nothing
+        assert row["warnings"] == ""  # ankle-sized phantoms
 
 
 def test_per_case_function_is_pure_and_picklable(case_dir: Path, tiny_model_dir: Path) -> None:

@@ -107,3 +107,21 @@ def test_a_malformed_explanation_entry_is_a_model_load_error(tiny_model: LoadedM
     card = replace(tiny_model.card, explanation={"method": "scorecam"})
     with pytest.raises(ModelLoadError, match="explanation"):
         CtPipeline(replace(tiny_model, card=card))
+
+
+def test_a_trunk_sized_body_is_flagged_and_an_ankle_is_not(
+    tiny_model: LoadedModel,
+    phantom,  # type: ignore[no-untyped-def]
+) -> None:
+    from ankle_core.types import Volume
+
+    assert CtPipeline(tiny_model).run(phantom, explain=False).warnings == ()
+    hu = np.full((12, 64, 64), -1000.0, dtype=np.float32)
+    yy, xx = np.mgrid[:64, :64]
+    hu[:, (yy - 31.5) ** 2 + (xx - 31.5) ** 2 <= 28**2] = 30.0  # 28 cm across: an abdomen
+    trunk = Volume(hu, (5.0, 5.0, 5.0), np.diag([5.0, 5.0, 5.0, 1.0]))
+    result = CtPipeline(tiny_model).run(trunk, explain=False)
+    (warning,) = result.warnings
+    assert "does not look like an ankle CT" in warning and 0.0 <= result.probability <= 1.0
+    unchecked = CtPipeline(tiny_model, max_body_section_cm2=None).run(trunk, explain=False)
+    assert unchecked.warnings == ()

@@ -136,3 +136,26 @@ def test_int16_source_is_read_without_float64(oblique_volume: Volume) -> None:
 def test_config_round_trips_through_a_card_dict() -> None:
     cfg = CtPreprocessing(spacing_mm=2.0, input_size=64, window=BONE_WINDOW, mean="volume")
     assert CtPreprocessing.from_dict(cfg.to_dict()) == cfg
+
+
+def _cylinder(radius_mm: float, shape: tuple[int, int, int], spacing: float) -> np.ndarray:
+    """A water cylinder along the first array axis, in air, with a thin 'table' beside it."""
+    hu = np.full(shape, -1000.0, dtype=np.float32)
+    yy, xx = np.mgrid[: shape[1], : shape[2]]
+    c = (shape[1] - 1) / 2.0
+    hu[:, ((yy - c) ** 2 + (xx - c) ** 2) * spacing**2 <= radius_mm**2] = 0.0
+    hu[:, -2:, :] = 200.0  # a separate component: not body
+    return hu
+
+
+def test_body_section_is_the_axial_area_of_the_largest_component() -> None:
+    from ankle_core.preprocess.spatial import body_section_cm2
+
+    hu = _cylinder(40.0, (20, 120, 120), 1.0)
+    area = body_section_cm2(hu, np.diag([1.0, 1.0, 2.0, 1.0]))
+    assert area == pytest.approx(np.pi * 4.0**2, rel=0.03)  # the cylinder, not the table
+    # The same body stored with its long axis along x (sagittal slices): still axial area.
+    turned = np.ascontiguousarray(np.transpose(hu, (1, 2, 0)))  # (y, x, z) stored as (z, y, x)
+    affine = np.array([[0, 0, 1.0, 0], [0, 1.0, 0, 0], [2.0, 0, 0, 0], [0, 0, 0, 1]])
+    assert body_section_cm2(turned, affine) == pytest.approx(area, rel=0.01)
+    assert body_section_cm2(np.full((4, 4, 4), -1000.0), np.eye(4)) == 0.0

@@ -10,6 +10,7 @@ from scipy import ndimage
 from ankle_core.explain.ct import cam_to_original
 from ankle_core.inference.ct import CtPipeline, CtResult
 from ankle_core.models.weights import LoadedModel
+from ankle_core.preprocess.spatial import body_section_cm2
 from ankle_core.preprocess.volume import preprocess_volume
 from ankle_core.types import Volume
 
@@ -56,6 +57,12 @@ def test_pipeline_runs_end_to_end(ct_model: LoadedModel, real_ct: Volume) -> Non
         centre = np.array(real_ct.voxel_to_ras(np.array(region.center_voxel)))
         assert np.all(centre >= lo - 1e-3) and np.all(centre <= hi + 1e-3)
     assert result.timings_s["total"] > 0
+
+
+def test_an_abdomen_is_flagged_as_not_an_ankle(ct_model: LoadedModel, real_ct: Volume) -> None:
+    (warning,) = _run(ct_model, real_ct).warnings
+    assert "does not look like an ankle CT" in warning
+    assert body_section_cm2(real_ct.array, real_ct.affine) > 600  # measured 720-830 cm²
 
 
 def test_cam_mapping_lands_in_the_body(ct_model: LoadedModel, real_ct: Volume) -> None:
