@@ -11,18 +11,13 @@ from streamlit.testing.v1 import AppTest
 
 from ankle_core.store import CaseStore
 from tests.app import fixtures
+from tests.app.apptest import open_app, open_page
 
-APP = "../../app.py"  # AppTest resolves this against this file's folder
 TIMEOUT = 120
 
 
 def _open(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(page, TIMEOUT)
 
 
 def _frame(at: AppTest, column: str):  # type: ignore[no-untyped-def]
@@ -36,9 +31,7 @@ def _markdown(at: AppTest) -> str:
 
 
 def test_app_starts_on_the_radiograph_page_with_disclaimer(app_env: dict[str, str]) -> None:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception
+    at = open_app(TIMEOUT)
     assert at.title[0].value.endswith("Radiograph case")
     assert any("not a medical device" in w.value for w in at.sidebar.warning)
     assert any("No case analysed" in c.value for c in at.sidebar.caption)

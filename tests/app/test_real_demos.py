@@ -10,22 +10,12 @@ from streamlit.testing.v1 import AppTest
 from ankle_core.realdata.demo import real_demo
 from ankle_core.realdata.fracture_boxes import DATASET_CREDIT
 from ankle_core.realdata.localise import LOCALISER_NAME
+from tests.app.apptest import open_page as _open
 from ui.localiser_panel import LOCALISER_TITLE
 
-APP = "../../app.py"  # AppTest resolves this against this file's folder
-TIMEOUT = 180
 REPO = Path(__file__).resolve().parents[2]
 RG3 = real_demo("real-rg3")
 REAL_CT = real_demo("real-ct-totalseg")
-
-
-def _open(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _texts(at: AppTest) -> str:

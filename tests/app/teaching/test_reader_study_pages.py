@@ -9,18 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from ankle_core.stats import mrmc_or
 from ankle_core.teaching import long_table
+from tests.app.apptest import open_page as _open
 from tests.app.teaching.studies import KEY, four_case_study, read_everything, store_for
-
-APP = "../../../app.py"
-TIMEOUT = 180
-
-
-def _open(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _text(at: AppTest) -> str:

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-APP = "../../../app.py"  # AppTest resolves this against this file's folder
-TIMEOUT = 180
-
-
-def _open(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+from tests.app.apptest import open_page as _open
 
 
 def _text(at: AppTest) -> str:
