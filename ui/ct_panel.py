@@ -51,15 +51,20 @@ def choose_study_method(card: ModelCard | None) -> bool:
         return False
     if recommended == STUDY_CAM:
         return False
-    options = [f"{recommended.label} (the model card's)", f"{STUDY_CAM.label} (the CT study's)"]
+    labels = {
+        False: f"{recommended.label} (the model card's)",
+        True: f"{STUDY_CAM.label} (the CT study's)",
+    }
+    # The values are booleans, not the labels, so the choice survives a change of model.
     choice = st.selectbox(
         "Heat map and boxes",
-        options,
+        [False, True],
+        format_func=labels.__getitem__,
         key="ct_cam",
-        help="The card's settings localise better on this model (its card gives the hit rate "
-        "of both); the study's Grad-CAM is the published method.",
+        help="The model card recommends its own settings (its localisation figures are on the "
+        "Models page); the study's Grad-CAM is the published method.",
     )
-    return choice == options[1]
+    return bool(choice)
 
 
 def _sync_sliders(sha256: str, analysis: CtAnalysis) -> None:
