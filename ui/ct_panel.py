@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
+from ankle_core.explain.ct import STUDY_CAM, CamSettings
 from ui import resources, volume_views, widgets
 from ui.analysis import CtAnalysis
 
@@ -43,8 +44,6 @@ def choose_study_method(card: ModelCard | None) -> bool:
         True to explain with the study's Grad-CAM and Otsu; False for the card's settings
         (also when the card recommends none, or cannot be read: the pipeline reports that).
     """
-    from ankle_core.explain.ct import STUDY_CAM, CamSettings
-
     try:
         recommended = CamSettings.from_dict(card.explanation if card else None)
     except (TypeError, ValueError):
@@ -109,7 +108,7 @@ def render_ct_case(name: str, sha256: str, analysis: CtAnalysis) -> None:
             rgb = volume_views.plane_rgb(volume.array, result.heatmap, plane, index, window, alpha)
             fig = volume_views.plane_figure(rgb, plane, index, volume.spacing_mm, boxes, centre)
             st.plotly_chart(fig, key=f"ct_fig_{plane}", config={"displaylogo": False})
-    method = result.explanation.label if result.explanation else "Grad-CAM, Otsu"
+    method = (result.explanation or STUDY_CAM).label
     st.markdown(f"**Boxes: {method}** — click a row to centre the three views on it.")
     if result.regions:
         st.dataframe(
