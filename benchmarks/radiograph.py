@@ -36,7 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ankle_core.explain.radiograph import detector_saliency, fragment_saliency  # noqa: E402
 from ankle_core.inference import RadiographPipeline  # noqa: E402
 from ankle_core.models import LoadedModel, build_network, load_model  # noqa: E402
 from ankle_core.phantoms import make_case  # noqa: E402
@@ -100,9 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def explained(image: Radiograph) -> None:
         result = default.run(image)
-        fragment_saliency(default, image, result)
+        default.fragment_saliency(image, result)
         if result.fragments:
-            detector_saliency(default, image, 0)
+            default.detector_saliency(image, 0)
 
     print(f"{n} phantom radiographs of {args.size}^2 px, {args.threads} torch threads")
     print(f"detector input long side {det.card.input_size[0]} px; ONNX export {export_s:.1f} s")

@@ -67,12 +67,11 @@ def analyse_radiograph(
     Raises:
         InvalidInputError: the file cannot be read as a radiograph.
     """
-    from ankle_core.explain.radiograph import fragment_saliency
     from ankle_core.io import read_radiograph
 
     radiograph = read_radiograph(data, limits=limits)
     result = pipeline.run(radiograph)
-    saliency = np.asarray(fragment_saliency(pipeline, radiograph, result), dtype=np.float32)
+    saliency = np.asarray(pipeline.fragment_saliency(radiograph, result), dtype=np.float32)
     saliency.setflags(write=False)
     return RadiographAnalysis(radiograph, result, saliency)
 

@@ -3,8 +3,11 @@
 - ``gradcam``: :func:`grad_cam` (Captum ``LayerGradCam``, or ``LayerGradientXActivation``
   for HiResCAM; hook-free afterwards, thread-safe) and :func:`upsample_cam` (spline zoom to
   the image grid, normalised to [0, 1]).
-- ``radiograph``: :func:`fragment_saliency` (each fragment's classifier Grad-CAM pasted back
-  onto the whole radiograph) and :func:`detector_saliency` (Grad-CAM of one detector box).
+- ``radiograph``: ``crop_saliency`` (each crop's classifier Grad-CAM pasted back onto the
+  whole radiograph) and ``detector_saliency`` (Grad-CAM of one box of a loaded detector);
+  import them from the submodule. Saliency of a pipeline's result lives with the pipeline
+  (:class:`ankle_core.inference.radiograph.RadiographPipeline`): ``explain`` sits strictly
+  below ``inference`` and imports nothing from it.
 - ``ct``: the Grad-CAM layer per 3D family, the map on the original CT grid,
   :func:`cam_regions` (ranked 3D boxes in voxels and patient mm) and :class:`CamSettings`
   (method, block and Otsu classes; :data:`STUDY_CAM` is the study's).
@@ -23,7 +26,6 @@ from ankle_core.explain.ct import (
 )
 from ankle_core.explain.gradcam import count_hooks, grad_cam, normalize01, upsample_cam
 from ankle_core.explain.overlay import draw_boxes, overlay_heatmap
-from ankle_core.explain.radiograph import detector_saliency, fragment_saliency
 
 __all__ = [
     "STUDY_CAM",
@@ -33,10 +35,8 @@ __all__ = [
     "cam_regions",
     "cam_to_original",
     "count_hooks",
-    "detector_saliency",
     "draw_boxes",
     "find_regions",
-    "fragment_saliency",
     "grad_cam",
     "gradcam_layer",
     "normalize01",

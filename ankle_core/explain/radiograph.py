@@ -1,12 +1,17 @@
-"""Grad-CAM explanations of the radiograph pipeline, in full-radiograph coordinates.
+"""Grad-CAM explanations of radiograph networks, in full-radiograph coordinates.
 
-- :func:`fragment_saliency`: the classifier's Grad-CAM (Captum ``LayerGradCam`` on the last
-  convolutional block) of every fragment crop, for the class the classifier favours for that
-  fragment (the LMAF logit when p_lmaf >= 0.5, else the SFO logit: the evidence for its
-  call), upsampled to the crop's window and pasted back into the radiograph; overlapping
-  windows combine by maximum. The last block has stride 32, so a 128 px crop gives a 4 x 4
-  map: coarse by construction.
-- :func:`detector_saliency`: Grad-CAM of the detector for one box. The target is a callable
+This module sits below :mod:`ankle_core.inference`: it takes networks, loaded models and
+plain crop windows, never a pipeline. The pipeline's own saliency
+(:meth:`ankle_core.inference.radiograph.RadiographPipeline.fragment_saliency` and
+``.detector_saliency``) calls these functions.
+
+- :func:`crop_saliency`: a 2D classifier's Grad-CAM (Captum ``LayerGradCam`` on the last
+  convolutional block) of every crop, for the class the classifier favours for that crop
+  (for the LMAF classifier: the LMAF logit when p_lmaf >= 0.5, else the SFO logit: the
+  evidence for its call), upsampled to the crop's window and pasted back into the
+  radiograph; overlapping windows combine by maximum. The last block has stride 32, so a
+  128 px crop gives a 4 x 4 map: coarse by construction.
+- :func:`detector_saliency`: Grad-CAM of a loaded detector for one box. The target is a callable
   returning that box's class score: the raw classification logit of the anchor that produced
   the box (the anchor whose regression, decoded, became the box before NMS). The explained
   layer is the FPN output block of the box's pyramid level (P3, P4 or P5; boxes from P6/P7,
@@ -23,6 +28,7 @@ threads at once.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -30,13 +36,13 @@ import torch
 from torch import nn
 
 from ankle_core.explain.gradcam import grad_cam, model_lock, upsample_cam
-from ankle_core.inference.radiograph import RadiographPipeline, RadiographResult, classifier_inputs
 from ankle_core.models.classifier2d import cam_layer
 from ankle_core.models.detector import DetectorCore, decode_detections, prepare_detector_input
 from ankle_core.models.weights import LoadedModel
+from ankle_core.preprocess.crops import CropWindow
 from ankle_core.types import Radiograph
 
-__all__ = ["detector_saliency", "fragment_saliency"]
+__all__ = ["crop_saliency", "detector_saliency"]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -60,62 +66,58 @@ def _paste_max(canvas: FloatArray, patch: FloatArray, x0: int, y0: int) -> None:
     np.maximum(canvas[cy0:cy1, cx0:cx1], region, out=canvas[cy0:cy1, cx0:cx1])
 
 
-def fragment_saliency(
-    pipeline: RadiographPipeline, radiograph: Radiograph, result: RadiographResult
+def crop_saliency(
+    network: nn.Module,
+    x: torch.Tensor,
+    windows: Sequence[CropWindow],
+    shape: tuple[int, int],
 ) -> FloatArray:
-    """Every fragment's classifier Grad-CAM, pasted into the radiograph.
+    """Every crop's classifier Grad-CAM, pasted into a radiograph-sized canvas.
 
     Args:
-        pipeline: the pipeline that produced ``result`` (its torch classifier is explained,
-            whatever the runtime).
-        radiograph: the radiograph, (H, W).
-        result: the pipeline's result for it.
+        network: a 2D classifier from :mod:`ankle_core.models.classifier2d` (a private copy
+            is explained; the shared one never carries a hook).
+        x: (N, C, S, S) the classifier's inputs, on the network's device.
+        windows: the N crops' windows in the radiograph.
+        shape: (H, W) of the radiograph, pixels.
 
     Returns:
-        (H, W) float32 in [0, 1]; all zeros when there is no fragment. Each fragment's map
-        is normalised to [0, 1] within its own window.
+        (H, W) float32 in [0, 1]; all zeros when there is no crop. Each crop's map is
+        normalised to [0, 1] within its own window.
     """
-    h, w = radiograph.shape
-    canvas = np.zeros((h, w), np.float32)
-    if not result.fragments:
+    canvas = np.zeros(shape, np.float32)
+    if not windows:
         return canvas
-    network = _private_copy(pipeline.classifier.network)
-    boxes = [f.box for f in result.fragments]
-    x, windows = classifier_inputs(radiograph.pixels, boxes, pipeline.classifier.card)
-    x = x.to(pipeline.classifier.device)
+    clone = _private_copy(network)
     with torch.no_grad():
-        favoured = network(x).argmax(dim=1)
-    layer = cam_layer(network)
+        favoured = clone(x).argmax(dim=1)
+    layer = cam_layer(clone)
     for i, window in enumerate(windows):
-        # one call per fragment: the target class differs between fragments
-        cam = grad_cam(network, x[i : i + 1], layer, target=int(favoured[i]))[0]
+        # one call per crop: the target class differs between crops
+        cam = grad_cam(clone, x[i : i + 1], layer, target=int(favoured[i]))[0]
         side = max(1, round(window.side))
         patch = upsample_cam(cam.numpy(), (side, side))
         _paste_max(canvas, patch, round(window.x0), round(window.y0))
     return canvas
 
 
-def _detector_and_threshold(
-    source: RadiographPipeline | LoadedModel,
-) -> tuple[LoadedModel, float]:
-    if isinstance(source, RadiographPipeline):
-        return source.detector, source.detection_threshold
-    return source, source.card.operating_points.default
-
-
 def detector_saliency(
-    pipeline_or_detector: RadiographPipeline | LoadedModel,
+    detector: LoadedModel,
     radiograph: Radiograph,
     box_index: int,
+    *,
+    threshold: float | None = None,
+    max_boxes: int | None = None,
 ) -> FloatArray:
-    """Grad-CAM of the detector for one reported box.
+    """Grad-CAM of a loaded detector for one reported box.
 
     Args:
-        pipeline_or_detector: a pipeline (boxes indexed as in its ``run`` result's
-            ``fragments``) or a loaded detector (boxes above its card's default threshold,
-            by score).
+        detector: a loaded RetinaNet detector.
         radiograph: the radiograph, (H, W).
-        box_index: which box (0 = highest detection score).
+        box_index: which box (0 = highest detection score) among those kept by
+            :meth:`~ankle_core.models.detector.FragmentDetections.kept`.
+        threshold: lowest detection score kept; default: the card's default operating point.
+        max_boxes: most boxes kept (None: all).
 
     Returns:
         (H, W) float32 in [0, 1].
@@ -123,16 +125,15 @@ def detector_saliency(
     Raises:
         IndexError: no such box.
     """
-    detector, threshold = _detector_and_threshold(pipeline_or_detector)
+    if threshold is None:
+        threshold = detector.card.operating_points.default
     retinanet = _private_copy(detector.network)
     core = DetectorCore(retinanet).eval()  # type: ignore[arg-type]
     prepared = prepare_detector_input(radiograph.pixels, retinanet, device=detector.device)  # type: ignore[arg-type]
     with torch.no_grad():
         outputs = core(prepared.tensor)
     detections = decode_detections(outputs, retinanet, prepared)  # type: ignore[arg-type]
-    kept = [i for i, s in enumerate(detections.scores) if s >= threshold]
-    if isinstance(pipeline_or_detector, RadiographPipeline):
-        kept = kept[: pipeline_or_detector.max_fragments]
+    kept = detections.kept(threshold, max_boxes)
     if not 0 <= box_index < len(kept):
         raise IndexError(f"box_index {box_index} out of range ({len(kept)} boxes).")
     level, channel, row, col = (int(v) for v in detections.anchor_refs[kept[box_index]])

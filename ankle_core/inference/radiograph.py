@@ -12,6 +12,11 @@ at the threshold is called LMAF.)
 **Fragments kept.** Boxes whose detection score is at least the detector card's default
 operating point (the detection threshold), at most ``max_fragments`` of them, by score.
 
+**Saliency.** :meth:`RadiographPipeline.fragment_saliency` (each kept fragment's classifier
+Grad-CAM, for the class it favours, pasted into the radiograph) and
+:meth:`RadiographPipeline.detector_saliency` (the detector's Grad-CAM of one kept box) live
+with the pipeline; they call :mod:`ankle_core.explain.radiograph`, which knows no pipeline.
+
 **Case rule.** ``case_p_lmaf`` is the largest ``p_lmaf`` over the kept fragments (a case is
 as suspicious as its most suspicious fragment), and the case call applies the same bands to
 it. With no fragment kept, ``case_p_lmaf`` is None and the call is
@@ -32,6 +37,7 @@ import numpy.typing as npt
 import torch
 
 from ankle_core.errors import InvalidInputError
+from ankle_core.explain.radiograph import crop_saliency, detector_saliency
 from ankle_core.models.card import ModelCard, OperatingPoints
 from ankle_core.models.detector import (
     DetectorCore,
@@ -271,8 +277,7 @@ class RadiographPipeline:
 
     def kept_boxes(self, detections: FragmentDetections) -> list[int]:
         """Indices of the detections reported as fragments (threshold, then top-k)."""
-        keep = [i for i, s in enumerate(detections.scores) if s >= self.detection_threshold]
-        return keep[: self.max_fragments]
+        return detections.kept(self.detection_threshold, self.max_fragments)
 
     def run(self, radiograph: Radiograph) -> RadiographResult:
         """Both stages on one radiograph.
@@ -320,4 +325,44 @@ class RadiographPipeline:
             timings_s=MappingProxyType(timings),
             detector=_name(self.detector),
             classifier=_name(self.classifier),
+        )
+
+    # --- explanations ---------------------------------------------------------------------
+    def fragment_saliency(
+        self, radiograph: Radiograph, result: RadiographResult
+    ) -> npt.NDArray[np.float32]:
+        """Every fragment's classifier Grad-CAM, pasted into the radiograph.
+
+        Args:
+            radiograph: the radiograph, (H, W).
+            result: this pipeline's result for it (its torch classifier is explained,
+                whatever the runtime).
+
+        Returns:
+            (H, W) float32 in [0, 1]; all zeros when there is no fragment.
+        """
+        boxes = [f.box for f in result.fragments]
+        x, windows = classifier_inputs(radiograph.pixels, boxes, self.classifier.card)
+        x = x.to(self.classifier.device)
+        return crop_saliency(self.classifier.network, x, windows, radiograph.shape)
+
+    def detector_saliency(self, radiograph: Radiograph, box_index: int) -> npt.NDArray[np.float32]:
+        """Grad-CAM of the detector for one box of :meth:`run`'s ``fragments``.
+
+        Args:
+            radiograph: the radiograph, (H, W).
+            box_index: which fragment (0 = highest detection score).
+
+        Returns:
+            (H, W) float32 in [0, 1].
+
+        Raises:
+            IndexError: no such fragment.
+        """
+        return detector_saliency(
+            self.detector,
+            radiograph,
+            box_index,
+            threshold=self.detection_threshold,
+            max_boxes=self.max_fragments,
         )

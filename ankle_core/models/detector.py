@@ -297,6 +297,20 @@ class FragmentDetections:
     def __len__(self) -> int:
         return int(self.scores.shape[0])
 
+    def kept(self, threshold: float, max_boxes: int | None = None) -> list[int]:
+        """Indices of the detections reported as boxes: the one rule for which are kept.
+
+        Detections scoring at least ``threshold`` (a detection probability in [0, 1]), at
+        most ``max_boxes`` of them (None: all), by score descending.
+
+        >>> d = FragmentDetections(np.zeros((3, 4), np.float32),
+        ...     np.array([0.9, 0.6, 0.2], np.float32), np.zeros((3, 4), np.int64))
+        >>> d.kept(0.5), d.kept(0.5, max_boxes=1)
+        ([0, 1], [0])
+        """
+        keep = [i for i, s in enumerate(self.scores) if s >= threshold]
+        return keep if max_boxes is None else keep[:max_boxes]
+
 
 def decode_detections(
     outputs: Sequence[torch.Tensor],

@@ -192,9 +192,7 @@ def _saliency(
 ) -> npt.NDArray[np.float32] | None:
     if not result.fragments:
         return None
-    from ankle_core.explain.radiograph import fragment_saliency  # lazy: imports torch
-
-    return np.asarray(fragment_saliency(pipeline, image.radiograph, result), dtype=np.float32)
+    return np.asarray(pipeline.fragment_saliency(image.radiograph, result), dtype=np.float32)
 
 
 def _failed(label: str, exc: Exception) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from ankle_core.explain.gradcam import count_hooks
 from ankle_core.explain.overlay import draw_boxes, overlay_heatmap
-from ankle_core.explain.radiograph import detector_saliency, fragment_saliency
+from ankle_core.explain.radiograph import detector_saliency
 from ankle_core.inference import RadiographPipeline
 from ankle_core.models.weights import LoadedModel
 from ankle_core.preprocess.crops import context_window
@@ -30,7 +30,7 @@ def test_fragment_saliency_lies_in_the_fragment_windows(
     pipeline: RadiographPipeline, phantom: Radiograph
 ) -> None:
     result = pipeline.run(phantom)
-    heat = fragment_saliency(pipeline, phantom, result)
+    heat = pipeline.fragment_saliency(phantom, result)
     assert heat.shape == phantom.shape and heat.dtype == np.float32
     assert heat.min() >= 0.0 and heat.max() == pytest.approx(1.0)
     inside = np.zeros(phantom.shape, bool)
@@ -46,17 +46,17 @@ def test_no_fragment_gives_an_empty_map(
     tiny_detector: LoadedModel, tiny_classifier: LoadedModel, grey_image: Radiograph
 ) -> None:
     pipe = RadiographPipeline(tiny_detector, tiny_classifier, detection_threshold=1.01)
-    heat = fragment_saliency(pipe, grey_image, pipe.run(grey_image))
+    heat = pipe.fragment_saliency(grey_image, pipe.run(grey_image))
     assert heat.shape == grey_image.shape and not heat.any()
 
 
 def test_detector_saliency_for_a_box(pipeline: RadiographPipeline, phantom: Radiograph) -> None:
-    heat = detector_saliency(pipeline, phantom, 0)
+    heat = pipeline.detector_saliency(phantom, 0)
     assert heat.shape == phantom.shape and heat.min() >= 0.0 and heat.max() <= 1.0
     assert heat.max() > 0.0
     assert _hooks(pipeline) == 0
     with pytest.raises(IndexError):
-        detector_saliency(pipeline, phantom, 99)
+        pipeline.detector_saliency(phantom, 99)
     # a loaded detector alone works too (boxes above its card's default threshold)
     alone = detector_saliency(pipeline.detector, phantom, 0)
     assert alone.shape == phantom.shape
@@ -64,11 +64,11 @@ def test_detector_saliency_for_a_box(pipeline: RadiographPipeline, phantom: Radi
 
 def test_explanations_are_thread_safe(pipeline: RadiographPipeline, phantom: Radiograph) -> None:
     result = pipeline.run(phantom)
-    serial_frag = fragment_saliency(pipeline, phantom, result)
-    serial_det = detector_saliency(pipeline, phantom, 0)
+    serial_frag = pipeline.fragment_saliency(phantom, result)
+    serial_det = pipeline.detector_saliency(phantom, 0)
 
     def both(_: int) -> tuple[np.ndarray, np.ndarray]:
-        return fragment_saliency(pipeline, phantom, result), detector_saliency(pipeline, phantom, 0)
+        return pipeline.fragment_saliency(phantom, result), pipeline.detector_saliency(phantom, 0)
 
     def plain(_: int) -> float | None:  # inference on the same shared models meanwhile
         return pipeline.run(phantom).case_p_lmaf
