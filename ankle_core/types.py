@@ -16,9 +16,39 @@ import numpy.typing as npt
 
 from ankle_core.errors import InvalidInputError
 
-__all__ = ["Box2D", "Box3D", "Radiograph", "Volume"]
+__all__ = ["Box2D", "Box3D", "Radiograph", "Volume", "ras_to_voxel", "voxel_to_ras"]
 
 FloatArray = npt.NDArray[np.float32]
+
+
+def voxel_to_ras(affine: npt.ArrayLike, zyx: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Map (..., 3) voxel indices in (z, y, x) order to patient RAS mm in (x, y, z) order.
+
+    The one voxel-to-RAS conversion of the library: every volume, model grid and box calls it.
+
+    Args:
+        affine: 4x4 NIfTI-convention affine, ``(i_x, i_y, i_z, 1)`` index -> RAS mm.
+        zyx: (..., 3) voxel indices (fractional allowed), array axis order.
+
+    Returns:
+        (..., 3) float64 RAS mm, (x, y, z).
+
+    >>> voxel_to_ras(np.diag([1.0, 1, 2, 1]), [1, 0, 0]).tolist()
+    [0.0, 0.0, 2.0]
+    """
+    idx = np.asarray(zyx, dtype=np.float64)[..., ::-1]
+    homog = np.concatenate([idx, np.ones((*idx.shape[:-1], 1))], axis=-1)
+    out: npt.NDArray[np.float64] = (homog @ np.asarray(affine, dtype=np.float64).T)[..., :3]
+    return out
+
+
+def ras_to_voxel(affine: npt.ArrayLike, ras: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Inverse of :func:`voxel_to_ras`: RAS mm (..., 3) (x, y, z) -> fractional (z, y, x)."""
+    pts = np.asarray(ras, dtype=np.float64)
+    homog = np.concatenate([pts, np.ones((*pts.shape[:-1], 1))], axis=-1)
+    inverse = np.linalg.inv(np.asarray(affine, dtype=np.float64))
+    out: npt.NDArray[np.float64] = (homog @ inverse.T)[..., :3][..., ::-1]
+    return out
 
 
 def _freeze_array(array: np.ndarray, name: str, ndim: int) -> FloatArray:
@@ -122,18 +152,11 @@ class Volume:
         >>> v.voxel_to_ras([1, 0, 0]).tolist()
         [0.0, 0.0, 2.0]
         """
-        idx = np.asarray(zyx, dtype=np.float64)[..., ::-1]
-        homog = np.concatenate([idx, np.ones((*idx.shape[:-1], 1))], axis=-1)
-        out: npt.NDArray[np.float64] = (homog @ self.affine.T)[..., :3]
-        return out
+        return voxel_to_ras(self.affine, zyx)
 
     def ras_to_voxel(self, ras: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Inverse of :meth:`voxel_to_ras`: RAS mm (x, y, z) -> fractional (z, y, x) index."""
-        pts = np.asarray(ras, dtype=np.float64)
-        homog = np.concatenate([pts, np.ones((*pts.shape[:-1], 1))], axis=-1)
-        idx = (homog @ np.linalg.inv(self.affine).T)[..., :3]
-        out: npt.NDArray[np.float64] = idx[..., ::-1]
-        return out
+        return ras_to_voxel(self.affine, ras)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from ankle_core.explain.boxes import HeatRegion, RankBy, find_regions
 from ankle_core.explain.gradcam import CAM_METHODS, CamMethod, grad_cam
 from ankle_core.models.cnn3d import feature_stages
 from ankle_core.preprocess.transform import GridTransform
-from ankle_core.types import Box3D
+from ankle_core.types import Box3D, voxel_to_ras
 
 __all__ = [
     "STUDY_CAM",
@@ -336,13 +336,6 @@ def _voxel_sizes_zyx(affine: F64) -> F64:
     return sizes
 
 
-def _to_ras(affine: F64, zyx: npt.ArrayLike) -> F64:
-    pts = np.asarray(zyx, dtype=np.float64)[..., ::-1]
-    homog = np.concatenate([pts, np.ones((*pts.shape[:-1], 1))], axis=-1)
-    out: F64 = (homog @ affine.T)[..., :3]
-    return out
-
-
 def _cam_region(region: HeatRegion, affine: F64, offset: Sequence[int]) -> CamRegion:
     lower = [lo + o for lo, o in zip(region.lower, offset, strict=True)]
     upper = [hi + o for hi, o in zip(region.upper, offset, strict=True)]
@@ -351,9 +344,9 @@ def _cam_region(region: HeatRegion, affine: F64, offset: Sequence[int]) -> CamRe
         [[z, y, x] for z in (lower[0] - 0.5, upper[0] - 0.5)
          for y in (lower[1] - 0.5, upper[1] - 0.5) for x in (lower[2] - 0.5, upper[2] - 0.5)]
     )  # fmt: skip
-    ras = _to_ras(affine, corners)
+    ras = voxel_to_ras(affine, corners)
     center = box.center
-    center_mm = _to_ras(affine, center)
+    center_mm = voxel_to_ras(affine, center)
     sizes = _voxel_sizes_zyx(affine) * (np.asarray(upper) - np.asarray(lower))
     voxel_mm3 = abs(float(np.linalg.det(affine[:3, :3])))
     return CamRegion(

@@ -1,9 +1,9 @@
 """The CT pipeline's Grad-CAM regions as a binary DICOM Segmentation of the source series.
 
 One segment per ranked region: the voxels of the region's box whose heat-map value lies above
-the threshold the pipeline drew its boxes at (``CtResult.region_threshold``; Otsu's over the
-whole map for results without one), i.e. the thresholded Grad-CAM blob the box was drawn
-around (the whole box when no heat map is available or the blob is empty). Masks are
+the threshold the pipeline drew its boxes at (``CtResult.region_threshold``; the export never
+takes a threshold of its own), i.e. the thresholded Grad-CAM blob the box was drawn around
+(the whole box when the result carries no heat map or no threshold, or the blob is empty). Masks are
 computed on the reader's volume grid and sampled onto each source slice through the
 slices' own geometry (ImagePositionPatient, ImageOrientationPatient, PixelSpacing), so the
 segmentation's frames align with the source images whatever order the reader used.
@@ -58,18 +58,14 @@ def region_masks(volume: Volume, result: CtResult) -> npt.NDArray[np.bool_]:
     Returns:
         (K, z, y, x) bool, K = number of regions (0 when there is none).
     """
-    # Imported here: ``ankle_core.explain`` pulls in torch, which the PACS CLI's error paths
-    # and the dashboard's PACS panel should not pay for.
-    from ankle_core.explain.boxes import otsu_threshold
-
     shape = volume.shape
     masks = np.zeros((len(result.regions), *shape), dtype=bool)
     heat = result.heatmap
-    threshold = None
-    if heat is not None and heat.shape == shape and float(np.ptp(heat)) > 0:
-        threshold = result.region_threshold
-        if threshold is None:
-            threshold = otsu_threshold(np.asarray(heat, dtype=np.float32))
+    # The pipeline's own threshold, never a new one: the segments are the blobs the boxes
+    # were drawn around. A result that carries none gets whole boxes.
+    threshold = result.region_threshold
+    if heat is None or heat.shape != shape:
+        threshold = None
     for k, region in enumerate(result.regions):
         z0, y0, x0, z1, y1, x1 = region.box_voxels.as_tuple()
         box = (slice(max(z0, 0), z1), slice(max(y0, 0), y1), slice(max(x0, 0), x1))

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from ankle_core.types import voxel_to_ras
+
 __all__ = ["GridTransform", "signed_permutation"]
 
 F64 = npt.NDArray[np.float64]
@@ -116,7 +118,7 @@ class GridTransform:
 
     def to_patient_mm(self, zyx: npt.ArrayLike) -> F64:
         """Model-grid index (..., 3) in (z, y, x) -> patient RAS mm, in (x, y, z) order."""
-        return _apply(self.grid_affine, np.ascontiguousarray(_as_points(zyx)[..., ::-1]))
+        return voxel_to_ras(self.grid_affine, _as_points(zyx))
 
     @property
     def grid_affine(self) -> F64:

@@ -170,7 +170,7 @@ def test_segments_are_cut_at_the_threshold_the_boxes_were_drawn_at() -> None:
     heat = result.heatmap.copy()  # type: ignore[union-attr]
     heat[3:7, 10:20, 12:17] = 0.5  # half of region 1 is only warm
     warm = replace(result, heatmap=heat)
-    assert int(region_masks(volume, warm)[0].sum()) == 4 * 10 * 10  # Otsu over the whole map
+    assert int(region_masks(volume, warm)[0].sum()) == 4 * 10 * 10  # no threshold: whole box
     cut = region_masks(volume, replace(warm, region_threshold=0.6))[0]
     assert int(cut.sum()) == 4 * 10 * 5 and cut[3:7, 10:20, 17:22].all()
 
