@@ -20,24 +20,151 @@ Regions are ranked by a score, highest first:
 
 Ties keep the order of the labels (scan order).
 
+:class:`BoxSettings` is the one place that says how CT boxes are drawn: the body mask, the
+threshold method and its classes, the smallest region (mm^3), the ranking and the most boxes.
+Model cards (their ``explanation`` entry, through :meth:`BoxSettings.from_dict`), the CT
+pipeline, its result (which carries the threshold it used), the SEG export and the UI all
+read it.
+
 Memory: one boolean mask and one int32 label array the size of the map; per-region values
 are read through each region's bounding box only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 from skimage.filters import threshold_multiotsu, threshold_otsu
 
-__all__ = ["HeatRegion", "RankBy", "find_regions", "otsu_threshold"]
+from ankle_core.preprocess.spatial import body_mask
+
+__all__ = [
+    "BoxSettings",
+    "HeatRegion",
+    "RankBy",
+    "ThresholdMethod",
+    "find_regions",
+    "otsu_threshold",
+]
 
 RankBy = Literal["peak_mean", "integral", "peak"]
+ThresholdMethod = Literal["otsu"]
+_RANKS: tuple[str, ...] = ("peak_mean", "integral", "peak")
+_METHODS: tuple[str, ...] = ("otsu",)
+
+
+@dataclass(frozen=True)
+class BoxSettings:
+    """How the boxes of a CT heat map are drawn (defaults: the reference paper's Otsu).
+
+    Attributes:
+        body_threshold_hu: the map is restricted to the body (HU above this, holes filled,
+            2-voxel margin) and the threshold is taken over the body alone; None: everywhere.
+        threshold_method: ``"otsu"`` (Otsu 1979, or its multi-level form, see below).
+        otsu_classes: 2 for Otsu's threshold; 3 to 5 keeps the hottest class of multi-level
+            Otsu.
+        min_volume_mm3: regions smaller than this (mm^3) are dropped.
+        rank_by: ``"peak_mean"``, ``"integral"`` or ``"peak"`` (see the module docstring).
+        max_boxes: most boxes kept, best first (None: all).
+
+    >>> BoxSettings.from_dict({"otsu_classes": 3}).label
+    '3-class Otsu'
+    """
+
+    body_threshold_hu: float | None = -500.0
+    threshold_method: ThresholdMethod = "otsu"
+    otsu_classes: int = 2
+    min_volume_mm3: float = 20.0
+    rank_by: RankBy = "peak_mean"
+    max_boxes: int | None = 10
+
+    def __post_init__(self) -> None:
+        if self.threshold_method not in _METHODS:
+            raise ValueError(
+                f"Threshold method must be one of {_METHODS}, got {self.threshold_method!r}."
+            )
+        if not 2 <= self.otsu_classes <= 5:
+            raise ValueError(f"Otsu classes must be 2 to 5, got {self.otsu_classes}.")
+        if self.min_volume_mm3 < 0:
+            raise ValueError(f"min_volume_mm3 must be >= 0, got {self.min_volume_mm3}.")
+        if self.rank_by not in _RANKS:
+            raise ValueError(f"rank_by must be one of {_RANKS}, got {self.rank_by!r}.")
+        if self.max_boxes is not None and self.max_boxes < 1:
+            raise ValueError(f"max_boxes must be at least 1 or None, got {self.max_boxes}.")
+
+    @classmethod
+    def keys(cls) -> frozenset[str]:
+        """The entry names :meth:`from_dict` reads."""
+        return frozenset(f.name for f in fields(cls))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> BoxSettings:
+        """Settings from a card's ``explanation`` entry; missing keys take the defaults.
+
+        Raises:
+            ValueError: an unknown key or a bad value.
+        """
+        data = dict(data or {})
+        unknown = set(data) - cls.keys()
+        if unknown:
+            raise ValueError(f"Unknown box settings: {sorted(unknown)}.")
+        default = cls()
+        body = data.get("body_threshold_hu", default.body_threshold_hu)
+        most = data.get("max_boxes", default.max_boxes)
+        return cls(
+            body_threshold_hu=None if body is None else float(body),
+            threshold_method=data.get("threshold_method", default.threshold_method),
+            otsu_classes=int(data.get("otsu_classes", default.otsu_classes)),
+            min_volume_mm3=float(data.get("min_volume_mm3", default.min_volume_mm3)),
+            rank_by=data.get("rank_by", default.rank_by),
+            max_boxes=None if most is None else int(most),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (part of a card's ``explanation`` entry)."""
+        return asdict(self)
+
+    @property
+    def label(self) -> str:
+        """Plain words for the threshold, e.g. ``"Otsu"`` or ``"3-class Otsu"``."""
+        return "Otsu" if self.otsu_classes == 2 else f"{self.otsu_classes}-class Otsu"
+
+    def body(self, hu: npt.NDArray[np.floating]) -> npt.NDArray[np.bool_] | None:
+        """(z, y, x) mask of the scanned body in a HU volume; None when not restricted."""
+        if self.body_threshold_hu is None:
+            return None
+        mask: npt.NDArray[np.bool_] = body_mask(hu, threshold_hu=self.body_threshold_hu)
+        return mask
+
+    def threshold(
+        self, heat: npt.NDArray[np.floating], mask: npt.NDArray[np.bool_] | None = None
+    ) -> float:
+        """The heat-map value the regions lie above (over ``mask`` when given)."""
+        return otsu_threshold(heat, mask, classes=self.otsu_classes)
+
+    def regions(
+        self,
+        heat: npt.NDArray[np.floating],
+        threshold: float,
+        *,
+        voxel_volume_mm3: float,
+        mask: npt.NDArray[np.bool_] | None = None,
+    ) -> tuple[HeatRegion, ...]:
+        """The ranked regions of ``heat`` above ``threshold`` (see :func:`find_regions`)."""
+        return find_regions(
+            heat,
+            threshold=threshold,
+            mask=mask,
+            voxel_volume=voxel_volume_mm3,
+            min_volume=self.min_volume_mm3,
+            rank_by=self.rank_by,
+            max_regions=self.max_boxes,
+        )
 
 
 @dataclass(frozen=True)

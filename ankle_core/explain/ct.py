@@ -25,8 +25,9 @@ The CT study's four localisation steps, on the original volume's grid:
    size in mm, peak and mean activation, ranked.
 
 :class:`CamSettings` names the three choices behind a map and its boxes: the CAM method
-(Grad-CAM as the study, or HiResCAM), the smallest map edge that picks the block, and the
-number of Otsu classes. :data:`STUDY_CAM` is the study's method; a model card may recommend
+(Grad-CAM as the study, or HiResCAM), the smallest map edge that picks the block, and how
+the boxes are drawn (:class:`~ankle_core.explain.boxes.BoxSettings`). :data:`STUDY_CAM` is
+the study's method; a model card may recommend
 other settings in its ``explanation`` entry (the demo CT model does, with the measured
 localisation of both in its card).
 """
@@ -34,7 +35,7 @@ localisation of both in its card).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ import torch
 from scipy import ndimage
 from torch import nn
 
-from ankle_core.explain.boxes import HeatRegion, RankBy, find_regions
+from ankle_core.explain.boxes import BoxSettings, HeatRegion
 from ankle_core.explain.gradcam import CAM_METHODS, CamMethod, grad_cam
 from ankle_core.models.cnn3d import feature_stages
 from ankle_core.preprocess.transform import GridTransform
@@ -69,57 +70,57 @@ class CamSettings:
     """How a CT heat map and its boxes are made.
 
     Attributes:
-        method: ``"gradcam"`` (the study's) or ``"hirescam"`` (see
+        method: ``"gradcam"`` (the reference paper's) or ``"hirescam"`` (see
             :mod:`ankle_core.explain.gradcam`).
         min_cells: the explained block is the deepest whose map keeps this many cells per
             axis at the model's input size (:func:`gradcam_layer`).
-        otsu_classes: 2 for Otsu's threshold (the study's); 3 to 5 keeps the hottest class
-            of multi-level Otsu (:func:`ankle_core.explain.boxes.otsu_threshold`).
+        boxes: how the boxes are drawn on the map
+            (:class:`~ankle_core.explain.boxes.BoxSettings`: body mask, threshold, Otsu
+            classes, minimum volume, ranking, most boxes).
     """
 
     method: CamMethod = "gradcam"
     min_cells: int = 8
-    otsu_classes: int = 2
+    boxes: BoxSettings = field(default_factory=BoxSettings)
 
     def __post_init__(self) -> None:
         if self.method not in CAM_METHODS:
             raise ValueError(f"CAM method must be one of {CAM_METHODS}, got {self.method!r}.")
         if self.min_cells < 1:
             raise ValueError(f"min_cells must be at least 1, got {self.min_cells}.")
-        if not 2 <= self.otsu_classes <= 5:
-            raise ValueError(f"Otsu classes must be 2 to 5, got {self.otsu_classes}.")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> CamSettings:
-        """Settings from a card's ``explanation`` entry; missing keys take the study's values.
+        """Settings from a card's ``explanation`` entry (the one parser of that entry).
 
-        >>> CamSettings.from_dict({"method": "hirescam", "otsu_classes": 3}).min_cells
-        8
+        ``method`` and ``min_cells`` are the CAM's; every other key is a
+        :class:`~ankle_core.explain.boxes.BoxSettings` field. Missing keys take the
+        reference paper's values.
+
+        >>> s = CamSettings.from_dict({"method": "hirescam", "otsu_classes": 3})
+        >>> s.min_cells, s.boxes.otsu_classes
+        (8, 3)
         """
         data = dict(data or {})
-        unknown = set(data) - {"method", "min_cells", "otsu_classes"}
+        cam_keys = {"method", "min_cells"}
+        unknown = set(data) - cam_keys - BoxSettings.keys()
         if unknown:
             raise ValueError(f"Unknown explanation settings: {sorted(unknown)}.")
         return cls(
-            method=data.get("method", cls.method),
-            min_cells=int(data.get("min_cells", cls.min_cells)),
-            otsu_classes=int(data.get("otsu_classes", cls.otsu_classes)),
+            method=data.get("method", "gradcam"),
+            min_cells=int(data.get("min_cells", 8)),
+            boxes=BoxSettings.from_dict({k: v for k, v in data.items() if k not in cam_keys}),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the card's ``explanation`` entry)."""
-        return {
-            "method": self.method,
-            "min_cells": self.min_cells,
-            "otsu_classes": self.otsu_classes,
-        }
+        return {"method": self.method, "min_cells": self.min_cells, **self.boxes.to_dict()}
 
     @property
     def label(self) -> str:
         """Plain words, e.g. ``"HiResCAM, 3-class Otsu"``."""
         name = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}[self.method]
-        cut = "Otsu" if self.otsu_classes == 2 else f"{self.otsu_classes}-class Otsu"
-        return f"{name}, {cut}"
+        return f"{name}, {self.boxes.label}"
 
 
 #: The CT study's method: Grad-CAM on a block with at least 8 cells per axis, Otsu's threshold.
@@ -366,49 +367,45 @@ def _cam_region(region: HeatRegion, affine: F64, offset: Sequence[int]) -> CamRe
 def cam_regions(
     heat: F32,
     affine: npt.ArrayLike,
+    settings: BoxSettings | None = None,
     *,
     footprint: tuple[slice, slice, slice] | None = None,
-    min_volume_mm3: float = 0.0,
-    rank_by: RankBy = "peak_mean",
-    max_regions: int | None = 10,
     mask: npt.NDArray[np.bool_] | None = None,
-    otsu_classes: int = 2,
     threshold: float | None = None,
 ) -> tuple[CamRegion, ...]:
-    """Otsu boxes of a heat map on the original grid, with voxel and mm coordinates.
+    """Boxes of a heat map on the original grid, with voxel and mm coordinates.
 
     Args:
         heat: (z, y, x) map in [0, 1] on the original volume grid.
         affine: the volume's 4x4 NIfTI-convention affine.
+        settings: how boxes are drawn (threshold, minimum volume, ranking, most boxes);
+            default :class:`~ankle_core.explain.boxes.BoxSettings`.
         footprint: the part of ``heat`` to search (the model's field of view); all if None.
-        mask: (z, y, x) voxels that take part in Otsu's threshold and in the regions (the
-            body); all of the footprint if None. Without it, a map that is warm all over the
-            body and zero in the air gets a threshold that separates body from air.
-        min_volume_mm3: regions smaller than this are dropped.
-        rank_by: ranking score (see :mod:`ankle_core.explain.boxes`).
-        max_regions: keep at most this many.
-        otsu_classes: 2 for Otsu's threshold, 3 to 5 for the hottest multi-Otsu class.
-        threshold: a threshold already taken (e.g. to keep it with the result); Otsu's over
-            the footprint and mask when None.
+        mask: (z, y, x) voxels that take part in the threshold and in the regions (the
+            body, ``settings.body``); all of the footprint if None. Without it, a map that
+            is warm all over the body and zero in the air gets a threshold that separates
+            body from air.
+        threshold: a threshold already taken (e.g. to keep it with the result);
+            ``settings.threshold`` over the footprint and mask when None.
 
     Returns:
         The regions, best first.
     """
+    settings = settings or BoxSettings()
     aff = np.asarray(affine, dtype=np.float64)
     window = footprint or (
         slice(0, heat.shape[0]),
         slice(0, heat.shape[1]),
         slice(0, heat.shape[2]),
     )
-    regions = find_regions(
+    inside = mask[window] if mask is not None else None
+    if threshold is None:
+        threshold = settings.threshold(heat[window], inside)
+    regions = settings.regions(
         heat[window],
-        threshold="otsu" if threshold is None else threshold,
-        mask=mask[window] if mask is not None else None,
-        voxel_volume=abs(float(np.linalg.det(aff[:3, :3]))),
-        min_volume=min_volume_mm3,
-        rank_by=rank_by,
-        max_regions=max_regions,
-        otsu_classes=otsu_classes,
+        threshold,
+        mask=inside,
+        voxel_volume_mm3=abs(float(np.linalg.det(aff[:3, :3]))),
     )
     start = [s.start for s in window]
     return tuple(_cam_region(r, aff, start) for r in regions)

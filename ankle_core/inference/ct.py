@@ -4,8 +4,9 @@
 (:class:`~ankle_core.preprocess.volume.CtPreprocessing`), runs the 3D CNN, and (with
 ``explain=True``) computes the 3D Grad-CAM, carries it back to the original grid with a
 spline and boxes its Otsu regions (:mod:`ankle_core.explain.ct`). The explanation follows
-the card's ``explanation`` entry (:class:`~ankle_core.explain.ct.CamSettings`; the study's
-Grad-CAM and Otsu when the card has none); the constructor and each ``run`` may override it.
+the card's ``explanation`` entry (:class:`~ankle_core.explain.ct.CamSettings`, whose
+``boxes`` is the one :class:`~ankle_core.explain.boxes.BoxSettings`; the study's Grad-CAM
+and Otsu when the card has none); the constructor and each ``run`` may override it.
 
 Before the call, a scope check: when the body's largest axial cross-section
 (:func:`~ankle_core.preprocess.spatial.body_section_cm2`) exceeds ``max_body_section_cm2``
@@ -25,14 +26,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ankle_core.errors import ModelLoadError
-from ankle_core.explain.boxes import RankBy, otsu_threshold
+from ankle_core.explain.boxes import BoxSettings
 from ankle_core.explain.ct import (
     CamRegion,
     CamSettings,
@@ -43,11 +44,18 @@ from ankle_core.explain.ct import (
 )
 from ankle_core.explain.gradcam import normalize01
 from ankle_core.models.weights import LoadedModel, load_model
-from ankle_core.preprocess.spatial import body_mask, body_section_cm2
+from ankle_core.preprocess.spatial import body_section_cm2
 from ankle_core.preprocess.volume import CtPreprocessing, preprocess_volume
 from ankle_core.types import Volume
 
-__all__ = ["INDETERMINATE", "MAX_BODY_SECTION_CM2", "CamRegion", "CtPipeline", "CtResult"]
+__all__ = [
+    "INDETERMINATE",
+    "MAX_BODY_SECTION_CM2",
+    "CamRegion",
+    "CtPipeline",
+    "CtResult",
+    "card_explanation",
+]
 
 INDETERMINATE = "indeterminate — review"
 
@@ -70,8 +78,9 @@ class CtResult:
         model: ``"name version"``.
         gradcam_layer: name of the explained block (empty when not explained).
         explanation: how the map and boxes were made (None when not explained).
-        region_threshold: the heat-map value the regions lie above (Otsu's over the body in
-            the field of view; None when not explained).
+        region_threshold: the heat-map value the regions lie above (``explanation.boxes``'
+            threshold over the body in the field of view; None when not explained). The SEG
+            export cuts its segments there.
         warnings: plain-language cautions about the input (e.g. not an ankle-sized body).
     """
 
@@ -87,6 +96,18 @@ class CtResult:
     warnings: tuple[str, ...] = ()
 
 
+def card_explanation(model: LoadedModel) -> CamSettings:
+    """The explanation a model's card recommends (the study's when it has none).
+
+    Raises:
+        ModelLoadError: the card's ``explanation`` entry is malformed.
+    """
+    try:
+        return CamSettings.from_dict(model.card.explanation)
+    except (TypeError, ValueError) as exc:
+        raise ModelLoadError(f"The model card's explanation entry is malformed: {exc}") from exc
+
+
 class CtPipeline:
     """Fracture probability and Grad-CAM boxes for one CT volume.
 
@@ -94,13 +115,11 @@ class CtPipeline:
         model: a loaded CT model (``task="ct-fracture"``).
         preprocessing: override of the card's recipe (default: the card's).
         spline_order: order of the spline carrying the CAM to the original grid (0-5).
-        min_region_mm3: regions smaller than this are dropped (default 20 mm^3).
-        rank_by: region ranking (``"peak_mean"``, ``"integral"`` or ``"peak"``).
-        max_regions: most regions returned.
-        explanation: CAM method, block choice and Otsu classes (default: the card's
+        explanation: CAM method, block choice and how boxes are drawn (default: the card's
             ``explanation`` entry, else the study's :data:`~ankle_core.explain.ct.STUDY_CAM`).
-        body_threshold_hu: the heat map is restricted to the body (HU above this, holes
-            filled, 2-voxel margin) before the boxes; None keeps it everywhere.
+        boxes: replaces the explanation's box settings
+            (:class:`~ankle_core.explain.boxes.BoxSettings`: body mask, threshold, minimum
+            volume, ranking, most boxes); default: the explanation's own.
         max_body_section_cm2: warn when the body's largest axial cross-section exceeds this
             (cm^2); None skips the check.
     """
@@ -111,28 +130,18 @@ class CtPipeline:
         *,
         preprocessing: CtPreprocessing | None = None,
         spline_order: int = 3,
-        min_region_mm3: float = 20.0,
-        rank_by: RankBy = "peak_mean",
-        max_regions: int = 10,
         explanation: CamSettings | None = None,
-        body_threshold_hu: float | None = -500.0,
+        boxes: BoxSettings | None = None,
         max_body_section_cm2: float | None = MAX_BODY_SECTION_CM2,
     ) -> None:
         self.model = model
-        self.body_threshold_hu = body_threshold_hu
         self.max_body_section_cm2 = max_body_section_cm2
         self.preprocessing = preprocessing or CtPreprocessing.from_dict(model.card.preprocessing)
         self.spline_order = int(spline_order)
-        self.min_region_mm3 = float(min_region_mm3)
-        self.rank_by: RankBy = rank_by
-        self.max_regions = int(max_regions)
         if explanation is None:
-            try:
-                explanation = CamSettings.from_dict(model.card.explanation)
-            except (TypeError, ValueError) as exc:
-                raise ModelLoadError(
-                    f"The model card's explanation entry is malformed: {exc}"
-                ) from exc
+            explanation = card_explanation(model)
+        if boxes is not None:
+            explanation = replace(explanation, boxes=boxes)
         self.explanation = explanation
         self.layer_name, self.layer = self.layer_for(self.explanation)
 
@@ -208,28 +217,19 @@ class CtPipeline:
             )
             t3 = time.perf_counter()
             heatmap, footprint = cam_to_original(cam, prepared.transform, order=self.spline_order)
-            inside = None
-            if self.body_threshold_hu is not None:
-                # Explanations stay on the scanned body, never in the air around it, and
-                # Otsu's threshold is taken over the body alone.
-                inside = body_mask(volume.array, threshold_hu=self.body_threshold_hu)
+            boxes = settings.boxes
+            # Explanations stay on the scanned body, never in the air around it, and the
+            # threshold is taken over the body alone (unless the settings say otherwise).
+            inside = boxes.body(volume.array)
+            if inside is not None:
                 heatmap = normalize01(heatmap * inside)
             heatmap.setflags(write=False)
             t4 = time.perf_counter()
-            threshold = otsu_threshold(
-                heatmap[footprint],
-                inside[footprint] if inside is not None else None,
-                classes=settings.otsu_classes,
+            threshold = boxes.threshold(
+                heatmap[footprint], inside[footprint] if inside is not None else None
             )
             regions = cam_regions(
-                heatmap,
-                volume.affine,
-                footprint=footprint,
-                min_volume_mm3=self.min_region_mm3,
-                rank_by=self.rank_by,
-                max_regions=self.max_regions,
-                mask=inside,
-                threshold=threshold,
+                heatmap, volume.affine, boxes, footprint=footprint, mask=inside, threshold=threshold
             )
             t5 = time.perf_counter()
             timings.update({"gradcam": t3 - t2, "upsample": t4 - t3, "boxes": t5 - t4})

@@ -18,13 +18,13 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ankle_core.errors import AnkleError
 from ankle_core.inference.batch import run_cases
-from ankle_core.inference.ct import CtPipeline
+from ankle_core.inference.ct import CtPipeline, card_explanation
 
 __all__ = ["CSV_COLUMNS", "CtConfig", "find_cases", "predict_case", "register", "run_batch"]
 
@@ -86,12 +86,9 @@ def _pipeline(config: CtConfig) -> CtPipeline:
     from ankle_core.models.weights import load_model
 
     model = load_model(config.model, models_dir=config.models_dir, device=config.device)
-    return CtPipeline(
-        model,
-        spline_order=config.spline_order,
-        min_region_mm3=config.min_region_mm3,
-        explanation=STUDY_CAM if config.study_method else None,
-    )
+    explanation = STUDY_CAM if config.study_method else card_explanation(model)
+    boxes = replace(explanation.boxes, min_volume_mm3=config.min_region_mm3)
+    return CtPipeline(model, spline_order=config.spline_order, explanation=explanation, boxes=boxes)
 
 
 def predict_case(path: str, config: CtConfig) -> dict[str, Any]:

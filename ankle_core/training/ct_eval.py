@@ -183,8 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     metrics["pipeline"] = {
         "spline_order": pipeline.spline_order,
-        "min_region_mm3": pipeline.min_region_mm3,
-        "rank_by": pipeline.rank_by,
+        "min_region_mm3": pipeline.explanation.boxes.min_volume_mm3,
+        "rank_by": pipeline.explanation.boxes.rank_by,
         "gradcam_layer": pipeline.layer_name,
         "explanation": pipeline.explanation.to_dict(),
     }

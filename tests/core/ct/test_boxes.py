@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from ankle_core.explain.boxes import find_regions, otsu_threshold
-from ankle_core.explain.ct import cam_regions
+from ankle_core.explain.boxes import BoxSettings, find_regions, otsu_threshold
+from ankle_core.explain.ct import CamSettings, cam_regions
+
+#: every region, no size floor, no body mask
+_ALL = BoxSettings(body_threshold_hu=None, min_volume_mm3=0.0, max_boxes=None)
 
 
 @pytest.fixture()
@@ -65,7 +70,7 @@ def test_two_dimensional_maps_work() -> None:
 def test_cam_regions_give_mm_coordinates(heat: np.ndarray) -> None:
     affine = np.diag([0.5, 0.8, 2.0, 1.0])  # x, y, z voxel sizes
     affine[:3, 3] = [10.0, 20.0, 30.0]
-    regions = cam_regions(heat, affine, min_volume_mm3=0.0)
+    regions = cam_regions(heat, affine, BoxSettings(min_volume_mm3=0.0))
     top = regions[0]
     assert top.box_voxels.as_tuple() == (10, 15, 20, 13, 18, 23)
     assert top.center_voxel == (11.0, 16.0, 21.0)
@@ -80,7 +85,7 @@ def test_cam_regions_give_mm_coordinates(heat: np.ndarray) -> None:
 
 def test_cam_regions_respect_the_footprint(heat: np.ndarray) -> None:
     footprint = (slice(8, 20), slice(10, 30), slice(15, 40))
-    regions = cam_regions(heat, np.eye(4), footprint=footprint)
+    regions = cam_regions(heat, np.eye(4), _ALL, footprint=footprint)
     # the first blob is outside; boxes come back in full-volume indices
     assert [r.box_voxels.as_tuple() for r in regions] == [
         (10, 15, 20, 13, 18, 23),
@@ -95,9 +100,9 @@ def test_otsu_over_the_body_finds_the_hot_spot_not_the_body() -> None:
     rng = np.random.default_rng(0)
     heat[body] = rng.uniform(0.29, 0.31, int(body.sum()))  # warm all over the body
     heat[8:12, 10:14, 20:24] = 1.0  # the finding
-    whole = cam_regions(heat, np.eye(4))
+    whole = cam_regions(heat, np.eye(4), _ALL)
     assert whole[0].box_voxels.volume_voxels >= 16 * 30 * 30 * 0.9  # the body, split from the air
-    inside = cam_regions(heat, np.eye(4), mask=body)
+    inside = cam_regions(heat, np.eye(4), _ALL, mask=body)
     top = inside[0].box_voxels
     assert (top.z0, top.y0, top.x0, top.z1, top.y1, top.x1) == (8, 10, 20, 12, 14, 24)
     assert otsu_threshold(heat, body) > otsu_threshold(heat)
@@ -120,3 +125,17 @@ def test_multi_otsu_keeps_only_the_hottest_class() -> None:
 def test_otsu_classes_out_of_range_are_refused(classes: int) -> None:
     with pytest.raises(ValueError, match="classes"):
         otsu_threshold(np.arange(10.0), classes=classes)
+
+
+def test_box_settings_are_one_card_entry_read_by_one_parser(heat: np.ndarray) -> None:
+    entry = {"method": "hirescam", "min_cells": 16, "otsu_classes": 3, "max_boxes": 1}
+    settings = CamSettings.from_dict(entry)
+    assert settings.boxes == BoxSettings(otsu_classes=3, max_boxes=1)
+    assert CamSettings.from_dict(settings.to_dict()) == settings
+    assert BoxSettings.from_dict(_ALL.to_dict()) == _ALL
+    assert len(cam_regions(heat, np.eye(4), replace(_ALL, max_boxes=1))) == 1
+    # 27 voxels of 1 mm^3: the default 20 mm^3 floor keeps the hot blob, drops the tiny one
+    assert [r.volume_mm3 for r in cam_regions(heat, np.eye(4), BoxSettings())] == [27.0, 192.0]
+    for bad in ({"rank_by": "size"}, {"min_volume_mm3": -1}, {"max_boxes": 0}, {"x": 1}):
+        with pytest.raises(ValueError):
+            BoxSettings.from_dict(bad)

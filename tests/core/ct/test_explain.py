@@ -93,9 +93,10 @@ def test_grad_cam_leaves_no_hooks_and_is_thread_safe(tiny_model: LoadedModel) ->
 
 
 def test_cam_settings_round_trip_and_refuse_nonsense() -> None:
+    from ankle_core.explain.boxes import BoxSettings
     from ankle_core.explain.ct import STUDY_CAM, CamSettings
 
-    settings = CamSettings("hirescam", 16, 3)
+    settings = CamSettings("hirescam", 16, BoxSettings(otsu_classes=3))
     assert CamSettings.from_dict(settings.to_dict()) == settings
     assert CamSettings.from_dict(None) == STUDY_CAM == CamSettings.from_dict({})
     assert settings.label == "HiResCAM, 3-class Otsu" and STUDY_CAM.label == "Grad-CAM, Otsu"

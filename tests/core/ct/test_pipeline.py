@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ankle_core.explain.boxes import BoxSettings
 from ankle_core.explain.gradcam import count_hooks
 from ankle_core.inference.ct import INDETERMINATE, CtPipeline, CtResult
 from ankle_core.models.weights import LoadedModel
@@ -19,7 +20,7 @@ def phantom():  # type: ignore[no-untyped-def]
 
 
 def test_run_end_to_end(tiny_model: LoadedModel, phantom) -> None:  # type: ignore[no-untyped-def]
-    result = CtPipeline(tiny_model, min_region_mm3=0.0).run(phantom)
+    result = CtPipeline(tiny_model, boxes=BoxSettings(min_volume_mm3=0.0)).run(phantom)
     assert isinstance(result, CtResult)
     assert 0.0 <= result.probability <= 1.0
     assert result.call in {"fracture", "no fracture", INDETERMINATE}
@@ -50,7 +51,7 @@ def test_without_explanation(tiny_model: LoadedModel, phantom) -> None:  # type:
 
 
 def test_min_region_volume_filters(tiny_model: LoadedModel, phantom) -> None:  # type: ignore[no-untyped-def]
-    big = CtPipeline(tiny_model, min_region_mm3=1e9).run(phantom)
+    big = CtPipeline(tiny_model, boxes=BoxSettings(min_volume_mm3=1e9)).run(phantom)
     assert big.regions == ()
 
 
@@ -86,8 +87,8 @@ def test_explanation_follows_the_card_and_a_call_may_override_it(
     assert CtPipeline(tiny_model).explanation == STUDY_CAM  # a card without the entry
     settings = {"method": "hirescam", "min_cells": 16, "otsu_classes": 3}
     model = replace(tiny_model, card=replace(tiny_model.card, explanation=settings))
-    pipeline = CtPipeline(model, min_region_mm3=0.0)
-    assert pipeline.explanation == CamSettings("hirescam", 16, 3)
+    pipeline = CtPipeline(model)
+    assert pipeline.explanation == CamSettings("hirescam", 16, BoxSettings(otsu_classes=3))
     own = pipeline.run(phantom)
     study = pipeline.run(phantom, explanation=STUDY_CAM)
     assert own.explanation == pipeline.explanation and study.explanation == STUDY_CAM
