@@ -6,7 +6,7 @@ import streamlit as st
 
 from ankle_core.errors import AnkleError
 from ui import history, pacs_panel, resources, widgets
-from ui.ct_panel import choose_study_method, render_ct_case
+from ui.ct_panel import choose_reference_method, render_ct_case
 from ui.shell import ensure_app_shell
 
 ensure_app_shell()
@@ -23,7 +23,7 @@ ct_models = [n for n, c in cards.items() if c.spatial_dims == 3]
 pick_input, pick_model = st.columns([3, 2], gap="large")
 with pick_model:
     model = st.selectbox("CT model", ct_models or ["ct-fracture-mobilenet3d"])
-    study_method = choose_study_method(cards.get(model))
+    reference_method = choose_reference_method(cards.get(model))
 with pick_input:
     source = pacs_panel.choose_case_source("ct", ["nii", "gz", "zip"], settings, key="ct")
 
@@ -32,7 +32,7 @@ if source is not None:
     try:
         with st.spinner("Reading the volume and running the CT model…"):
             analysis = resources.ct_analysis(
-                source.sha256, model, models_dir, settings.device, study_method, source.data
+                source.sha256, model, models_dir, settings.device, reference_method, source.data
             )
         st.session_state["ct_last"] = (source.name, source.sha256, analysis)
         history.record_case(

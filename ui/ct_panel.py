@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from ankle_core.explain.ct import STUDY_CAM, CamSettings
+from ankle_core.explain.ct import PAPER_GRADCAM, CamSettings
 from ui import resources, volume_views, widgets
 from ui.analysis import CtAnalysis
 
 if TYPE_CHECKING:
     from ankle_core.models.card import ModelCard
 
-__all__ = ["choose_study_method", "regions_frame", "render_ct_case"]
+__all__ = ["choose_reference_method", "regions_frame", "render_ct_case"]
 
 _SLIDER = {"Axial": "ct_z", "Coronal": "ct_y", "Sagittal": "ct_x"}
 
@@ -37,22 +37,22 @@ def regions_frame(analysis: CtAnalysis) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def choose_study_method(card: ModelCard | None) -> bool:
-    """Offer the study's Grad-CAM when the card recommends other heat-map settings.
+def choose_reference_method(card: ModelCard | None) -> bool:
+    """Offer the reference paper's Grad-CAM when the card recommends other heat-map settings.
 
     Returns:
-        True to explain with the study's Grad-CAM and Otsu; False for the card's settings
+        True to explain with the reference paper's Grad-CAM and Otsu; False for the card's settings
         (also when the card recommends none, or cannot be read: the pipeline reports that).
     """
     try:
         recommended = CamSettings.from_dict(card.explanation if card else None)
     except (TypeError, ValueError):
         return False
-    if recommended == STUDY_CAM:
+    if recommended == PAPER_GRADCAM:
         return False
     labels = {
         False: f"{recommended.label} (the model card's)",
-        True: f"{STUDY_CAM.label} (the CT study's)",
+        True: f"{PAPER_GRADCAM.label} (the reference paper's)",
     }
     # The values are booleans, not the labels, so the choice survives a change of model.
     choice = st.selectbox(
@@ -61,7 +61,7 @@ def choose_study_method(card: ModelCard | None) -> bool:
         format_func=labels.__getitem__,
         key="ct_cam",
         help="The model card recommends its own settings (its localisation figures are on the "
-        "Models page); the study's Grad-CAM is the published method.",
+        "Models page); the reference paper's Grad-CAM is the published method.",
     )
     return bool(choice)
 
@@ -108,7 +108,7 @@ def render_ct_case(name: str, sha256: str, analysis: CtAnalysis) -> None:
             rgb = volume_views.plane_rgb(volume.array, result.heatmap, plane, index, window, alpha)
             fig = volume_views.plane_figure(rgb, plane, index, volume.spacing_mm, boxes, centre)
             st.plotly_chart(fig, key=f"ct_fig_{plane}", config={"displaylogo": False})
-    method = (result.explanation or STUDY_CAM).label
+    method = (result.explanation or PAPER_GRADCAM).label
     st.markdown(f"**Boxes: {method}** — click a row to centre the three views on it.")
     if result.regions:
         st.dataframe(

@@ -153,17 +153,17 @@ def radiograph_analysis(
 
 @st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
 def ct_analysis(
-    sha256: str, model: str, models_dir: str, device: str, study_method: bool, _data: bytes
+    sha256: str, model: str, models_dir: str, device: str, reference_method: bool, _data: bytes
 ) -> CtAnalysis:
     """One volume's analysis, keyed on its sha256, the model name and the heat-map method.
 
-    ``study_method`` explains with the CT study's Grad-CAM and Otsu instead of the settings
-    the model card recommends.
+    ``reference_method`` explains with the reference paper's Grad-CAM and Otsu instead of the
+    settings the model card recommends.
     """
-    from ankle_core.explain.ct import STUDY_CAM
+    from ankle_core.explain.ct import PAPER_GRADCAM
 
     pipeline = ct_pipeline(model, models_dir, device)
-    explanation = STUDY_CAM if study_method else None
+    explanation = PAPER_GRADCAM if reference_method else None
     return analyse_ct(pipeline, _data, settings().limits, explanation)
 
 

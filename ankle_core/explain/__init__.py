@@ -10,14 +10,14 @@
   below ``inference`` and imports nothing from it.
 - ``ct``: the Grad-CAM layer per 3D family, the map on the original CT grid,
   :func:`cam_regions` (ranked 3D boxes in voxels and patient mm) and :class:`CamSettings`
-  (method, block and Otsu classes; :data:`STUDY_CAM` is the study's).
+  (method, block and Otsu classes; :data:`PAPER_GRADCAM` is the reference paper's).
 - ``boxes``: Otsu (1979) or multi-level Otsu threshold and connected regions of any map.
 - ``overlay``: colour maps, heat-map blending and box drawing for display and reports.
 """
 
 from ankle_core.explain.boxes import HeatRegion, find_regions, otsu_threshold
 from ankle_core.explain.ct import (
-    STUDY_CAM,
+    PAPER_GRADCAM,
     CamRegion,
     CamSettings,
     cam_regions,
@@ -28,7 +28,7 @@ from ankle_core.explain.gradcam import count_hooks, grad_cam, normalize01, upsam
 from ankle_core.explain.overlay import draw_boxes, overlay_heatmap
 
 __all__ = [
-    "STUDY_CAM",
+    "PAPER_GRADCAM",
     "CamRegion",
     "CamSettings",
     "HeatRegion",

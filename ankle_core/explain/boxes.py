@@ -1,6 +1,6 @@
 """Boxes around the hot regions of a heat map: Otsu's threshold, then connected components.
 
-The CT study's localisation step (its steps 2 and 3): threshold the upsampled Grad-CAM by
+The reference paper's localisation step (its steps 2 and 3): threshold the upsampled Grad-CAM by
 Otsu's method (Otsu 1979, ``skimage.filters.threshold_otsu``), or optionally by the highest
 of multi-level Otsu's thresholds (Liao et al. 2001, ``skimage.filters.threshold_multiotsu``;
 ``otsu_classes=3`` keeps the hottest of three classes, a tighter cut when a map is warm over

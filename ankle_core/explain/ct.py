@@ -1,6 +1,6 @@
 """3D Grad-CAM for the CT networks, carried back to the original scan, and its boxes.
 
-The CT study's four localisation steps, on the original volume's grid:
+The reference paper's four localisation steps, on the original volume's grid:
 
 1. **Grad-CAM** (:func:`ankle_core.explain.gradcam.grad_cam`, Captum ``LayerGradCam`` under
    the per-model lock; no hook outlives a call) on the block :func:`gradcam_layer` picks:
@@ -16,8 +16,8 @@ The CT study's four localisation steps, on the original volume's grid:
    :class:`~ankle_core.preprocess.transform.GridTransform` to a fractional CAM index, where
    the CAM is evaluated with a spline of configurable order (``scipy.ndimage.affine_transform``
    , order 3 by default; CAM cells are centred on their receptive blocks, as
-   ``scipy.ndimage.zoom(grid_mode=True)`` would do). This is the study's "spline zoom to the
-   scan's size", with the reorientation, resampling and crop undone exactly. Negative
+   ``scipy.ndimage.zoom(grid_mode=True)`` would do). This is the reference paper's "spline
+   zoom to the scan's size", with the reorientation, resampling and crop undone exactly. Negative
    values are clipped and the map is scaled to [0, 1]; voxels the model never saw are 0.
 3. **Otsu threshold and connected components** (:func:`ankle_core.explain.boxes.find_regions`)
    inside the field of view.
@@ -25,9 +25,9 @@ The CT study's four localisation steps, on the original volume's grid:
    size in mm, peak and mean activation, ranked.
 
 :class:`CamSettings` names the three choices behind a map and its boxes: the CAM method
-(Grad-CAM as the study, or HiResCAM), the smallest map edge that picks the block, and how
-the boxes are drawn (:class:`~ankle_core.explain.boxes.BoxSettings`). :data:`STUDY_CAM` is
-the study's method; a model card may recommend
+(Grad-CAM as the reference paper, or HiResCAM), the smallest map edge that picks the block, and how
+the boxes are drawn (:class:`~ankle_core.explain.boxes.BoxSettings`). :data:`PAPER_GRADCAM` is
+the reference paper's method; a model card may recommend
 other settings in its ``explanation`` entry (the demo CT model does, with the measured
 localisation of both in its card).
 """
@@ -51,7 +51,7 @@ from ankle_core.preprocess.transform import GridTransform
 from ankle_core.types import Box3D, voxel_to_ras
 
 __all__ = [
-    "STUDY_CAM",
+    "PAPER_GRADCAM",
     "CamRegion",
     "CamSettings",
     "cam_regions",
@@ -123,8 +123,8 @@ class CamSettings:
         return f"{name}, {self.boxes.label}"
 
 
-#: The CT study's method: Grad-CAM on a block with at least 8 cells per axis, Otsu's threshold.
-STUDY_CAM = CamSettings()
+#: The reference paper's method: Grad-CAM on a block with at least 8 cells per axis, Otsu.
+PAPER_GRADCAM = CamSettings()
 
 
 @dataclass(frozen=True)
@@ -291,7 +291,7 @@ def cam_to_original(
         cam: (d, h, w) map covering the model grid (any resolution; cells centred on
             their blocks).
         transform: the preprocessing's kept transform.
-        order: spline order, 0 to 5 (3 = cubic, as the study's spline zoom).
+        order: spline order, 0 to 5 (3 = cubic, as the reference paper's spline zoom).
 
     Returns:
         ``(heat, footprint)``: (z, y, x) float32 map of ``transform.original_shape`` in [0, 1]

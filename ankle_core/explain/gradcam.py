@@ -4,7 +4,7 @@ Two class-activation maps of one layer ``A`` (K channels) for a target score ``y
 
 - **Grad-CAM** (Selvaraju et al. 2017, "Grad-CAM: Visual Explanations from Deep Networks via
   Gradient-based Localization"; Captum ``LayerGradCam``): each channel is weighted by its
-  spatially averaged gradient, ``ReLU(sum_k mean(dy/dA_k) * A_k)``. The CT study's method.
+  spatially averaged gradient, ``ReLU(sum_k mean(dy/dA_k) * A_k)``. The reference paper's method.
 - **HiResCAM** (Draelos & Carin 2020, "Use HiResCAM instead of Grad-CAM for faithful
   explanations of convolutional neural networks"; Captum ``LayerGradientXActivation`` summed
   over channels): the gradient multiplies the activation element-wise before the channel
@@ -149,7 +149,7 @@ def upsample_cam(
 ) -> npt.NDArray[np.float32]:
     """Spline-zoom a coarse map to ``out_shape`` and normalise it to [0, 1].
 
-    This is the CT study's "spline interpolation zoom" (``scipy.ndimage.zoom``); it serves
+    This is the reference paper's "spline interpolation zoom" (``scipy.ndimage.zoom``); it serves
     2D maps as well.
 
     Args:

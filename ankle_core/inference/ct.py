@@ -5,7 +5,7 @@
 ``explain=True``) computes the 3D Grad-CAM, carries it back to the original grid with a
 spline and boxes its Otsu regions (:mod:`ankle_core.explain.ct`). The explanation follows
 the card's ``explanation`` entry (:class:`~ankle_core.explain.ct.CamSettings`, whose
-``boxes`` is the one :class:`~ankle_core.explain.boxes.BoxSettings`; the study's Grad-CAM
+``boxes`` is the one :class:`~ankle_core.explain.boxes.BoxSettings`; the reference paper's Grad-CAM
 and Otsu when the card has none); the constructor and each ``run`` may override it.
 
 Before the call, a scope check: when the body's largest axial cross-section
@@ -97,7 +97,7 @@ class CtResult:
 
 
 def card_explanation(model: LoadedModel) -> CamSettings:
-    """The explanation a model's card recommends (the study's when it has none).
+    """The explanation a model's card recommends (the reference paper's when it has none).
 
     Raises:
         ModelLoadError: the card's ``explanation`` entry is malformed.
@@ -116,7 +116,8 @@ class CtPipeline:
         preprocessing: override of the card's recipe (default: the card's).
         spline_order: order of the spline carrying the CAM to the original grid (0-5).
         explanation: CAM method, block choice and how boxes are drawn (default: the card's
-            ``explanation`` entry, else the study's :data:`~ankle_core.explain.ct.STUDY_CAM`).
+            ``explanation`` entry, else the reference paper's
+            :data:`~ankle_core.explain.ct.PAPER_GRADCAM`).
         boxes: replaces the explanation's box settings
             (:class:`~ankle_core.explain.boxes.BoxSettings`: body mask, threshold, minimum
             volume, ranking, most boxes); default: the explanation's own.

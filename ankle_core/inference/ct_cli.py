@@ -63,7 +63,8 @@ class CtConfig:
         models_dir: folder of installed models (None: the project's ``models/``).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         explain: compute Grad-CAM regions.
-        study_method: explain with the study's Grad-CAM and Otsu, not the card's settings.
+        reference_method: explain with the reference paper's Grad-CAM and Otsu, not the
+            card's settings.
         spline_order: spline order of the heat-map upsampling.
         min_region_mm3: smallest region kept, mm^3.
         max_file_mb: largest file the reader accepts, MB (a 512 x 512 x 400 int16 NIfTI is
@@ -74,7 +75,7 @@ class CtConfig:
     models_dir: str | None = None
     device: str = "auto"
     explain: bool = True
-    study_method: bool = False
+    reference_method: bool = False
     spline_order: int = 3
     min_region_mm3: float = 20.0
     max_file_mb: float = 1024.0
@@ -82,11 +83,11 @@ class CtConfig:
 
 @functools.lru_cache(maxsize=2)
 def _pipeline(config: CtConfig) -> CtPipeline:
-    from ankle_core.explain.ct import STUDY_CAM
+    from ankle_core.explain.ct import PAPER_GRADCAM
     from ankle_core.models.weights import load_model
 
     model = load_model(config.model, models_dir=config.models_dir, device=config.device)
-    explanation = STUDY_CAM if config.study_method else card_explanation(model)
+    explanation = PAPER_GRADCAM if config.reference_method else card_explanation(model)
     boxes = replace(explanation.boxes, min_volume_mm3=config.min_region_mm3)
     return CtPipeline(model, spline_order=config.spline_order, explanation=explanation, boxes=boxes)
 
@@ -186,7 +187,7 @@ def _main(args: Any) -> int:
         models_dir=None if args.models_dir is None else str(args.models_dir),
         device=args.device,
         explain=not args.no_explain,
-        study_method=args.study_gradcam,
+        reference_method=args.paper_gradcam,
         spline_order=args.spline_order,
         min_region_mm3=args.min_region_mm3,
     )
@@ -206,9 +207,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--no-explain", action="store_true", help="skip Grad-CAM and boxes")
     p.add_argument(
-        "--study-gradcam",
+        "--paper-gradcam",
+        "--study-gradcam",  # deprecated alias, kept so existing scripts still run
+        dest="paper_gradcam",
         action="store_true",
-        help="explain with the study's Grad-CAM and Otsu instead of the card's settings",
+        help="explain with the reference paper's Grad-CAM and Otsu instead of the card's "
+        "settings (--study-gradcam is a deprecated alias)",
     )
     p.add_argument("--spline-order", type=int, default=3)
     p.add_argument("--min-region-mm3", type=float, default=20.0)

@@ -20,8 +20,8 @@ floors a later run on other fresh seeds should meet (the CI's lower bound minus 
 the smaller test sample); the weights and their sha256 are untouched.
 
 The pipeline explains with the card's recommended ``explanation`` settings; with
-``--explanation study`` it uses the study's Grad-CAM and Otsu instead, so that a card can
-carry the localisation of both.
+``--explanation paper`` (or its deprecated alias ``study``) it uses the reference paper's
+Grad-CAM and Otsu instead, so that a card can carry the localisation of both.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from ankle_core.explain.ct import STUDY_CAM
+from ankle_core.explain.ct import PAPER_GRADCAM
 from ankle_core.inference.ct import CtPipeline
 from ankle_core.models.card import read_card, write_card
 from ankle_core.models.weights import load_model
@@ -159,16 +159,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--explanation",
-        choices=["card", "study"],
+        choices=["card", "paper", "study"],
         default="card",
-        help="explain with the card's recommended settings (default) or the study's Grad-CAM "
-        "and Otsu",
+        help="explain with the card's recommended settings (default) or the reference paper's "
+        "Grad-CAM and Otsu ('study' is a deprecated alias of 'paper')",
     )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     model = load_model(args.model, device=args.device)
-    pipeline = CtPipeline(model, explanation=STUDY_CAM if args.explanation == "study" else None)
+    paper = args.explanation in ("paper", "study")
+    pipeline = CtPipeline(model, explanation=PAPER_GRADCAM if paper else None)
     seeds = list(range(args.seed, args.seed + args.n))
     difficulty = (float(args.difficulty[0]), float(args.difficulty[1]))
     metrics = evaluate_pipeline(
@@ -179,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"python -m ankle_core.training.ct_eval {args.model} --n {args.n} --seed {args.seed}"
         f" --difficulty {difficulty[0]} {difficulty[1]}"
         + (f" --key {args.key}" if args.key != "fresh_phantoms" else "")
-        + (" --explanation study" if args.explanation == "study" else "")
+        + (" --explanation paper" if paper else "")
     )
     metrics["pipeline"] = {
         "spline_order": pipeline.spline_order,

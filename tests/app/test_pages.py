@@ -203,7 +203,7 @@ def test_both_case_pages_offer_a_pacs_source(
         assert not [u for u in at.get("file_uploader")]  # the file input is replaced
 
 
-def test_ct_page_offers_the_study_grad_cam_beside_the_card_recommendation(
+def test_ct_page_offers_the_paper_grad_cam_beside_the_card_recommendation(
     app_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import streamlit as st
@@ -221,7 +221,7 @@ def test_ct_page_offers_the_study_grad_cam_beside_the_card_recommendation(
     choice = at.selectbox(key="ct_cam")
     assert choice.options == [
         "HiResCAM, 3-class Otsu (the model card's)",
-        "Grad-CAM, Otsu (the CT study's)",
+        "Grad-CAM, Otsu (the reference paper's)",
     ]
     at.file_uploader(key="ct_upload").set_value(
         ("phantom.nii.gz", fixtures.volume_nifti(), "application/gzip")
@@ -229,7 +229,7 @@ def test_ct_page_offers_the_study_grad_cam_beside_the_card_recommendation(
     at.run()
     assert not at.exception, at.exception
     assert "Boxes: HiResCAM, 3-class Otsu" in _markdown(at)
-    at.selectbox(key="ct_cam").set_value(True).run()  # True: the study's method
+    at.selectbox(key="ct_cam").set_value(True).run()  # True: the reference paper's method
     assert not at.exception, at.exception
     assert "Boxes: Grad-CAM, Otsu" in _markdown(at)
 

@@ -65,7 +65,7 @@ def test_per_case_function_is_pure_and_picklable(case_dir: Path, tiny_model_dir:
     assert [p.name for p in find_cases(case_dir)] == ["a.nii.gz", "b_series", "c.nii.gz"]
 
 
-def test_batch_follows_the_card_explanation_unless_told_the_study_method(
+def test_batch_follows_the_card_explanation_unless_told_the_reference_method(
     case_dir: Path, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     model_dir = tmp_path / "recommending"
@@ -76,7 +76,7 @@ def test_batch_follows_the_card_explanation_unless_told_the_study_method(
     case = str(case_dir / "a.nii.gz")
     config = CtConfig(model=str(model_dir), device="cpu")
     assert predict_case(case, config)["explanation"] == "HiResCAM, 3-class Otsu"
-    study = replace(config, study_method=True)
+    study = replace(config, reference_method=True)
     assert predict_case(case, study)["explanation"] == "Grad-CAM, Otsu"
 
 
@@ -128,3 +128,15 @@ def test_training_cli_writes_a_loadable_card(tmp_path: Path) -> None:
     assert not (out / "checkpoints").exists()
     result = CtPipeline(model).run(make_volume(99, True, **SMALL))  # type: ignore[arg-type]
     assert 0.0 <= result.probability <= 1.0
+
+
+@pytest.mark.parametrize("flag", ["--paper-gradcam", "--study-gradcam"])
+def test_paper_gradcam_flag_and_its_deprecated_alias(flag: str) -> None:
+    import argparse
+
+    from ankle_core.inference.ct_cli import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    assert parser.parse_args(["ct", "x", flag]).paper_gradcam is True
+    assert parser.parse_args(["ct", "x"]).paper_gradcam is False

@@ -31,7 +31,7 @@ def test_card_states_what_the_model_is() -> None:
     harder = card.metrics["fresh_phantoms_difficulty_0_1"]
     assert harder["difficulty"] == [0.0, 1.0] and harder["auc"]["ci95"][0] >= 0.8
     # The card recommends HiResCAM with a 3-class Otsu cut because it measured both: its
-    # localisation beats the study's Grad-CAM beyond the confidence intervals.
+    # localisation beats the reference paper's Grad-CAM beyond the confidence intervals.
     assert card.explanation == {"method": "hirescam", "min_cells": 16, "otsu_classes": 3}
     study = card.metrics["fresh_phantoms_study_gradcam"]
     assert study["pipeline"]["explanation"]["method"] == "gradcam"
@@ -42,7 +42,7 @@ def test_card_states_what_the_model_is() -> None:
 
 @pytest.mark.slow
 def test_demo_weights_meet_the_card_floors_on_fresh_phantoms() -> None:
-    from ankle_core.explain.ct import STUDY_CAM
+    from ankle_core.explain.ct import PAPER_GRADCAM
     from ankle_core.inference.ct import CtPipeline
     from ankle_core.models.weights import load_model
     from ankle_core.training.ct_eval import evaluate_pipeline
@@ -60,7 +60,7 @@ def test_demo_weights_meet_the_card_floors_on_fresh_phantoms() -> None:
     # The study's Grad-CAM, still offered beside the card's choice, keeps its own floors.
     study_floors = model.card.metrics["fresh_phantoms_study_gradcam"]["floors"]
     study = evaluate_pipeline(
-        CtPipeline(model, explanation=STUDY_CAM), seeds, difficulty=tuple(fresh["difficulty"]),
+        CtPipeline(model, explanation=PAPER_GRADCAM), seeds, difficulty=tuple(fresh["difficulty"]),
         progress=False,
     )  # fmt: skip
     assert study["hit_rate"]["value"] >= study_floors["hit_rate"]

@@ -94,12 +94,12 @@ def test_grad_cam_leaves_no_hooks_and_is_thread_safe(tiny_model: LoadedModel) ->
 
 def test_cam_settings_round_trip_and_refuse_nonsense() -> None:
     from ankle_core.explain.boxes import BoxSettings
-    from ankle_core.explain.ct import STUDY_CAM, CamSettings
+    from ankle_core.explain.ct import PAPER_GRADCAM, CamSettings
 
     settings = CamSettings("hirescam", 16, BoxSettings(otsu_classes=3))
     assert CamSettings.from_dict(settings.to_dict()) == settings
-    assert CamSettings.from_dict(None) == STUDY_CAM == CamSettings.from_dict({})
-    assert settings.label == "HiResCAM, 3-class Otsu" and STUDY_CAM.label == "Grad-CAM, Otsu"
+    assert CamSettings.from_dict(None) == PAPER_GRADCAM == CamSettings.from_dict({})
+    assert settings.label == "HiResCAM, 3-class Otsu" and PAPER_GRADCAM.label == "Grad-CAM, Otsu"
     for bad in ({"method": "scorecam"}, {"otsu_classes": 9}, {"min_cells": 0}, {"layer": "x"}):
         with pytest.raises(ValueError):
             CamSettings.from_dict(bad)

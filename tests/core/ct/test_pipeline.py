@@ -82,16 +82,16 @@ def test_explanation_follows_the_card_and_a_call_may_override_it(
 ) -> None:
     from dataclasses import replace
 
-    from ankle_core.explain.ct import STUDY_CAM, CamSettings
+    from ankle_core.explain.ct import PAPER_GRADCAM, CamSettings
 
-    assert CtPipeline(tiny_model).explanation == STUDY_CAM  # a card without the entry
+    assert CtPipeline(tiny_model).explanation == PAPER_GRADCAM  # a card without the entry
     settings = {"method": "hirescam", "min_cells": 16, "otsu_classes": 3}
     model = replace(tiny_model, card=replace(tiny_model.card, explanation=settings))
     pipeline = CtPipeline(model)
     assert pipeline.explanation == CamSettings("hirescam", 16, BoxSettings(otsu_classes=3))
     own = pipeline.run(phantom)
-    study = pipeline.run(phantom, explanation=STUDY_CAM)
-    assert own.explanation == pipeline.explanation and study.explanation == STUDY_CAM
+    study = pipeline.run(phantom, explanation=PAPER_GRADCAM)
+    assert own.explanation == pipeline.explanation and study.explanation == PAPER_GRADCAM
     assert study.gradcam_layer == "features.2"
     assert own.gradcam_layer == "features.1"  # 16 cells a side needs the shallower block
     assert own.heatmap is not None and study.heatmap is not None
