@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ankle_core.errors import AnkleError
+from ankle_core.models.card import ModelTask, models_for_task
 from ui import cohort, resources, widgets
 from ui.analysis import sha256_hex
 from ui.shell import ensure_app_shell
@@ -32,12 +33,8 @@ else:
     kinds: dict[str, str] = {"radiograph": "Radiograph (LMAF vs SFO)", "ct": "CT (fracture)"}
     c1, c2, c3 = st.columns([2, 3, 1])
     kind = c1.selectbox("Task", list(kinds), format_func=lambda k: kinds[k], key="cohort_kind")
-    dims = 2 if kind == "radiograph" else 3
-    names = [
-        n
-        for n, c in cards.items()
-        if c.spatial_dims == dims and ("vs" in c.task if dims == 2 else "detect" not in c.task)
-    ]
+    task = ModelTask.LMAF_VS_SFO if kind == "radiograph" else ModelTask.CT_FRACTURE
+    names = models_for_task(cards, task)
     models = c2.multiselect("Models", names, default=names, key="cohort_models")
     n = c3.number_input("Cases", 10, 200, 24, 2, key="cohort_n")
     if st.button("Run", type="primary", disabled=not models, key="cohort_run"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ankle_core.errors import AnkleError
+from ankle_core.models.card import ModelTask, models_for_task
 from ui import history, pacs_panel, resources, widgets
 from ui.ct_panel import choose_reference_method, render_ct_case
 from ui.shell import ensure_app_shell
@@ -18,7 +19,7 @@ st.caption(
 settings = resources.settings()
 models_dir = str(settings.models_dir)
 cards = resources.model_cards(models_dir)
-ct_models = [n for n, c in cards.items() if c.spatial_dims == 3]
+ct_models = models_for_task(cards, ModelTask.CT_FRACTURE)
 
 pick_input, pick_model = st.columns([3, 2], gap="large")
 with pick_model:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ankle_core.errors import AnkleError
+from ankle_core.models.card import ModelTask, models_for_task
 from ui import history, pacs_panel, resources, widgets
 from ui.localiser_panel import render_localiser_section
 from ui.radiograph_panel import render_radiograph_case
@@ -21,8 +22,8 @@ st.caption(
 settings = resources.settings()
 models_dir = str(settings.models_dir)
 cards = resources.model_cards(models_dir)
-detectors = [n for n, c in cards.items() if c.spatial_dims == 2 and "detect" in c.task]
-classifiers = [n for n, c in cards.items() if c.spatial_dims == 2 and "vs" in c.task]
+detectors = models_for_task(cards, ModelTask.FRAGMENT_DETECTION)
+classifiers = models_for_task(cards, ModelTask.LMAF_VS_SFO)
 
 pick_input, pick_models = st.columns([3, 2], gap="large")
 with pick_models:

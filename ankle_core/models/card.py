@@ -9,17 +9,58 @@ the weights, which the loader checks.
 
 from __future__ import annotations
 
+import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ankle_core.errors import ModelLoadError
 
-__all__ = ["SYNTHETIC_DISCLAIMER", "ModelCard", "OperatingPoints", "read_card", "write_card"]
+__all__ = [
+    "SYNTHETIC_DISCLAIMER",
+    "ModelCard",
+    "ModelTask",
+    "OperatingPoints",
+    "models_for_task",
+    "read_card",
+    "write_card",
+]
 
 SYNTHETIC_DISCLAIMER = "Trained on synthetic phantoms; not for clinical use."
+
+
+class ModelTask(enum.StrEnum):
+    """What a model does: the closed set a card's ``task`` is taken from.
+
+    The values are the strings the committed cards carry, so every card still loads.
+    """
+
+    FRAGMENT_DETECTION = "fragment-detection"
+    """2D RetinaNet boxes of perimalleolar bone fragments (stage 1 of the radiograph pipeline)."""
+    LMAF_VS_SFO = "lmaf-vs-sfo"
+    """2D classifier of one fragment crop: LMAF (index 1) or SFO (stage 2)."""
+    CT_FRACTURE = "ct-fracture"
+    """3D CNN fracture probability of a CT volume."""
+    FRACTURE_LOCALISATION = "fracture-localisation"
+    """2D detector of fracture boxes on a whole radiograph (the real-data localiser)."""
+
+    @classmethod
+    def parse(cls, value: str) -> ModelTask:
+        """The task named ``value``.
+
+        Raises:
+            ModelLoadError: an unknown task; the message lists the valid ones.
+
+        >>> ModelTask.parse("lmaf-vs-sfo") is ModelTask.LMAF_VS_SFO
+        True
+        """
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(t.value for t in cls)
+            raise ModelLoadError(f"Unknown model task {value!r}; valid tasks: {valid}.") from None
 
 
 @dataclass(frozen=True)
@@ -56,7 +97,8 @@ class ModelCard:
         name: folder name under ``models/`` (e.g. ``"lmaf-classifier-mobilenetv2"``).
         version: semantic version of these weights.
         architecture: registry key of the network builder (see ``ankle_core.models.registry``).
-        task: e.g. ``"fragment-detection"``, ``"lmaf-vs-sfo"``, ``"ct-fracture"``.
+        task: a :class:`ModelTask` (a ``str``; given as its value, e.g. ``"ct-fracture"``,
+            it is checked and stored as the enum member).
         spatial_dims: 2 or 3.
         labels: class names in output order (index 1 is the positive class for binary tasks).
         input_size: network input size in pixels/voxels, e.g. ``[224, 224]`` or ``[64, 64, 64]``.
@@ -90,6 +132,14 @@ class ModelCard:
     weights_sha256: str = ""
     weights_dtype: str = "float32"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "task", ModelTask.parse(self.task))
+
+    @property
+    def model_task(self) -> ModelTask:
+        """``task`` typed as the enum."""
+        return ModelTask(self.task)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
         data = asdict(self)
@@ -114,6 +164,8 @@ class ModelCard:
                 operating_points=OperatingPoints(**ops),
                 **{k: v for k, v in fields.items() if k in _OPTIONAL_FIELDS},
             )
+        except ModelLoadError:
+            raise
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelLoadError(f"The model card is malformed ({type(exc).__name__}).") from exc
 
@@ -128,6 +180,30 @@ _OPTIONAL_FIELDS = {
     "weights_sha256",
     "weights_dtype",
 }
+
+
+def models_for_task(
+    cards: Mapping[str, ModelCard] | Iterable[tuple[str, ModelCard]],
+    task: ModelTask,
+    *,
+    spatial_dims: int | None = None,
+) -> list[str]:
+    """Names of the models that do ``task`` (optionally with this many spatial dims).
+
+    Args:
+        cards: cards by name (e.g. the installed models'), or (name, card) pairs.
+        task: the task asked for.
+        spatial_dims: 2 or 3 to keep only models of that dimension; None: any.
+
+    Returns:
+        The names, in the order given.
+    """
+    pairs = cards.items() if isinstance(cards, Mapping) else cards
+    return [
+        name
+        for name, card in pairs
+        if card.task == task and (spatial_dims is None or card.spatial_dims == spatial_dims)
+    ]
 
 
 def read_card(path: str | Path) -> ModelCard:

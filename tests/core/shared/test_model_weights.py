@@ -25,7 +25,7 @@ def _card(**overrides: object) -> ModelCard:
         "name": "tiny",
         "version": "0.0.1",
         "architecture": "test_tiny_linear",
-        "task": "test",
+        "task": "lmaf-vs-sfo",
         "spatial_dims": 0,
         "labels": ("neg", "pos"),
         "input_size": (4,),
