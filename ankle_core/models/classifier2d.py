@@ -7,14 +7,19 @@ torchvision with ``weights=None`` (nothing is ever downloaded); ImageNet initial
 training option (:func:`load_imagenet_weights`) from a local, hash-checked file.
 
 Cards use ``architecture="lmaf_classifier"`` and
-``architecture_params={"backbone": "mobilenet_v2", "num_classes": 2}``.
+``architecture_params={"backbone": "mobilenet_v2", "num_classes": 2}``. Each backbone is one
+entry of :data:`BACKBONES` (builder, Grad-CAM layer, head, input channels): adding a backbone
+is one entry there plus its card.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import torch
 from torch import nn
@@ -24,7 +29,10 @@ from ankle_core.errors import ModelLoadError
 from ankle_core.models.registry import register_architecture
 
 __all__ = [
+    "BACKBONES",
     "CLASSIFIER_BACKBONES",
+    "ClassifierBackbone",
+    "backbone_of",
     "build_lmaf_classifier",
     "cam_layer",
     "load_imagenet_weights",
@@ -32,13 +40,59 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Backbones accepted by :func:`build_lmaf_classifier`.
-CLASSIFIER_BACKBONES: tuple[str, ...] = (
-    "mobilenet_v2",
-    "efficientnet_b0",
-    "resnet50",
-    "densenet121",
+
+@dataclass(frozen=True)
+class ClassifierBackbone:
+    """Everything the library knows about one 2D classifier backbone: one table entry.
+
+    Attributes:
+        build: ``(num_classes, dropout) -> network`` with random weights (``weights=None``).
+        network_type: the class of the built network (finds the entry of a built model).
+        cam_layer: module path of the block Grad-CAM explains (the last convolutional block).
+        head: module path of the last linear layer (left out of ImageNet initialisation).
+        in_channels: input channels (ImageNet-normalised RGB crops).
+    """
+
+    build: Callable[[int, float], nn.Module]
+    network_type: type[nn.Module]
+    cam_layer: str
+    head: str
+    in_channels: int = 3
+
+
+#: The 2D classifier backbones, by the name a card's ``architecture_params.backbone`` gives.
+#: Adding a backbone is one entry here (plus its card).
+BACKBONES: Mapping[str, ClassifierBackbone] = MappingProxyType(
+    {
+        "mobilenet_v2": ClassifierBackbone(
+            lambda n, p: tvm.mobilenet_v2(weights=None, num_classes=n, dropout=p),
+            tvm.MobileNetV2,
+            cam_layer="features.18",
+            head="classifier.1",
+        ),
+        "efficientnet_b0": ClassifierBackbone(
+            lambda n, p: tvm.efficientnet_b0(weights=None, num_classes=n, dropout=p),
+            tvm.EfficientNet,
+            cam_layer="features.8",
+            head="classifier.1",
+        ),
+        "resnet50": ClassifierBackbone(
+            lambda n, p: tvm.resnet50(weights=None, num_classes=n),
+            tvm.ResNet,
+            cam_layer="layer4",
+            head="fc",
+        ),
+        "densenet121": ClassifierBackbone(
+            lambda n, p: tvm.densenet121(weights=None, num_classes=n),
+            tvm.DenseNet,
+            cam_layer="features.denseblock4",
+            head="classifier",
+        ),
+    }
 )
+
+#: Backbones accepted by :func:`build_lmaf_classifier`.
+CLASSIFIER_BACKBONES: tuple[str, ...] = tuple(BACKBONES)
 
 
 @register_architecture("lmaf_classifier")
@@ -59,52 +113,43 @@ def build_lmaf_classifier(
     Raises:
         ModelLoadError: unknown backbone.
     """
-    net: nn.Module
-    if backbone == "mobilenet_v2":
-        net = tvm.mobilenet_v2(weights=None, num_classes=num_classes, dropout=dropout)
-    elif backbone == "efficientnet_b0":
-        net = tvm.efficientnet_b0(weights=None, num_classes=num_classes, dropout=dropout)
-    elif backbone == "resnet50":
-        net = tvm.resnet50(weights=None, num_classes=num_classes)
-    elif backbone == "densenet121":
-        net = tvm.densenet121(weights=None, num_classes=num_classes)
-    else:
+    entry = BACKBONES.get(backbone)
+    if entry is None:
         raise ModelLoadError(
             f"Unknown classifier backbone {backbone!r}; "
             f"choose one of {', '.join(CLASSIFIER_BACKBONES)}."
         )
-    return net
+    return entry.build(num_classes, dropout)
+
+
+def backbone_of(model: nn.Module) -> ClassifierBackbone:
+    """The table entry of a classifier built by :func:`build_lmaf_classifier`.
+
+    Raises:
+        ValueError: the model is not one of the supported classifiers.
+    """
+    for entry in BACKBONES.values():
+        if isinstance(model, entry.network_type):
+            return entry
+    raise ValueError(f"Unsupported classifier {type(model).__name__}.")
 
 
 def cam_layer(model: nn.Module) -> nn.Module:
     """The last convolutional block of a classifier built by :func:`build_lmaf_classifier`.
 
-    This is the layer Grad-CAM explains: MobileNetV2's and EfficientNet-B0's final 1x1
-    conv block (``features[-1]``), ResNet-50's ``layer4`` and DenseNet-121's last dense block.
+    This is the layer Grad-CAM explains (the entry's ``cam_layer``): MobileNetV2's and
+    EfficientNet-B0's final conv block (``features[-1]``), ResNet-50's ``layer4`` and
+    DenseNet-121's last dense block.
 
     Raises:
         ValueError: the model is not one of the supported classifiers.
     """
-    if isinstance(model, tvm.MobileNetV2 | tvm.EfficientNet):
-        layer: nn.Module = model.features[-1]
-        return layer
-    if isinstance(model, tvm.ResNet):
-        resnet_layer: nn.Module = model.layer4
-        return resnet_layer
-    if isinstance(model, tvm.DenseNet):
-        dense_layer: nn.Module = model.features.denseblock4
-        return dense_layer
-    raise ValueError(f"No Grad-CAM layer known for {type(model).__name__}.")
+    return model.get_submodule(backbone_of(model).cam_layer)
 
 
 def _classifier_head_keys(model: nn.Module) -> tuple[str, ...]:
-    if isinstance(model, tvm.MobileNetV2 | tvm.EfficientNet):
-        return ("classifier.1.weight", "classifier.1.bias")
-    if isinstance(model, tvm.ResNet):
-        return ("fc.weight", "fc.bias")
-    if isinstance(model, tvm.DenseNet):
-        return ("classifier.weight", "classifier.bias")
-    raise ValueError(f"Unsupported classifier {type(model).__name__}.")
+    head = backbone_of(model).head
+    return (f"{head}.weight", f"{head}.bias")
 
 
 def load_imagenet_weights(

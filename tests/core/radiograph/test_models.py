@@ -14,7 +14,9 @@ from safetensors.torch import save_file
 from ankle_core.errors import ModelLoadError, UnknownModelError, WeightsIntegrityError
 from ankle_core.models import build_network, load_model
 from ankle_core.models.classifier2d import (
+    BACKBONES,
     CLASSIFIER_BACKBONES,
+    backbone_of,
     build_lmaf_classifier,
     cam_layer,
     load_imagenet_weights,
@@ -36,6 +38,22 @@ def test_classifier_backbones_share_one_interface(backbone: str) -> None:
     with torch.no_grad():
         assert net(torch.rand(2, 3, 32, 32)).shape == (2, 2)
     assert any(p is not None for p in cam_layer(net).parameters())
+    # one table entry knows the network: its type, its head and its input channels
+    entry = backbone_of(net)
+    assert entry is BACKBONES[backbone]
+    head = net.get_submodule(entry.head)
+    assert isinstance(head, torch.nn.Linear) and head.out_features == 2
+    first = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first.in_channels == entry.in_channels
+    # the explained block is the last one with spatial extent: its output is a 4D feature map
+    seen: list[torch.Size] = []
+    handle = cam_layer(net).register_forward_hook(lambda _m, _i, o: seen.append(o.shape))
+    try:
+        with torch.no_grad():
+            net(torch.rand(1, 3, 64, 64))
+    finally:
+        handle.remove()
+    assert len(seen) == 1 and len(seen[0]) == 4 and seen[0][-1] == 2  # stride 32 on 64 px
 
 
 def test_unknown_backbones_are_refused() -> None:
