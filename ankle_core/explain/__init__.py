@@ -10,12 +10,13 @@
   below ``inference`` and imports nothing from it.
 - ``ct``: the Grad-CAM layer per 3D family, the map on the original CT grid,
   :func:`cam_regions` (ranked 3D boxes in voxels and patient mm) and :class:`CamSettings`
-  (method, block and Otsu classes; :data:`PAPER_GRADCAM` is the reference paper's).
-- ``boxes``: Otsu (1979) or multi-level Otsu threshold and connected regions of any map.
+  (method, block and box settings; :data:`PAPER_GRADCAM` is the reference paper's).
+- ``boxes``: Otsu (1979) or multi-level Otsu threshold and connected regions of any map, and
+  :class:`BoxSettings`, the one place that says how CT boxes are drawn.
 - ``overlay``: colour maps, heat-map blending and box drawing for display and reports.
 """
 
-from ankle_core.explain.boxes import HeatRegion, find_regions, otsu_threshold
+from ankle_core.explain.boxes import BoxSettings, HeatRegion, find_regions, otsu_threshold
 from ankle_core.explain.ct import (
     PAPER_GRADCAM,
     CamRegion,
@@ -29,6 +30,7 @@ from ankle_core.explain.overlay import draw_boxes, overlay_heatmap
 
 __all__ = [
     "PAPER_GRADCAM",
+    "BoxSettings",
     "CamRegion",
     "CamSettings",
     "HeatRegion",
