@@ -105,9 +105,10 @@ class ModelCard:
         preprocessing: how inputs are prepared (channel mode, window, spacing, normalisation).
         architecture_params: keyword arguments of the builder (e.g. ``{"backbone": ...}``).
         operating_points: thresholds chosen on validation data.
-        explanation: recommended explanation settings (CT: ``method``, ``min_cells``,
-            ``otsu_classes``; see :class:`ankle_core.explain.ct.CamSettings`); empty for the
-            study's Grad-CAM and Otsu.
+        explanation: recommended explanation settings (CT: ``method``, ``min_cells`` and any
+            :class:`ankle_core.explain.boxes.BoxSettings` field such as ``otsu_classes``,
+            read by :meth:`ankle_core.explain.ct.CamSettings.from_dict`); empty for the
+            reference paper's Grad-CAM and Otsu.
         training: data (synthetic or site), command, seed, device, epochs, splits.
         metrics: test metrics, each ideally ``{"value": v, "ci95": [lo, hi], "n": n}``.
         intended_use: plain-words statement of use and limits.

@@ -1,6 +1,6 @@
 """Fragment classifiers (LMAF vs SFO): MobileNetV2 and three comparators behind one builder.
 
-The reference study's second stage is a MobileNetV2 that calls each detected fragment a
+The reference paper's second stage is a MobileNetV2 that calls each detected fragment a
 lateral malleolar avulsion fracture (LMAF, class 1) or a subfibular ossicle (SFO, class 0).
 EfficientNet-B0, ResNet-50 and DenseNet-121 are its comparators. All four come from
 torchvision with ``weights=None`` (nothing is ever downloaded); ImageNet initialisation is a

@@ -1,6 +1,6 @@
 """3D CNN classifiers for CT, registered by name for model cards.
 
-Three families, as in the CT study (input 128^3 there); MONAI's networks wherever they fit.
+Three families, as in the CT paper (input 128^3 there); MONAI's networks wherever they fit.
 Parameter counts with 2 output classes and 1 input channel:
 
 - ``ct_mobilenet3d`` (param ``width_mult``): :class:`~ankle_core.models.mobilenet3d.MobileNet`
@@ -16,7 +16,7 @@ Counts are measured by :func:`count_parameters` (built on the meta device, so B7
 memory); ``docs/ct.md`` lists every variant. Every network takes ``(N, 1, D, H, W)`` and
 returns ``(N, num_classes)`` logits; with the default 2 classes the labels are
 ``("no fracture", "fracture")`` and the fracture probability is the softmax of logit 1.
-The input size is free; the study used 128^3, the CPU demo model 48^3 at 1.5 mm.
+The input size is free; the paper used 128^3, the CPU demo model 48^3 at 1.5 mm.
 
 :func:`feature_stages` lists, per family, the blocks a Grad-CAM may use with their
 cumulative strides (see :func:`ankle_core.explain.ct.gradcam_layer`).
@@ -78,7 +78,7 @@ def build_ct_mobilenet3d(
         global_pool: ``"avg"`` or ``"max"`` global pooling before the classifier.
 
     Returns:
-        Module taking (N, 1, D, H, W), any D/H/W (128^3 in the study, 64^3 in the demo).
+        Module taking (N, 1, D, H, W), any D/H/W (128^3 in the paper, 64^3 in the demo).
     """
     return MobileNet(
         spatial_dims=3,
@@ -99,7 +99,7 @@ def build_ct_resnet(
 
     Args:
         depth: 18 (33.2 M parameters), 34 (63.5 M), 50 (46.2 M) or 101 (85.2 M); MONAI's
-            3D ResNets keep full-width 3x3x3 kernels, hence more than the study's 42.5 M.
+            3D ResNets keep full-width 3x3x3 kernels, hence more than the paper's 42.5 M.
         num_classes: output logits.
         in_channels: input channels.
         **kwargs: passed to MONAI (e.g. ``conv1_t_stride=2`` for a stride-2 stem; MONAI's

@@ -6,7 +6,7 @@ The first stage of the radiograph pipeline finds perimalleolar bone fragments (o
 - ``"mobilenet_v3_large_fpn"`` (default): MobileNetV3-Large features with an FPN on the
   stride-8, 16 and 32 maps plus P6/P7 (``LastLevelP6P7``), i.e. the five levels P3–P7 of the
   RetinaNet paper; about 5x faster than ResNet-50-FPN on a CPU (``shared/stack.md``).
-- ``"resnet50_fpn"``: the reference study's configuration.
+- ``"resnet50_fpn"``: the reference paper's configuration.
 
 Inference is split in two so that torch and ONNX Runtime share every step but the network:
 :class:`DetectorCore` (backbone + heads, raw per-level logits and box regressions) is what

@@ -11,10 +11,10 @@ inverted-residual stages and the 1x1 head convolution; ``stage_strides`` gives e
 element's cumulative stride, so Grad-CAM can pick a stage whose map is not degenerate.
 
 Parameter counts (1 input channel, 2 classes, measured with
-:func:`ankle_core.models.cnn3d.count_parameters`): 3D, width 1.0: 2,354,882 (the study
+:func:`ankle_core.models.cnn3d.count_parameters`): 3D, width 1.0: 2,354,882 (the paper
 reports about 3.2 M for its 3D-MobileNet); width 0.5: 755,330 (the head stays at 1280
 channels); 2D, width 1.0: 2,225,858. The input size is free (an edge divisible by 32 keeps
-the maps aligned); 128^3 as in the CT study, 48^3 for the CPU demo model.
+the maps aligned); 128^3 as in the CT paper, 48^3 for the CPU demo model.
 """
 
 from __future__ import annotations
