@@ -31,3 +31,11 @@ def test_explain_never_imports_inference() -> None:
     }
     assert not offenders
     assert len(list(package.glob("*.py"))) >= 5  # the scan did find the package's modules
+
+
+def test_the_seg_export_takes_no_threshold_of_its_own() -> None:
+    import ankle_core.export.ct_seg as ct_seg
+
+    names = _imported_modules(Path(ct_seg.__file__))
+    assert not any(n.startswith("ankle_core.explain") for n in names)
+    assert "ankle_core.export.series" in names  # the scan did read the module's imports
