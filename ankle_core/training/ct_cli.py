@@ -68,7 +68,7 @@ from ankle_core.training.datasets3d import (
     prepare_cubes,
     prepare_cubes_and_masks,
 )
-from ankle_core.training.evaluate import auc_with_ci, classifier_operating_points
+from ankle_core.training.evaluate import auc_with_ci, card_ci95, classifier_operating_points
 from ankle_core.training.loop import fit
 from ankle_core.training.splits import group_kfold, split_grouped
 
@@ -360,8 +360,6 @@ def _folds(
 def _test_metrics(
     y: npt.NDArray[np.int64], p: npt.NDArray[np.float64], threshold: float, seed: int
 ) -> dict[str, Any]:
-    from ankle_core.stats.metrics import wilson_interval
-
     metrics: dict[str, Any] = {}
     try:
         metrics["auc"] = auc_with_ci(y, p, seed=seed)
@@ -371,10 +369,9 @@ def _test_metrics(
     pos, neg = int((y == 1).sum()), int((y == 0).sum())
     tp, tn = int((calls & (y == 1)).sum()), int((~calls & (y == 0)).sum())
     for name, k, n in (("sensitivity", tp, pos), ("specificity", tn, neg)):
-        lo, hi = wilson_interval(k, n)
         metrics[name] = {
             "value": round(k / n, 4) if n else None,
-            "ci95": [round(lo, 4), round(hi, 4)],
+            "ci95": card_ci95(k, n),
             "method": f"Wilson score interval, threshold {threshold:.4f}",
             "n": n,
         }

@@ -81,8 +81,7 @@ def evaluate_pipeline(
         ``ci95``, ``method``, ``n``) and the seeds used.
     """
     from ankle_core.phantoms.ct import fracture_box
-    from ankle_core.stats.metrics import wilson_interval
-    from ankle_core.training.evaluate import auc_with_ci
+    from ankle_core.training.evaluate import auc_with_ci, card_ci95
 
     truth, probs, hits, ious = [], [], [], []
     for seed in tqdm(list(seeds), desc="fresh phantoms", disable=not progress):
@@ -97,7 +96,6 @@ def evaluate_pipeline(
             ious.append(0.0 if top is None else top.box_voxels.iou(gt))
     y, p = np.asarray(truth), np.asarray(probs)
     k, n = int(sum(hits)), len(hits)
-    lo, hi = wilson_interval(k, n)
     rng = np.random.default_rng(boot_seed)
     iou = np.asarray(ious)
     boot = [float(iou[rng.integers(0, n, n)].mean()) for _ in range(2000)] if n else [0.0]
@@ -105,7 +103,7 @@ def evaluate_pipeline(
         "auc": auc_with_ci(y, p, seed=boot_seed),
         "hit_rate": {
             "value": round(k / n, 4) if n else None,
-            "ci95": [round(lo, 4), round(hi, 4)],
+            "ci95": card_ci95(k, n),
             "method": "top box centre inside the ground-truth fracture box; Wilson interval",
             "n": n,
         },

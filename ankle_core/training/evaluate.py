@@ -18,18 +18,19 @@ import numpy as np
 import numpy.typing as npt
 
 from ankle_core.models.card import OperatingPoints
+from ankle_core.stats.metrics import wilson_interval
 from ankle_core.types import Box2D
 
 __all__ = [
     "auc_with_ci",
     "average_precision",
+    "card_ci95",
     "classifier_operating_points",
     "detection_recall",
     "detection_threshold",
     "evaluate_on_phantoms",
     "match_detections",
     "phantom_cases",
-    "wilson_interval",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -282,7 +283,7 @@ def evaluate_on_phantoms(
         "detector": {
             "recall_iou50": {
                 "value": round(found / max(1, total), 4),
-                "ci95": list(wilson_interval(found, total)),
+                "ci95": card_ci95(found, total),
                 "n": total,
                 "threshold": round(thr, 4),
             },
@@ -332,11 +333,26 @@ def evaluate_on_phantoms(
     return out
 
 
-def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score 95% interval of a proportion k/n (Wilson 1927)."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (round(float(centre - half), 4), round(float(centre + half), 4))
+def card_ci95(successes: int, total: int) -> list[float] | None:
+    """A proportion's 95% Wilson interval as a model card writes it.
+
+    The interval itself is :func:`ankle_core.stats.metrics.wilson_interval` (the one
+    rule); this only rounds it to 4 decimals and writes ``None`` when ``total`` is 0,
+    because an empty count has no interval and JSON has no NaN.
+
+    Args:
+        successes: Count k, 0 <= k <= n.
+        total: Count n.
+
+    Returns:
+        ``[low, high]`` rounded to 4 decimals, or ``None`` when ``total`` is 0.
+
+    Example:
+        >>> card_ci95(8, 10)
+        [0.4902, 0.9433]
+        >>> card_ci95(0, 0) is None
+        True
+    """
+    if total <= 0:
+        return None
+    return [round(v, 4) for v in wilson_interval(successes, total)]

@@ -44,10 +44,10 @@ from ankle_core.training.datasets2d import (
 from ankle_core.training.evaluate import (
     auc_with_ci,
     average_precision,
+    card_ci95,
     classifier_operating_points,
     detection_recall,
     detection_threshold,
-    wilson_interval,
 )
 from ankle_core.training.loop import fit
 from ankle_core.training.splits import Split, group_kfold, split_grouped
@@ -300,7 +300,7 @@ def train_detector(args: argparse.Namespace) -> int:
         "test_ap50": {"value": round(average_precision(tb, ts, test.boxes), 4), "n": total},
         "test_recall_iou50": {
             "value": round(found / max(1, total), 4),
-            "ci95": list(wilson_interval(found, total)),
+            "ci95": card_ci95(found, total),
             "n": total,
             "threshold": round(ops.default, 4),
         },

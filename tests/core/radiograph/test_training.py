@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 
+from ankle_core.stats.metrics import wilson_interval
 from ankle_core.training.augment2d import AugmentConfig, augment_image
 from ankle_core.training.evaluate import (
     average_precision,
+    card_ci95,
     classifier_operating_points,
     detection_recall,
     detection_threshold,
-    wilson_interval,
 )
 from ankle_core.training.loop import EarlyStopping, fit, load_checkpoint, save_checkpoint
 
@@ -128,7 +129,9 @@ def test_classifier_operating_points_meet_their_targets() -> None:
     assert (~lmaf_call[y == 0]).mean() >= 0.95  # SFO cases called LMAF: <= 5 %
 
 
-def test_wilson_interval() -> None:
+def test_card_ci95_rounds_the_one_wilson_rule() -> None:
     lo, hi = wilson_interval(45, 50)
-    assert lo < 0.9 < hi and hi <= 1.0
-    assert wilson_interval(0, 0) == (0.0, 1.0)
+    assert card_ci95(45, 50) == [round(lo, 4), round(hi, 4)]
+    assert card_ci95(45, 50)[0] < 0.9 < card_ci95(45, 50)[1] <= 1.0  # type: ignore[index]
+    # no cases, no interval: a card writes null (JSON has no NaN), not a made-up 0..1
+    assert card_ci95(0, 0) is None

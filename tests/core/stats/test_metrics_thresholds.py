@@ -37,6 +37,13 @@ def test_wilson_matches_statsmodels(k, n):
     np.testing.assert_allclose(wilson_interval(k, n), proportion_confint(k, n, method="wilson"))
 
 
+def test_wilson_is_undefined_without_cases():
+    # n = 0: no estimate, so no interval. NaN (like Metric.value) rather than (0, 1), which a
+    # report would print as a measured "95% CI 0-1"; card_ci95 writes it as null.
+    lo, hi = wilson_interval(0, 0)
+    assert np.isnan(lo) and np.isnan(hi)
+
+
 def test_bootstrap_intervals(cohort):
     y, a, _ = cohort
     r = metrics_at(y, a, 0.5, n_boot=500, rng=np.random.default_rng(0))
