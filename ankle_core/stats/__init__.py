@@ -8,7 +8,8 @@ an explicit ``np.random.Generator``. Bad input raises
 :class:`ankle_core.errors.InvalidInputError`. Methods and references: docs/statistics.md.
 
 Modules: ``roc`` (curves, AUC CIs, bands), ``bootstrap``, ``delong`` (Sun & Xu's fast
-DeLong, multi-model comparison), ``threshold_tests`` (McNemar, Boschloo), ``metrics``,
+DeLong, multi-model comparison), ``mcnemar`` (paired calls), ``boschloo``
+(independent groups), ``metrics``,
 ``thresholds`` (leakage-guarded thresholds), ``calibration``, ``subgroups``,
 ``agreement`` (Cohen, Fleiss), ``readers`` (reader studies), ``mrmc`` (Obuchowski–Rockette)
 with ``fom`` (figures of merit and their covariance), ``report`` (the cohort report:
@@ -24,6 +25,7 @@ from ankle_core.stats.agreement import (
     disagreement_counts,
     fleiss_kappa,
 )
+from ankle_core.stats.boschloo import BoschlooResult, boschloo
 from ankle_core.stats.calibration import (
     CalibrationResult,
     ReliabilityCurve,
@@ -41,6 +43,7 @@ from ankle_core.stats.delong import (
     delong_test_unpaired,
     holm_adjust,
 )
+from ankle_core.stats.mcnemar import McNemarResult, mcnemar, mcnemar_counts
 from ankle_core.stats.metrics import Metric, ThresholdMetrics, metrics_at, wilson_interval
 from ankle_core.stats.mrmc import MrmcResult, mrmc_or, mrmc_or_arrays
 from ankle_core.stats.readers import ReaderStudyResult, reader_study
@@ -55,13 +58,6 @@ from ankle_core.stats.roc import (
     roc_curve,
 )
 from ankle_core.stats.subgroups import SubgroupAuc, subgroup_auc
-from ankle_core.stats.threshold_tests import (
-    BoschlooResult,
-    McNemarResult,
-    boschloo,
-    mcnemar,
-    mcnemar_counts,
-)
 from ankle_core.stats.thresholds import (
     OperatingPoints,
     OperatingPointsMetrics,

@@ -9,12 +9,12 @@ from ankle_core.stats._result import Result
 from ankle_core.stats.agreement import CohenKappa, FleissKappa, PairwiseCounts
 from ankle_core.stats.calibration import CalibrationResult
 from ankle_core.stats.delong import ModelComparison
+from ankle_core.stats.mcnemar import McNemarResult
 from ankle_core.stats.metrics import ThresholdMetrics
 from ankle_core.stats.mrmc import MrmcResult
 from ankle_core.stats.readers import ReaderStudyResult
 from ankle_core.stats.roc import AucWithCI, RocBand, RocCurve
 from ankle_core.stats.subgroups import SubgroupAuc
-from ankle_core.stats.threshold_tests import McNemarResult
 from ankle_core.stats.thresholds import Threshold
 
 __all__ = ["CohortReport", "KappaPair", "McNemarPair", "ModelReport"]

@@ -28,9 +28,9 @@ from scipy import stats
 from ankle_core.stats._readertable import CONDITIONS, parse_reader_table
 from ankle_core.stats._result import Result
 from ankle_core.stats._validate import as_level
+from ankle_core.stats.mcnemar import McNemarResult, mcnemar
 from ankle_core.stats.metrics import Metric, wilson_interval
 from ankle_core.stats.mrmc import MrmcResult, mrmc_or_arrays
-from ankle_core.stats.threshold_tests import McNemarResult, mcnemar
 
 __all__ = ["PairedReaderTest", "ReaderMetrics", "ReaderStudyResult", "reader_study"]
 

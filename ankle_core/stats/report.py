@@ -34,12 +34,12 @@ from ankle_core.stats.agreement import cohen_kappa, disagreement_counts, fleiss_
 from ankle_core.stats.calibration import calibration
 from ankle_core.stats.cohort import CohortReport, KappaPair, McNemarPair, ModelReport
 from ankle_core.stats.delong import compare_models
+from ankle_core.stats.mcnemar import mcnemar
 from ankle_core.stats.metrics import metrics_at
 from ankle_core.stats.mrmc import MrmcResult, mrmc_or
 from ankle_core.stats.readers import reader_study
 from ankle_core.stats.roc import auc_ci, roc_band, roc_curve
 from ankle_core.stats.subgroups import SubgroupAuc, subgroup_auc
-from ankle_core.stats.threshold_tests import mcnemar
 from ankle_core.stats.thresholds import Threshold, ThresholdLeakageWarning, choose_threshold
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""McNemar against statsmodels, Boschloo against scipy."""
+"""McNemar (paired calls) and Boschloo (independent groups) against statsmodels and scipy."""
 
 from __future__ import annotations
 
