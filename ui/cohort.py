@@ -146,23 +146,25 @@ def show_threshold_explorer(frame: pd.DataFrame, truth: str, scores: list[str]) 
     )
 
 
+# Figures the page shows as a sortable table instead of a Plotly table.
+_PAGE_TABLES: dict[str, Callable[[CohortReport], pd.DataFrame]] = {"auc": auc_frame}
+
+
 def show_report(report: CohortReport, html: str) -> None:
-    """ROC with bands, AUC table, DeLong/McNemar matrices, calibration, subgroups, downloads."""
+    """The report's on-page figures (from the one section list), two a row, and downloads."""
     for warning in report.warnings:
         st.warning(warning)
-    roc_col, table_col = st.columns([3, 2], gap="large")
-    roc_col.plotly_chart(figures.roc_figure(report), key="cohort_roc")
-    with table_col:
-        st.markdown("**AUC with confidence intervals**")
-        st.dataframe(auc_frame(report), hide_index=True, key="cohort_auc")
-    if any(m.calibration is not None for m in report.per_model.values()):
-        st.plotly_chart(figures.calibration_figure(report), key="cohort_calibration")
-    if report.comparison is not None:
-        left, right = st.columns(2)
-        left.plotly_chart(figures.delong_matrix_figure(report), key="cohort_delong")
-        right.plotly_chart(figures.mcnemar_matrix_figure(report), key="cohort_mcnemar")
-    if report.subgroup:
-        st.plotly_chart(figures.subgroup_figure(report), key="cohort_subgroups")
+    shown = figures.report_figures(report, page_only=True)
+    for row in range(0, len(shown), 2):
+        for col, (spec, fig) in zip(st.columns(2, gap="large"), shown[row : row + 2], strict=False):
+            with col:
+                if spec.key in _PAGE_TABLES:
+                    st.markdown(f"**{spec.title} with confidence intervals**")
+                    st.dataframe(
+                        _PAGE_TABLES[spec.key](report), hide_index=True, key=f"cohort_{spec.key}"
+                    )
+                else:
+                    st.plotly_chart(fig, key=f"cohort_{spec.key}")
     a, b = st.columns(2)
     a.download_button(
         "HTML report",

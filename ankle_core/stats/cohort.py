@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from ankle_core.stats._result import Result
 from ankle_core.stats.agreement import CohenKappa, FleissKappa, PairwiseCounts
@@ -112,6 +113,8 @@ class CohortReport(Result):
         mrmc: Covariance method -> OR analysis of reader AUC (empty without readers).
         reader_study: Per-reader accuracy etc. with tests (None without readers).
         warnings: Things the reader of the report must know.
+        extra: Results of sections (:data:`ankle_core.stats.sections.SECTIONS`) that have
+            no attribute of their own, by section ``field`` (empty today).
     """
 
     truth: str
@@ -136,3 +139,4 @@ class CohortReport(Result):
     mrmc: Mapping[str, MrmcResult]
     reader_study: ReaderStudyResult | None
     warnings: tuple[str, ...]
+    extra: Mapping[str, Any] = field(default_factory=dict)

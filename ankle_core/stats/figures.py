@@ -1,7 +1,9 @@
 """Plotly figures of a :class:`~ankle_core.stats.report.CohortReport` (no Streamlit here).
 
-Each builder takes the report and returns a ``plotly.graph_objects.Figure``; the HTML
-report and the dashboard's cohort page draw the same figures.
+Each builder takes the report and returns a ``plotly.graph_objects.Figure``. Which ones are
+drawn, in what order and under what title is :data:`ankle_core.stats.sections.SECTIONS`
+(read by :func:`report_figures`); the HTML report and the dashboard's cohort page both
+draw from it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ankle_core.stats.report import CohortReport
+from ankle_core.stats.sections import SECTIONS, ReportFigure
 
 __all__ = [
     "all_figures",
@@ -23,6 +26,7 @@ __all__ = [
     "metrics_figure",
     "mrmc_figure",
     "reader_study_figure",
+    "report_figures",
     "roc_figure",
     "subgroup_figure",
 ]
@@ -362,26 +366,28 @@ def reader_study_figure(report: CohortReport) -> go.Figure:
     return fig
 
 
+def report_figures(
+    report: CohortReport, *, page_only: bool = False
+) -> list[tuple[ReportFigure, go.Figure]]:
+    """Every figure of :data:`~ankle_core.stats.sections.SECTIONS` that applies, in order.
+
+    Args:
+        report: The cohort report.
+        page_only: Only the figures the dashboard's cohort page shows (``on_page``).
+
+    Returns:
+        ``(figure spec, Plotly figure)`` pairs in reading order.
+    """
+    out = []
+    for section in SECTIONS:
+        for spec in section.figures:
+            if (page_only and not spec.on_page) or not spec.applies(report):
+                continue
+            build = globals()[spec.builder]
+            out.append((spec, build(report, *spec.args)))
+    return out
+
+
 def all_figures(report: CohortReport) -> list[tuple[str, go.Figure]]:
-    """Every figure that applies to the report, titled, in reading order."""
-    figs = [
-        ("ROC curves", roc_figure(report)),
-        ("AUC", auc_table_figure(report)),
-        ("Metrics at thresholds", metrics_figure(report)),
-    ]
-    if report.comparison is not None:
-        figs += [
-            ("DeLong", delong_matrix_figure(report)),
-            ("McNemar (0.5)", mcnemar_matrix_figure(report, "fixed 0.5")),
-            ("McNemar (chosen)", mcnemar_matrix_figure(report, "chosen")),
-            ("Kappa", kappa_figure(report)),
-        ]
-    if any(m.calibration is not None for m in report.per_model.values()):
-        figs.append(("Calibration", calibration_figure(report)))
-    if report.subgroup is not None:
-        figs.append(("Subgroups", subgroup_figure(report)))
-    if report.mrmc:
-        figs.append(("MRMC", mrmc_figure(report)))
-    if report.reader_study is not None:
-        figs.append(("Reader study", reader_study_figure(report)))
-    return figs
+    """Every figure that applies to the report, titled, in reading order (the HTML's list)."""
+    return [(spec.title, fig) for spec, fig in report_figures(report)]

@@ -98,6 +98,33 @@ def test_html_is_offline_and_interactive(predictions):
     assert len(fig.data) == 2 * 2 + 1
 
 
+def test_every_section_figure_has_a_builder():
+    from ankle_core.stats import figures
+    from ankle_core.stats.sections import SECTIONS
+
+    specs = [spec for section in SECTIONS for spec in section.figures]
+    assert specs and all(callable(getattr(figures, spec.builder, None)) for spec in specs)
+    assert len({spec.key for spec in specs}) == len(specs)  # page widget keys are unique
+
+
+def test_one_section_entry_reaches_json_and_html(predictions, monkeypatch):
+    """Adding a statistic = its compute + one Section; JSON and HTML pick it up."""
+    from ankle_core.stats import figures, report
+    from ankle_core.stats.sections import SECTIONS, ReportFigure, Section
+
+    extra = Section(
+        "positives",
+        lambda data, done: int(data.y.sum()),
+        (ReportFigure("positives", "Positives (toy section)", "auc_table_figure"),),
+    )
+    monkeypatch.setattr(report, "SECTIONS", (*SECTIONS, extra))
+    monkeypatch.setattr(figures, "SECTIONS", (*SECTIONS, extra))
+    rep = build_report(predictions, "y", ["model_a"], split="split", n_boot=20)
+    assert rep.to_dict()["extra"] == {"positives": rep.n_pos}
+    assert "<h2>Positives (toy section)</h2>" in render_html(rep)
+    assert all_figures(rep)[-1][0] == "Positives (toy section)"
+
+
 def test_reader_columns_and_threshold_spec():
     cols = ["reader_1_unaided", "reader_1_aided", "reader_2_aided", "reader_x_unaided_2", "model"]
     assert find_reader_columns(cols) == {"1": ("reader_1_unaided", "reader_1_aided")}
