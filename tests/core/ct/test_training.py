@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import torch
 
 from ankle_core.errors import InvalidInputError
 from ankle_core.models.cnn3d import build_ct_mobilenet3d
-from ankle_core.training.ct_cli import _folds, recalibrate_batchnorm
+from ankle_core.training.ct import recalibrate_batchnorm, split_folds
 from ankle_core.training.datasets3d import CtCubeDataset, load_ct_samples, parse_label
 
 
@@ -46,8 +45,7 @@ def test_dataset_items_and_augmentation_keep_shape() -> None:
 def test_kfold_holds_out_a_grouped_test_set() -> None:
     labels = np.array([0, 1] * 20)
     groups = [f"p{i // 2}" for i in range(40)]  # two volumes per patient
-    args = argparse.Namespace(kfold=3, seed=0)
-    folds, test = _folds(labels, groups, args)
+    folds, test = split_folds(labels, groups, kfold=3, seed=0)
     assert len(folds) == 3
     test_groups = {groups[i] for i in test}
     for train, val in folds:

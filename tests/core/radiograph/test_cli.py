@@ -101,3 +101,28 @@ def test_detector_training_writes_a_loadable_model(phantom_folder: Path, tmp_pat
     card = load_model(out, device="cpu").card
     assert card.architecture_params["long_side"] == 64
     assert {"test_ap50", "test_recall_iou50"} <= set(card.metrics)
+
+
+def test_cli_only_parses_flags_into_the_recipe_config() -> None:
+    """Each flag lands in the frozen config field of the same name; nothing else happens."""
+    import argparse
+    import dataclasses
+
+    from ankle_core.training import radiograph_cli
+    from ankle_core.training.recipe import command_line
+
+    parser = argparse.ArgumentParser()
+    radiograph_cli.register(parser.add_subparsers(dest="command"))
+    argv = ["detector", "--data", "d", "--out", "m", "--epochs", "2", "--long-side", "64",
+            "--no-progress", "--data-kind", "synthetic"]  # fmt: skip
+    args = parser.parse_args(argv)
+    args.argv = argv
+    config = radiograph_cli.detector_config(args)
+    assert (config.epochs, config.long_side, config.progress) == (2, 64, False)
+    assert config.data_kind == "synthetic" and config.data == Path("d")
+    assert command_line("detector", config) == "python -m ankle_core.training " + " ".join(argv)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.epochs = 3  # type: ignore[misc]
+    # called from code, the card's command spells every option out
+    spelled = command_line("detector", dataclasses.replace(config, command=None))
+    assert "--epochs 2" in spelled and "--long-side 64" in spelled and "--no-progress" in spelled

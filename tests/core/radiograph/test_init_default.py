@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-
 import pytest
 import torch
 
 from ankle_core.errors import InvalidInputError
 from ankle_core.models.classifier2d import build_lmaf_classifier
 from ankle_core.models.pretrained import pretrained_available
-from ankle_core.training.radiograph_cli import _initialise
-
-
-def _args(init: str, backbone: str) -> argparse.Namespace:
-    return argparse.Namespace(init=init, backbone=backbone, init_sha256=None)
+from ankle_core.training.classifier import initialise
 
 
 def test_auto_start_is_imagenet_for_mobilenet_v2(
@@ -26,7 +20,7 @@ def test_auto_start_is_imagenet_for_mobilenet_v2(
     torch.manual_seed(0)
     model = build_lmaf_classifier(backbone="mobilenet_v2", num_classes=2)
     random_first = model.state_dict()["features.0.0.weight"].clone()
-    record = _initialise(model, _args("auto", "mobilenet_v2"))
+    record = initialise(model, "auto", "mobilenet_v2")
     assert isinstance(record, dict) and record["start"].startswith("ImageNet")
     assert record["sha256"].startswith("b03531047ffa")
     assert not torch.equal(model.state_dict()["features.0.0.weight"], random_first)
@@ -34,6 +28,6 @@ def test_auto_start_is_imagenet_for_mobilenet_v2(
 
 def test_other_backbones_fall_back_to_scratch_and_refuse_imagenet() -> None:
     model = build_lmaf_classifier(backbone="efficientnet_b0", num_classes=2)
-    assert _initialise(model, _args("auto", "efficientnet_b0")) == "scratch"
+    assert initialise(model, "auto", "efficientnet_b0") == "scratch"
     with pytest.raises(InvalidInputError):
-        _initialise(model, _args("imagenet", "efficientnet_b0"))
+        initialise(model, "imagenet", "efficientnet_b0")
