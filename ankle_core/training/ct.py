@@ -42,7 +42,7 @@ import logging
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -381,6 +381,65 @@ def _test_metrics(
     return metrics
 
 
+def _intended_use(config: CtTrainConfig) -> str:
+    intended = (
+        SYNTHETIC_DISCLAIMER
+        if config.synthetic
+        else "Research use on the data it was trained on; validate on local data before any use."
+    )
+    return f"{intended} {config.note}" if config.note else intended
+
+
+def _training_record(
+    config: CtTrainConfig,
+    device: torch.device,
+    samples: Sequence[Any],
+    labels: npt.NDArray[np.int64],
+    n_test: int,
+    fold_info: list[dict[str, Any]],
+    with_masks: bool,
+) -> dict[str, Any]:
+    """The card's ``training`` section (without the wall time)."""
+    return {
+        "data": "synthetic CT phantoms (ankle_core.phantoms.ct)"
+        if config.synthetic
+        else "site data",
+        "data_dir": Path(config.data).name,
+        "command": command_line("ct", config),
+        "seed": config.seed,
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "optimizer": f"Adam lr {config.lr}",
+        "loss": "cross-entropy, 2 classes",
+        "batch_size": config.batch_size,
+        "box_loss": {
+            "weight": float(config.box_loss),
+            "what": "BCE (pos_weight 10) of a training-only 1x1x1 head on the Grad-CAM block "
+            "predicting cells overlapping the labels.csv fracture box",
+            "n_boxes": sum(s.box is not None for s in samples),
+        }
+        if with_masks
+        else None,
+        "batches": "whole patient groups per batch (GroupBatchSampler)"
+        if config.grouped_batches
+        else "shuffled volumes",
+        "max_epochs": config.epochs,
+        "patience": config.patience,
+        "augmentation": f"LR flip p0.5; rotation <={config.max_rotation:g} "
+        "deg/axis p0.5; intensity scale 10%, shift 0.05 p0.5; Gaussian noise sd 0.01 p0.3 "
+        "(MONAI)",
+        "splits": {
+            "method": f"grouped stratified, {config.kfold}-fold"
+            if config.kfold >= 2
+            else "grouped stratified 70/15/15",
+            "n_total": len(samples),
+            "n_test": n_test,
+            "n_positive": int(labels.sum()),
+        },
+        "folds": fold_info,
+    }
+
+
 def train_ct(config: CtTrainConfig) -> ModelCard:
     """Train, evaluate on the held-out test split and write the model folder.
 
@@ -443,65 +502,16 @@ def train_ct(config: CtTrainConfig) -> ModelCard:
         ops = OperatingPoints(chosen_on="fixed 0.5 (validation split too small)")
     p_test = predict_cubes(network, cubes, test_idx, device, config.batch_size)
     metrics = {"test": _test_metrics(labels[test_idx], p_test, ops.default, config.seed)}
-    intended = (
-        SYNTHETIC_DISCLAIMER
-        if config.synthetic
-        else ("Research use on the data it was trained on; validate on local data before any use.")
+    training = _training_record(
+        config, device, samples, labels, len(test_idx), fold_info, masks is not None
     )
-    if config.note:
-        intended = f"{intended} {config.note}"
-    training = {
-        "data": "synthetic CT phantoms (ankle_core.phantoms.ct)"
-        if config.synthetic
-        else "site data",
-        "data_dir": Path(config.data).name,
-        "command": command_line("ct", config),
-        "seed": config.seed,
-        "device": str(device),
-        "torch_threads": torch.get_num_threads(),
-        "optimizer": f"Adam lr {config.lr}",
-        "loss": "cross-entropy, 2 classes",
-        "batch_size": config.batch_size,
-        "box_loss": {
-            "weight": float(config.box_loss),
-            "what": "BCE (pos_weight 10) of a training-only 1x1x1 head on the Grad-CAM block "
-            "predicting cells overlapping the labels.csv fracture box",
-            "n_boxes": sum(s.box is not None for s in samples),
-        }
-        if masks is not None
-        else None,
-        "batches": "whole patient groups per batch (GroupBatchSampler)"
-        if config.grouped_batches
-        else "shuffled volumes",
-        "max_epochs": config.epochs,
-        "patience": config.patience,
-        "augmentation": f"LR flip p0.5; rotation <={config.max_rotation:g} "
-        "deg/axis p0.5; intensity scale 10%, shift 0.05 p0.5; Gaussian noise sd 0.01 p0.3 "
-        "(MONAI)",
-        "splits": {
-            "method": f"grouped stratified, {config.kfold}-fold"
-            if config.kfold >= 2
-            else "grouped stratified 70/15/15",
-            "n_total": len(samples),
-            "n_test": len(test_idx),
-            "n_positive": int(labels.sum()),
-        },
-        "folds": fold_info,
-        "wall_time_s": round(time.perf_counter() - started, 1),
-    }
-    card = ModelCard(
-        **{
-            **{k: getattr(stub, k) for k in ("name", "version", "architecture", "task")},
-            "spatial_dims": 3,
-            "labels": CT_LABELS,
-            "input_size": stub.input_size,
-            "preprocessing": stub.preprocessing,
-            "architecture_params": stub.architecture_params,
-            "operating_points": ops,
-            "training": training,
-            "metrics": metrics,
-            "intended_use": intended,
-        }
+    training["wall_time_s"] = round(time.perf_counter() - started, 1)
+    card = replace(
+        stub,
+        operating_points=ops,
+        training=training,
+        metrics=metrics,
+        intended_use=_intended_use(config),
     )
     written = save_model(network.cpu(), card, config.out, half=True)
     if not config.keep_checkpoints:
