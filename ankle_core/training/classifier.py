@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ankle_core.errors import InvalidInputError
-from ankle_core.models.card import ModelCard, OperatingPoints
+from ankle_core.models.card import ModelCard, ModelTask, OperatingPoints
 from ankle_core.models.weights import save_model
 from ankle_core.training.augment2d import AugmentConfig
 from ankle_core.training.datasets2d import LABELS, ClassifierData, load_samples
@@ -247,7 +247,7 @@ def train_classifier(config: ClassifierConfig) -> ModelCard:
         name=config.name or Path(config.out).name,
         version=config.version,
         architecture="lmaf_classifier",
-        task="lmaf-vs-sfo",
+        task=ModelTask.LMAF_VS_SFO,
         spatial_dims=2,
         labels=LABELS,
         input_size=(int(config.input_size), int(config.input_size)),

@@ -54,7 +54,7 @@ from torch.utils.data import DataLoader
 
 from ankle_core.device import resolve_device
 from ankle_core.errors import InvalidInputError
-from ankle_core.models.card import SYNTHETIC_DISCLAIMER, ModelCard, OperatingPoints
+from ankle_core.models.card import SYNTHETIC_DISCLAIMER, ModelCard, ModelTask, OperatingPoints
 from ankle_core.models.cnn3d import CT_LABELS
 from ankle_core.models.registry import build_network
 from ankle_core.models.weights import save_model
@@ -474,7 +474,7 @@ def train_ct(config: CtTrainConfig) -> ModelCard:
         name=Path(config.out).name,
         version=config.version,
         architecture=config.arch,
-        task="ct-fracture",
+        task=ModelTask.CT_FRACTURE,
         spatial_dims=3,
         labels=CT_LABELS,
         input_size=(size, size, size),

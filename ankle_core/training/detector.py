@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ankle_core.models.card import ModelCard
+from ankle_core.models.card import ModelCard, ModelTask
 from ankle_core.models.weights import save_model
 from ankle_core.training.augment2d import AugmentConfig
 from ankle_core.training.datasets2d import DetectorData, load_samples
@@ -176,7 +176,7 @@ def train_detector(config: DetectorConfig) -> ModelCard:
         name=config.name or Path(config.out).name,
         version=config.version,
         architecture="retinanet_fragment",
-        task="fragment-detection",
+        task=ModelTask.FRAGMENT_DETECTION,
         spatial_dims=2,
         labels=("background", "fragment"),
         input_size=(int(config.long_side), int(config.long_side)),
