@@ -2,7 +2,8 @@
 
 Every public entry point that reads user input (files, uploads, tables) raises
 :class:`InvalidInputError` on bad input, with a message a clinician can act on. Model
-loading raises :class:`ModelLoadError` and its subclasses. Nothing else is meant to
+loading raises :class:`ModelLoadError` and its subclasses; writing results as DICOM raises
+:class:`ExportError`. Nothing else is meant to
 escape the library's boundaries; callers (the CLI, the dashboard) catch these two
 families and show their message, never a traceback.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 __all__ = [
     "AnkleError",
+    "ExportError",
     "InvalidInputError",
     "ModelLoadError",
     "PacsError",
@@ -49,4 +51,13 @@ class PacsError(AnkleError):
 
     The message says what happened in plain words ("the PACS did not answer within 20 s",
     "the PACS refused the login") and never contains credentials or patient identifiers.
+    """
+
+
+class ExportError(AnkleError):
+    """Raised when results cannot be written as DICOM (SR, Secondary Capture, Segmentation).
+
+    The source header is normalised first (see :mod:`ankle_core.export.header`); what still
+    fails becomes this error. The message says which object could not be built and what to
+    do, and never quotes a header value (a patient name, ID or date could be one).
     """
