@@ -10,6 +10,7 @@ Environment variables (all optional):
 - ``ANKLE_DEVICE``: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
 - ``ANKLE_MAX_UPLOAD_MB``: largest file a reader accepts, in MB (default 200).
 - ``ANKLE_MAX_PIXELS``: largest decoded image or volume, in pixels or voxels.
+- ``ANKLE_MAX_DECODED_MB``: memory budget of one read, in MB of decoded data (default 2048).
 - ``ANKLE_PACS_URL``, ``ANKLE_PACS_USER``, ``ANKLE_PACS_PASSWORD``, ``ANKLE_PACS_TOKEN``.
 """
 
@@ -37,16 +38,20 @@ class ReadLimits:
         max_zip_ratio: largest compression ratio allowed for one member.
         max_sequence_depth: deepest DICOM sequence nesting accepted.
         max_series_files: most files in one DICOM series.
+        max_decoded_bytes: memory budget of one read, in bytes (default 2 GiB): everything
+            decoded and held at once (raw voxels, the float32 result, per-slice working
+            copies) is estimated from the headers before decoding and refused above it.
     """
 
     max_file_bytes: int = 200 * 1024 * 1024
     max_pixels: int = 100_000_000
     max_voxels: int = 1024**3
     max_zip_members: int = 5000
-    max_zip_bytes: int = 2 * 1024**3
+    max_zip_bytes: int = 1024**3
     max_zip_ratio: float = 200.0
     max_sequence_depth: int = 16
     max_series_files: int = 4000
+    max_decoded_bytes: int = 2 * 1024**3
 
 
 def _default_database_url() -> str:
@@ -89,6 +94,9 @@ class Settings:
             limits = replace(limits, max_file_bytes=max_bytes)
         if "ANKLE_MAX_PIXELS" in env:
             limits = replace(limits, max_pixels=int(env["ANKLE_MAX_PIXELS"]))
+        if "ANKLE_MAX_DECODED_MB" in env:
+            budget = int(float(env["ANKLE_MAX_DECODED_MB"]) * 1024 * 1024)
+            limits = replace(limits, max_decoded_bytes=budget)
         return cls(
             models_dir=Path(env.get("ANKLE_MODELS_DIR", str(PROJECT_ROOT / "models"))),
             database_url=env.get("ANKLE_DATABASE_URL", _default_database_url()),

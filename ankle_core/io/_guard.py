@@ -22,6 +22,7 @@ from ankle_core.errors import InvalidInputError
 
 __all__ = [
     "check_byte_size",
+    "check_decoded_bytes",
     "check_pixel_count",
     "check_voxel_count",
     "input_boundary",
@@ -175,4 +176,26 @@ def check_voxel_count(shape: tuple[int, ...], limits: ReadLimits) -> None:
         raise InvalidInputError(
             f"The volume has {count:,} voxels, above the limit of {limits.max_voxels:,} set "
             "for this workbench."
+        )
+
+
+def check_decoded_bytes(n_bytes: int, limits: ReadLimits, what: str) -> None:
+    """Refuse a read whose decoded data would exceed the memory budget of one read.
+
+    Callers estimate, from the headers and before decoding, every array held at once (raw
+    voxels, the float32 result and per-slice working copies).
+
+    Args:
+        n_bytes: the estimated peak of decoded data, in bytes.
+        limits: reader limits (``max_decoded_bytes``).
+        what: plain words for the input ("volume", "image").
+
+    Raises:
+        InvalidInputError: when ``n_bytes`` is above the budget.
+    """
+    if n_bytes > limits.max_decoded_bytes:
+        raise InvalidInputError(
+            f"The {what} would need about {n_bytes / 1e9:.1f} GB of memory once decoded, above "
+            f"the {limits.max_decoded_bytes / 1e9:.1f} GB allowed for one file in this "
+            "workbench. Open a smaller crop or a downsampled series."
         )

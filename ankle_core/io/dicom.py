@@ -15,10 +15,12 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.pixels.processing import apply_color_lut, apply_modality_lut, apply_voi
+from pydicom.pixels.utils import pixel_array
 
 from ankle_core.config import ReadLimits
 from ankle_core.errors import InvalidInputError
-from ankle_core.io._guard import check_pixel_count
+from ankle_core.io._guard import check_decoded_bytes, check_pixel_count
+from ankle_core.io.codestream import check_encapsulated_frames
 from ankle_core.io.dicom_header import (
     clean_header,
     has_pixels,
@@ -30,7 +32,14 @@ from ankle_core.io.dicom_header import (
 )
 from ankle_core.types import Radiograph
 
-__all__ = ["percentile_window", "read_dicom_radiograph", "to_display", "window_linear"]
+__all__ = [
+    "decode_peak_bytes",
+    "percentile_window",
+    "read_dicom_radiograph",
+    "release_pixels",
+    "to_display",
+    "window_linear",
+]
 
 _LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -40,7 +49,9 @@ def read_dicom_radiograph(data: bytes, limits: ReadLimits) -> Radiograph:
 
     Args:
         data: the file's bytes.
-        limits: reader limits (pixel count checked before decoding).
+        limits: reader limits. Before decoding, the pixel count, the size each compressed
+            frame declares in its own codestream (see :mod:`ankle_core.io.codestream`) and
+            the memory the conversion needs (:func:`decode_peak_bytes`) are checked.
 
     Returns:
         The radiograph, pixels (H, W) float32 in [0, 1], bone bright; spacing (row, col) mm.
@@ -63,7 +74,12 @@ def read_dicom_radiograph(data: bytes, limits: ReadLimits) -> Radiograph:
             f"The DICOM file holds {frames} frames (a multi-frame image or volume), not a "
             "single radiograph. Open it as a volume instead."
         )
-    pixels, applied = to_display(np.asarray(ds.pixel_array), ds)
+    check_encapsulated_frames(ds, limits)
+    check_decoded_bytes(decode_peak_bytes(ds), limits, "image")
+    stored = np.asarray(pixel_array(ds))  # not pydicom's cached ds.pixel_array
+    release_pixels(ds)
+    pixels, applied = to_display(stored, ds)
+    del stored
     spacing, source, problems = pixel_spacing(clean)
     if meta["burned_in_annotation"] == "YES":
         problems.append("BurnedInAnnotation YES: text in the pixels may identify the patient")
@@ -73,6 +89,37 @@ def read_dicom_radiograph(data: bytes, limits: ReadLimits) -> Radiograph:
     meta["spacing_source"] = source
     meta["problems"] = problems
     return Radiograph(pixels=pixels, pixel_spacing_mm=spacing, metadata=meta, source_format="dicom")
+
+
+def decode_peak_bytes(ds: Dataset) -> int:
+    """Estimate the peak bytes of decoding one image and mapping it to display values.
+
+    The stored array (samples x bytes allocated per pixel), one float64 copy per colour
+    sample, about three float64 working arrays of the VOI step and the float32 result.
+
+    Args:
+        ds: the data set (Rows, Columns, NumberOfFrames, SamplesPerPixel, BitsAllocated).
+
+    Returns:
+        The estimate, in bytes.
+
+    >>> ds = Dataset()
+    >>> ds.Rows, ds.Columns, ds.BitsAllocated = 100, 100, 16
+    >>> decode_peak_bytes(ds)
+    380000
+    """
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    bytes_per_sample = -(-int(ds.get("BitsAllocated", 16) or 16) // 8)
+    pixels = int(ds.Rows) * int(ds.Columns) * n_frames(ds)
+    colour = samples * 8 if samples > 1 else 0
+    return pixels * (samples * bytes_per_sample + colour + 3 * 8 + 4 + 8)
+
+
+def release_pixels(ds: Dataset) -> None:
+    """Drop a data set's pixel data (its raw bytes) once decoded, to free the memory."""
+    for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
+        if keyword in ds:
+            delattr(ds, keyword)
 
 
 def to_display(

@@ -1,10 +1,14 @@
 """NIfTI-1 and NIfTI-2 volumes (``.nii`` and ``.nii.gz``), from bytes, through nibabel.
 
 The header is checked before the data: three spatial dimensions (a 4th of length 1 is
-dropped; 4D series are refused), a voxel count within the limits and, for gzip, a
-decompressed size bounded by what the header declares. nibabel's (i, j, k) array becomes
-(k, j, i) = (z, y, x) and its affine (sform or qform, as nibabel picks) is kept as is, which
-is exactly the convention of :class:`~ankle_core.types.Volume`. Header text fields
+dropped; 4D series are refused), a voxel count within the limits, the memory the read needs
+(the raw voxels plus the float32 result, within ``max_decoded_bytes``) and, for gzip, a
+decompressed size bounded by what the header declares. All of this is checked on the header
+alone, before the data is decompressed or any array allocated; the conversion to float32
+then runs one slice at a time, so no float64 or transposed copy of the volume is made.
+nibabel's (i, j, k) array becomes (k, j, i) = (z, y, x) and its affine (sform or qform, as
+nibabel picks) is kept as is, which is exactly the convention of
+:class:`~ankle_core.types.Volume`. Header text fields
 (``descrip``, ``aux_file``, ``intent_name``) are never read: they can hold identifiers.
 """
 
@@ -18,7 +22,7 @@ import numpy as np
 
 from ankle_core.config import ReadLimits
 from ankle_core.errors import InvalidInputError
-from ankle_core.io._guard import check_voxel_count
+from ankle_core.io._guard import check_decoded_bytes, check_voxel_count
 from ankle_core.io.geometry import orientation_code
 from ankle_core.io.sources import gunzip_bounded, sniff
 from ankle_core.types import Volume
@@ -56,11 +60,17 @@ def read_nifti_volume(data: bytes, limits: ReadLimits) -> Volume:
         shape = shape[:3]
     _check_shape(shape)
     check_voxel_count(shape, limits)
-    arr = np.asarray(img.dataobj, dtype=np.float32).reshape(shape)
-    if not np.isfinite(arr).all():
-        raise InvalidInputError(
-            "The NIfTI volume contains NaN or infinite voxel values; it cannot be analysed."
-        )
+    proxy = img.dataobj
+    # (z, y, x) = the transpose of nibabel's (i, j, k), filled one k-slice at a time.
+    out = np.empty((shape[2], shape[1], shape[0]), dtype=np.float32)
+    for k in range(shape[2]):
+        plane = np.asarray(proxy[:, :, k] if len(proxy.shape) == 3 else proxy[:, :, k, 0])
+        out[k] = plane.T
+        if not np.isfinite(out[k]).all():
+            raise InvalidInputError(
+                "The NIfTI volume contains NaN or infinite voxel values; it cannot be analysed."
+            )
+        del plane
     affine = np.asarray(img.affine, dtype=np.float64)
     if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
         raise InvalidInputError("The NIfTI header's orientation (affine) is not valid.")
@@ -81,7 +91,7 @@ def read_nifti_volume(data: bytes, limits: ReadLimits) -> Volume:
         "problems": [],
     }
     return Volume(
-        array=np.ascontiguousarray(arr.transpose(2, 1, 0)),
+        array=out,
         spacing_mm=(float(zooms[2]), float(zooms[1]), float(zooms[0])),
         affine=affine,
         metadata=meta,
@@ -113,6 +123,9 @@ def _declared_size(head: bytes, limits: ReadLimits) -> int:
     check_voxel_count(dims or (0,), limits)
     n_vox = int(np.prod(dims))
     bytes_per_voxel = int(np.dtype(header.get_data_dtype()).itemsize)
+    # Held at once: the raw voxels, the float32 result and one slice's float64 copy.
+    plane = int(dims[0]) * int(dims[1]) if len(dims) >= 2 else n_vox
+    check_decoded_bytes(n_vox * (bytes_per_voxel + 4) + plane * 8, limits, "volume")
     return int(header.get_data_offset()) + n_vox * bytes_per_voxel
 
 

@@ -15,10 +15,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
+from pydicom.pixels.decoders.base import get_decoder
+from pydicom.pixels.utils import pixel_array
 
 from ankle_core.config import ReadLimits
 from ankle_core.errors import InvalidInputError
-from ankle_core.io._guard import check_voxel_count
+from ankle_core.io._guard import check_decoded_bytes, check_voxel_count
+from ankle_core.io.codestream import check_encapsulated_frames
+from ankle_core.io.dicom import release_pixels
 from ankle_core.io.dicom_header import (
     clean_header,
     has_pixels,
@@ -38,6 +42,12 @@ __all__ = ["read_dicom_stack"]
 def read_dicom_stack(members: list[Member], limits: ReadLimits) -> Volume:
     """Read DICOM files that together make one volume.
 
+    The list is emptied as it is read, so that each file's bytes are freed once parsed;
+    each slice's compressed pixel data is freed once that slice is decoded. Before any
+    decode, every compressed frame's declared size is checked and the memory the whole read
+    needs (raw pixel data still held + the float32 volume + one slice's working copies) is
+    refused above ``limits.max_decoded_bytes``.
+
     Args:
         members: the files (from a folder, list or zip); non-DICOM files are skipped.
         limits: reader limits.
@@ -51,7 +61,9 @@ def read_dicom_stack(members: list[Member], limits: ReadLimits) -> Volume:
     """
     slices: list[Dataset] = []
     skipped = 0
-    for member in members:
+    members.reverse()
+    while members:
+        member = members.pop()
         if sniff(member.data[:1024]) != "dicom":
             skipped += 1
             continue
@@ -60,6 +72,7 @@ def read_dicom_stack(members: list[Member], limits: ReadLimits) -> Volume:
             skipped += 1
             continue
         slices.append(ds)
+        del member
     if not slices:
         raise InvalidInputError("No readable DICOM image slice was found in what was given.")
     if len(slices) == 1:
@@ -86,6 +99,10 @@ def _read_series(slices: list[Dataset], limits: ReadLimits, skipped: int) -> Vol
         raise InvalidInputError("The slices do not all have the same number of rows and columns.")
     rows, cols = sizes.pop()
     check_voxel_count((len(slices), rows, cols), limits)
+    raw = sum(_pixel_bytes(ds) for ds in slices)
+    check_decoded_bytes(raw + _volume_peak_bytes(len(slices), rows, cols), limits, "volume")
+    for ds in slices:
+        check_encapsulated_frames(ds, limits)
     try:
         positions = [[float(v) for v in ds.ImagePositionPatient] for ds in slices]
         orientations = [[float(v) for v in ds.ImageOrientationPatient] for ds in slices]
@@ -102,11 +119,12 @@ def _read_series(slices: list[Dataset], limits: ReadLimits, skipped: int) -> Vol
     rescaled = False
     array = np.empty((len(ordered), rows, cols), dtype=np.float32)
     for k, ds in enumerate(ordered):
-        plane, changed = _modality_values(np.asarray(ds.pixel_array), ds)
-        if plane.shape != (rows, cols):
+        stored = np.asarray(pixel_array(ds))  # not pydicom's cached ds.pixel_array
+        release_pixels(ds)
+        if stored.shape != (rows, cols):
             raise InvalidInputError("A slice decodes to an unexpected size.")
-        array[k] = plane
-        rescaled = rescaled or changed
+        rescaled = _modality_into(array[k], stored, ds) or rescaled
+        del stored
     clean = clean_header(ordered[0], limits)
     meta = _volume_meta(clean, len(ordered), rescaled, geometry.affine)
     meta["spacing_source"] = "ImagePositionPatient"
@@ -121,6 +139,8 @@ def _read_series(slices: list[Dataset], limits: ReadLimits, skipped: int) -> Vol
 def _read_multiframe(ds: Dataset, limits: ReadLimits, skipped: int) -> Volume:
     frames, rows, cols = n_frames(ds), int(ds.Rows), int(ds.Columns)
     check_voxel_count((frames, rows, cols), limits)
+    check_decoded_bytes(_pixel_bytes(ds) + _volume_peak_bytes(frames, rows, cols), limits, "volume")
+    check_encapsulated_frames(ds, limits)
     shared = _first_item(ds.get("SharedFunctionalGroupsSequence"))
     per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
     groups = [_first_item([item]) for item in per_frame] if len(per_frame) == frames else []
@@ -144,30 +164,32 @@ def _read_multiframe(ds: Dataset, limits: ReadLimits, skipped: int) -> Volume:
     elif "PixelSpacing" in ds:
         spacing_ds.PixelSpacing = ds.PixelSpacing
     spacing, _, problems = pixel_spacing(spacing_ds)
-    decoded = np.asarray(ds.pixel_array)
-    if decoded.shape != (frames, rows, cols):
-        raise InvalidInputError("The multi-frame object is not a grey stack of frames.")
-    values = np.empty(decoded.shape, dtype=np.float32)
-    rescaled = False
-    for k in range(frames):
-        frame_group = groups[k] if groups else None
-        transform = _first_item(
-            frame_group.get("PixelValueTransformationSequence") if frame_group else None
-        ) or _first_item(shared.get("PixelValueTransformationSequence") if shared else None)
-        values[k], changed = _modality_values(decoded[k], transform or ds)
-        rescaled = rescaled or changed
-
+    # Geometry first, so that each frame is decoded straight into its sorted place: no
+    # whole stored array, and no re-ordered copy of the float32 volume.
     has_geometry = bool(groups) and all(p is not None for p in positions) and all(orients)
+    destination = list(range(frames))
     if has_geometry and spacing is not None:
         geometry = stack_geometry(
             [[float(v) for v in p] for p in positions],
             [[float(v) for v in o] for o in orients],
             spacing,
         )
-        values = values[geometry.order]
+        for place, k in enumerate(geometry.order):
+            destination[int(k)] = place
         affine, spacing_zyx, source = geometry.affine, geometry.spacing_mm, "ImagePositionPatient"
     else:
         affine, spacing_zyx, source = _fallback_affine(ds, spacing, problems)
+    values = np.empty((frames, rows, cols), dtype=np.float32)
+    rescaled = False
+    for k, stored in enumerate(_frames(ds, frames)):
+        if stored.shape != (rows, cols):
+            raise InvalidInputError("The multi-frame object is not a grey stack of frames.")
+        frame_group = groups[k] if groups else None
+        transform = _first_item(
+            frame_group.get("PixelValueTransformationSequence") if frame_group else None
+        ) or _first_item(shared.get("PixelValueTransformationSequence") if shared else None)
+        rescaled = _modality_into(values[destination[k]], stored, transform or ds) or rescaled
+    release_pixels(ds)
     clean = clean_header(ds, limits)
     meta = _volume_meta(clean, frames, rescaled, affine)
     meta["spacing_source"] = source
@@ -214,16 +236,41 @@ def _first_item(seq: Any) -> Dataset | None:
     return item if isinstance(item, Dataset) else None
 
 
-def _modality_values(plane: npt.NDArray[Any], ds: Dataset) -> tuple[npt.NDArray[np.float32], bool]:
-    """Stored values -> modality values (HU for CT) by Rescale Slope/Intercept."""
+def _frames(ds: Dataset, frames: int) -> Any:
+    """Decode a multi-frame object one frame at a time (never the whole stored array)."""
+    meta = getattr(ds, "file_meta", None)
+    tsyntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    seen = 0
+    for arr, _ in get_decoder(tsyntax).iter_array(ds, as_rgb=True):
+        seen += 1
+        if seen > frames:
+            break
+        yield np.asarray(arr)
+    if seen < frames:
+        raise InvalidInputError("The multi-frame object holds fewer frames than it announces.")
+
+
+def _pixel_bytes(ds: Dataset) -> int:
+    """Bytes of (possibly compressed) pixel data a parsed data set holds."""
+    value = ds.get("PixelData")
+    return len(value) if isinstance(value, bytes | bytearray) else 0
+
+
+def _volume_peak_bytes(n_slices: int, rows: int, cols: int) -> int:
+    """The float32 volume plus one slice's stored (<= 8 bytes) and float64 working copies."""
+    return n_slices * rows * cols * 4 + rows * cols * (8 + 8 + 8)
+
+
+def _modality_into(out: npt.NDArray[np.float32], plane: npt.NDArray[Any], ds: Dataset) -> bool:
+    """Write stored values -> modality values (HU for CT) into ``out``; True if rescaled."""
     if plane.ndim != 2:
         raise InvalidInputError("Colour images cannot be read as a CT/MR volume.")
     slope = float(ds.get("RescaleSlope", 1) or 1)
     intercept = float(ds.get("RescaleIntercept", 0) or 0)
     if not (np.isfinite(slope) and np.isfinite(intercept)) or slope == 0:
         raise InvalidInputError("The DICOM Rescale Slope/Intercept are not valid numbers.")
-    out = plane.astype(np.float64) * slope + intercept
-    return out.astype(np.float32), slope != 1.0 or intercept != 0.0
+    out[...] = plane.astype(np.float64) * slope + intercept
+    return slope != 1.0 or intercept != 0.0
 
 
 def _float_or_none(value: Any) -> float | None:

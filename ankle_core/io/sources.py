@@ -2,7 +2,8 @@
 
 Every read is bounded by :class:`~ankle_core.config.ReadLimits` *before* the bytes are
 read: file sizes come from ``stat`` or the upload's size, ``.zip`` members are checked on
-their declared sizes, count and compression ratio and then read with a byte cap, and
+their declared sizes, count and compression ratio (every member above 64 KiB, and the archive
+as a whole) and then read with a byte cap, and
 nothing is ever extracted to disk. Formats are recognised by their content (magic bytes),
 never by their file name.
 """
@@ -212,17 +213,20 @@ def _zip_members(data: bytes, limits: ReadLimits) -> list[Member]:
                 f"The .zip expands to {declared / 1e6:.0f} MB, above the limit of "
                 f"{limits.max_zip_bytes / 1e6:.0f} MB."
             )
+        packed = sum(i.compress_size for i in infos)
         for info in infos:
             if info.file_size > limits.max_file_bytes:
                 raise InvalidInputError("A file inside the .zip is above the size limit.")
+            # Every member, however small (2,000 members of 1 MiB each add up), and the total.
+            # A member of a few KB may compress well beyond the ratio, so the smallest are
+            # judged on an allowance of 64 KiB rather than their own size.
             ratio = info.file_size / max(info.compress_size, 1)
-            if info.file_size > 1024 * 1024 and ratio > limits.max_zip_ratio:
-                raise InvalidInputError(
-                    "The .zip is compressed suspiciously well (a possible zip bomb) and was "
-                    "not opened."
-                )
+            if info.file_size > 64 * 1024 and ratio > limits.max_zip_ratio:
+                raise InvalidInputError(_ZIP_BOMB)
             if info.flag_bits & 0x1:
                 raise InvalidInputError("The .zip is password-protected; export it without.")
+        if declared > 64 * 1024 and declared / max(packed, 1) > limits.max_zip_ratio:
+            raise InvalidInputError(_ZIP_BOMB)
         members: list[Member] = []
         total = 0
         for k, info in enumerate(infos):
@@ -240,6 +244,9 @@ def _zip_members(data: bytes, limits: ReadLimits) -> list[Member]:
             if blob:
                 members.append(Member(name=f"zip member {k + 1}", data=blob))
         return members
+
+
+_ZIP_BOMB = "The .zip is compressed suspiciously well (a possible zip bomb) and was not opened."
 
 
 def _folder_files(folder: Path, limits: ReadLimits) -> list[Path]:
