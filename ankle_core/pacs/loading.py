@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.pixels.utils import pixel_array
 
 from ankle_core.config import ReadLimits
 from ankle_core.errors import InvalidInputError
 from ankle_core.io import read_radiograph, read_volume
+from ankle_core.io.codestream import check_encapsulated_frames
 from ankle_core.pacs.client import dataset_bytes
 from ankle_core.types import Radiograph, Volume
 
@@ -99,10 +101,17 @@ def load_radiographs(
     return images, notes
 
 
-def _decodes(ds: Dataset) -> bool:
-    """True when the slice's pixels decode to Rows x Columns."""
+def _decodes(ds: Dataset, limits: ReadLimits) -> bool:
+    """True when the slice's pixels decode to Rows x Columns.
+
+    The compressed frame's declared size is checked first, and the decoded array is not
+    cached on the data set (``ds.pixel_array`` would keep every slice's pixels alive).
+    """
     try:
-        pixels = ds.pixel_array
+        if int(ds.Rows) * int(ds.Columns) > limits.max_pixels:
+            return False
+        check_encapsulated_frames(ds, limits)
+        pixels = pixel_array(ds)
         return bool(pixels.ndim == 2 and pixels.shape == (int(ds.Rows), int(ds.Columns))) and bool(
             np.isfinite(pixels).all()
         )
@@ -127,7 +136,7 @@ def load_volume(
     notes: list[str] = []
     kept = []
     for ds in datasets:
-        if _decodes(ds):
+        if _decodes(ds, limits or ReadLimits()):
             kept.append(ds)
         else:
             notes.append(
