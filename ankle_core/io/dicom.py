@@ -22,6 +22,8 @@ from ankle_core.errors import InvalidInputError
 from ankle_core.io._guard import check_decoded_bytes, check_pixel_count
 from ankle_core.io.codestream import check_encapsulated_frames
 from ankle_core.io.dicom_header import (
+    BURNED_IN_ABSENT,
+    BURNED_IN_YES,
     clean_header,
     has_pixels,
     header_facts,
@@ -82,9 +84,9 @@ def read_dicom_radiograph(data: bytes, limits: ReadLimits) -> Radiograph:
     del stored
     spacing, source, problems = pixel_spacing(clean)
     if meta["burned_in_annotation"] == "YES":
-        problems.append("BurnedInAnnotation YES: text in the pixels may identify the patient")
+        problems.append(BURNED_IN_YES)
     elif meta["burned_in_annotation"] == "unknown":
-        problems.append("BurnedInAnnotation absent: the pixels may carry burned-in text")
+        problems.append(BURNED_IN_ABSENT)
     meta.update(applied)
     meta["spacing_source"] = source
     meta["problems"] = problems

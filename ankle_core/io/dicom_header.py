@@ -26,6 +26,8 @@ from ankle_core.errors import InvalidInputError
 from ankle_core.io.deid import deidentify
 
 __all__ = [
+    "BURNED_IN_ABSENT",
+    "BURNED_IN_YES",
     "PIXEL_TAGS",
     "check_sequence_depth",
     "clean_header",
@@ -38,6 +40,10 @@ __all__ = [
 ]
 
 PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
+
+#: The warnings every reader adds to ``metadata["problems"]`` for Burned In Annotation.
+BURNED_IN_YES = "BurnedInAnnotation YES: text in the pixels may identify the patient"
+BURNED_IN_ABSENT = "BurnedInAnnotation absent: the pixels may carry burned-in text"
 
 
 def parse_dicom(data: bytes, limits: ReadLimits, *, stop_before_pixels: bool = False) -> Dataset:

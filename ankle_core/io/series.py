@@ -24,6 +24,7 @@ from ankle_core.io._guard import check_decoded_bytes, check_voxel_count
 from ankle_core.io.codestream import check_encapsulated_frames
 from ankle_core.io.dicom import release_pixels
 from ankle_core.io.dicom_header import (
+    BURNED_IN_YES,
     clean_header,
     has_pixels,
     header_facts,
@@ -130,7 +131,9 @@ def _read_series(slices: list[Dataset], limits: ReadLimits, skipped: int) -> Vol
     meta["spacing_source"] = "ImagePositionPatient"
     meta["slice_thickness_mm"] = _float_or_none(clean.get("SliceThickness"))
     meta["skipped_files"] = skipped
-    meta["problems"] = problems
+    meta["problems"] = problems + _burned_in(slices)
+    if BURNED_IN_YES in meta["problems"]:
+        meta["burned_in_annotation"] = "YES"
     return Volume(
         array=array, spacing_mm=geometry.spacing_mm, affine=geometry.affine, metadata=meta
     )
@@ -194,7 +197,7 @@ def _read_multiframe(ds: Dataset, limits: ReadLimits, skipped: int) -> Volume:
     meta = _volume_meta(clean, frames, rescaled, affine)
     meta["spacing_source"] = source
     meta["skipped_files"] = skipped
-    meta["problems"] = problems
+    meta["problems"] = problems + _burned_in([ds])
     return Volume(array=values, spacing_mm=spacing_zyx, affine=affine, metadata=meta)
 
 
@@ -227,6 +230,16 @@ def _fallback_affine(
     lps[:3, 2] = np.cross(row, col) * step
     lps[:3, 3] = origin
     return LPS_TO_RAS @ lps, (step, d_row, d_col), source
+
+
+def _burned_in(slices: list[Dataset]) -> list[str]:
+    """The radiographs' Burned In Annotation warning when any slice says YES.
+
+    A CT slice rarely carries the attribute (it is optional in the General Image module),
+    so its absence is not flagged for volumes; a YES on any one slice is.
+    """
+    said = {(text(ds.get("BurnedInAnnotation")) or "").upper() for ds in slices}
+    return [BURNED_IN_YES] if "YES" in said else []
 
 
 def _first_item(seq: Any) -> Dataset | None:

@@ -209,3 +209,16 @@ def test_oblique_series_is_sorted_along_the_normal() -> None:
     np.testing.assert_allclose(v.array[:, 4, 4], [k - 1024 for k in range(5)])
     lps = origin + 2 * 1.5 * normal + 1 * 0.5 * col + 3 * 0.5 * row
     np.testing.assert_allclose(v.voxel_to_ras([2, 1, 3]), lps * [-1, -1, 1], atol=1e-9)
+
+
+@pytest.mark.parametrize("which", [0, 3])
+def test_ct_series_with_burned_in_annotation_gets_the_radiograph_warning(which: int) -> None:
+    from ankle_core.io.dicom_header import BURNED_IN_YES
+
+    slices = [make_slice((0.0, 0.0, float(z))) for z in range(5)]
+    plain = read_volume([to_bytes(ds) for ds in slices])
+    assert BURNED_IN_YES not in plain.metadata["problems"]
+    slices[which].BurnedInAnnotation = "YES"  # one slice is enough
+    volume = read_volume([to_bytes(ds) for ds in slices])
+    assert BURNED_IN_YES in volume.metadata["problems"]
+    assert volume.metadata["burned_in_annotation"] == "YES"
