@@ -11,6 +11,8 @@ Environment variables (all optional):
 - ``ANKLE_MAX_UPLOAD_MB``: largest file a reader accepts, in MB (default 200).
 - ``ANKLE_MAX_PIXELS``: largest decoded image or volume, in pixels or voxels.
 - ``ANKLE_MAX_DECODED_MB``: memory budget of one read, in MB of decoded data (default 2048).
+- ``ANKLE_TRUSTED_WEIGHTS``: the site's trusted-weights manifest (default:
+  ``data/trusted_weights.json`` in the checkout); see :mod:`ankle_core.models.trust`.
 - ``ANKLE_PACS_URL``, ``ANKLE_PACS_USER``, ``ANKLE_PACS_PASSWORD``, ``ANKLE_PACS_TOKEN``.
 """
 
@@ -67,6 +69,7 @@ class Settings:
         database_url: SQLAlchemy URL of the case history and reader studies.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         limits: reader limits.
+        trusted_weights_path: the site's trusted-weights manifest (JSON).
         pacs_url: DICOMweb root URL, or None.
         pacs_user: HTTP basic user, or None.
         pacs_password: HTTP basic password (never logged or displayed), or None.
@@ -78,6 +81,7 @@ class Settings:
     database_url: str = field(default_factory=_default_database_url)
     device: str = "auto"
     limits: ReadLimits = field(default_factory=ReadLimits)
+    trusted_weights_path: Path = PROJECT_ROOT / "data" / "trusted_weights.json"
     pacs_url: str | None = None
     pacs_user: str | None = None
     pacs_password: str | None = field(default=None, repr=False)
@@ -102,6 +106,11 @@ class Settings:
             database_url=env.get("ANKLE_DATABASE_URL", _default_database_url()),
             device=env.get("ANKLE_DEVICE", "auto"),
             limits=limits,
+            trusted_weights_path=Path(
+                env.get(
+                    "ANKLE_TRUSTED_WEIGHTS", str(PROJECT_ROOT / "data" / "trusted_weights.json")
+                )
+            ),
             pacs_url=env.get("ANKLE_PACS_URL"),
             pacs_user=env.get("ANKLE_PACS_USER"),
             pacs_password=env.get("ANKLE_PACS_PASSWORD"),

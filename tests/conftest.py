@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,14 @@ settings.load_profile("ci")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under xdist, give each worker one torch thread so two workers share two cores."""
+    """Under xdist, give each worker one torch thread so two workers share two cores.
+
+    Every test process also gets its own, empty site manifest of trusted weights (tiny
+    models saved by tests are recorded there), so the checkout's ``data/`` is never written.
+    """
+    if "ANKLE_TRUSTED_WEIGHTS" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="ankle-trusted-")
+        os.environ["ANKLE_TRUSTED_WEIGHTS"] = str(Path(folder) / "trusted_weights.json")
     if os.environ.get("PYTEST_XDIST_WORKER"):
         import torch
 

@@ -1,7 +1,9 @@
 """Saving and loading models as ``models/<name>/{model.safetensors, card.json}``.
 
-Weights are stored with safetensors (never pickle) and checked against the sha256 the card
-records before anything is loaded, so a tampered or truncated file is refused.
+Weights are stored with safetensors (never pickle) and checked before anything is loaded:
+their sha256 must equal the card's, *and* be listed for the card's name in a manifest kept
+outside the model folder (:mod:`ankle_core.models.trust`), so that editing a card cannot
+bless new weights. A tampered, truncated or unlisted file is refused.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ankle_core.device import resolve_device
 from ankle_core.errors import ModelLoadError, UnknownModelError, WeightsIntegrityError
 from ankle_core.models.card import ModelCard, read_card, write_card
 from ankle_core.models.registry import build_network
+from ankle_core.models.trust import is_trusted, trust_weights
 
 __all__ = [
     "LoadedModel",
@@ -100,6 +103,7 @@ def load_model(
     *,
     models_dir: str | Path | None = None,
     device: str | torch.device = "auto",
+    site_manifest: str | Path | None = None,
 ) -> LoadedModel:
     """Load a model by installed name or folder path, checking the weights' sha256.
 
@@ -107,13 +111,16 @@ def load_model(
         name_or_path: a name under ``models_dir`` or a folder with ``card.json``.
         models_dir: folder of installed models (default: the project's ``models/``).
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+        site_manifest: the site's trusted-weights manifest (default:
+            ``Settings.from_env().trusted_weights_path``, i.e. ``ANKLE_TRUSTED_WEIGHTS``).
 
     Returns:
         The network in eval mode, float32, on the device, with its card.
 
     Raises:
         UnknownModelError: the name is not installed (the message lists valid names).
-        WeightsIntegrityError: the weights' sha256 differs from the card's.
+        WeightsIntegrityError: the weights' sha256 differs from the card's, or is listed in
+            neither the committed nor the site manifest.
         ModelLoadError: the card or weights are malformed or do not fit the architecture.
     """
     if models_dir is None:
@@ -131,6 +138,18 @@ def load_model(
         raise WeightsIntegrityError(
             f"The weights of model {card.name!r} do not match the sha256 in its card: the file "
             "may be tampered with or corrupt. Refusing to load it."
+        )
+    if site_manifest is None:
+        from ankle_core.config import Settings
+
+        site_manifest = Settings.from_env().trusted_weights_path
+    if not is_trusted(card.name, actual, site_manifest):
+        logger.warning("weights of model %s are not in a trusted manifest", card.name)
+        raise WeightsIntegrityError(
+            f"The weights of model {card.name!r} are not listed in the trusted-weights "
+            "manifest (the one committed with the code, or this site's). Editing a card "
+            "cannot make weights trusted. If this site trusts them, run "
+            f"'python -m ankle_core.models trust <model folder>' and retry."
         )
     try:
         state = load_file(str(weights), device="cpu")
@@ -152,7 +171,13 @@ def load_model(
 
 
 def save_model(
-    network: nn.Module, card: ModelCard, out_dir: str | Path, *, half: bool = True
+    network: nn.Module,
+    card: ModelCard,
+    out_dir: str | Path,
+    *,
+    half: bool = True,
+    trust: bool = True,
+    site_manifest: str | Path | None = None,
 ) -> ModelCard:
     """Write weights (fp16 when ``half``) and the card with the weights' sha256.
 
@@ -161,6 +186,10 @@ def save_model(
         card: its card; ``weights_sha256`` and ``weights_dtype`` are filled in here.
         out_dir: the model folder to create or overwrite.
         half: store floating-point tensors as float16 (halves the file; the loader casts back).
+        trust: record the new weights in the site manifest, so that this site can load
+            what it trained (a model to ship must also get its line in the committed
+            manifest).
+        site_manifest: the site manifest (default: ``Settings.from_env()``'s).
 
     Returns:
         The card as written.
@@ -180,4 +209,10 @@ def save_model(
         weights_dtype="float16" if half else "float32",
     )
     write_card(written, folder / CARD_FILE)
+    if trust:
+        if site_manifest is None:
+            from ankle_core.config import Settings
+
+            site_manifest = Settings.from_env().trusted_weights_path
+        trust_weights(written.name, written.weights_sha256, site_manifest)
     return written
