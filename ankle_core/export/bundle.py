@@ -16,6 +16,7 @@ from pydicom.dataset import Dataset
 
 from ankle_core.export.ct_seg import build_ct_segmentation
 from ankle_core.export.ct_sr import build_ct_sr
+from ankle_core.export.header import export_boundary
 from ankle_core.export.overlay_image import render_overlay
 from ankle_core.export.radiograph_sr import build_radiograph_sr
 from ankle_core.export.secondary_capture import build_overlay_sc
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["export_ct", "export_radiograph"]
 
 
+@export_boundary("DICOM results")
 def export_radiograph(
     source: Dataset,
     radiograph: Radiograph,
@@ -50,6 +52,7 @@ def export_radiograph(
     return [sr, sc]
 
 
+@export_boundary("DICOM results")
 def export_ct(sources: Sequence[Dataset], volume: Volume, result: CtResult) -> list[Dataset]:
     """The SR and (when there are regions) the Segmentation of one CT series' result.
 

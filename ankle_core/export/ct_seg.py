@@ -29,10 +29,10 @@ from pydicom.sr.codedict import codes
 
 from ankle_core.errors import InvalidInputError
 from ankle_core.export.codes import GRADCAM_REGION, declare_private_scheme
+from ankle_core.export.header import export_boundary, export_views
 from ankle_core.export.series import (
     MANUFACTURER,
     ResultSeries,
-    filing_view,
     new_result_series,
     split_model,
 )
@@ -114,6 +114,7 @@ def sample_on_slices(
     return np.stack(out) if out else np.zeros((0, 0, 0, masks.shape[0]), dtype=bool)
 
 
+@export_boundary("segmentation")
 def build_ct_segmentation(
     sources: Sequence[Dataset],
     volume: Volume,
@@ -138,7 +139,7 @@ def build_ct_segmentation(
     series = series or new_result_series(result.model, CT_SEG_SERIES_NUMBER, "regions")
     name, version = split_model(result.model)
     frames = sample_on_slices(volume, region_masks(volume, result), sources)
-    sources = [filing_view(ds) for ds in sources]
+    sources = export_views(sources)
     descriptions = [
         SegmentDescription(
             segment_number=k,

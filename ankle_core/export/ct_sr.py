@@ -34,11 +34,11 @@ from pydicom.dataset import Dataset
 
 from ankle_core.errors import InvalidInputError
 from ankle_core.export import codes as ac
+from ankle_core.export.header import export_boundary, export_views
 from ankle_core.export.series import (
     MANUFACTURER,
     ResultSeries,
     algorithm_id,
-    filing_view,
     new_result_series,
     observation_context,
 )
@@ -61,6 +61,7 @@ def ras_to_lps(ras: Sequence[float]) -> tuple[float, float, float]:
     return -x, -y, z
 
 
+@export_boundary("structured report")
 def build_ct_sr(
     sources: Sequence[Dataset],
     result: CtResult,
@@ -88,7 +89,7 @@ def build_ct_sr(
     if not frame_uid:
         raise InvalidInputError("The CT series has no Frame of Reference UID.")
     series = series or new_result_series(result.model, CT_SR_SERIES_NUMBER)
-    sources = [filing_view(ds) for ds in sources]
+    sources = export_views(sources)
     model_id = algorithm_id(result.model)
     series_uid = str(sources[0].SeriesInstanceUID)
     groups: list[

@@ -33,11 +33,11 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from ankle_core.export import codes as ac
+from ankle_core.export.header import export_boundary, export_view
 from ankle_core.export.series import (
     MANUFACTURER,
     ResultSeries,
     algorithm_id,
-    filing_view,
     new_result_series,
     observation_context,
 )
@@ -67,6 +67,7 @@ def box_polyline(box: Box2D) -> np.ndarray:
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], dtype=np.float32)
 
 
+@export_boundary("structured report")
 def build_radiograph_sr(
     source: Dataset,
     result: RadiographResult,
@@ -87,7 +88,7 @@ def build_radiograph_sr(
         The SR data set (a new series in the source's study).
     """
     series = series or new_result_series(result.classifier, RADIOGRAPH_SR_SERIES_NUMBER)
-    source = filing_view(source)
+    source = export_view(source)
     source_ref = SourceImageForRegion.from_source_image(source)
     classifier_id = algorithm_id(result.classifier)
     groups: list[

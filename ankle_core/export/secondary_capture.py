@@ -14,11 +14,11 @@ import numpy.typing as npt
 from highdicom.sc import SCImage
 from pydicom.dataset import Dataset
 
+from ankle_core.export.header import export_boundary, export_view
 from ankle_core.export.series import (
     MANUFACTURER,
     NOT_FOR_DIAGNOSTIC_USE,
     ResultSeries,
-    filing_view,
     laterality_of,
     new_result_series,
 )
@@ -28,6 +28,7 @@ __all__ = ["OVERLAY_SC_SERIES_NUMBER", "build_overlay_sc"]
 OVERLAY_SC_SERIES_NUMBER = 902
 
 
+@export_boundary("overlay image (Secondary Capture)")
 def build_overlay_sc(
     source: Dataset,
     rgb: npt.NDArray[np.uint8],
@@ -49,7 +50,7 @@ def build_overlay_sc(
         The Secondary Capture data set.
     """
     series = series or new_result_series(model, OVERLAY_SC_SERIES_NUMBER, "overlay")
-    reference = filing_view(source)
+    reference = export_view(source)
     kwargs: dict[str, object] = {}
     laterality = laterality_of(source)
     if laterality is not None:
