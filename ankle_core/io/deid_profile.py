@@ -1,8 +1,13 @@
 """DICOM PS3.15 Annex E, Table E.1-1: the Basic Application Level Confidentiality Profile.
 
 The table as data: one row per attribute, ``(tag, keyword, action)``, with the action codes of
-PS3.15 E.1.1 (generated from the standard's table, 2023 edition, and checked against
-pydicom's data dictionary):
+PS3.15 E.1.1. It holds every row of the 2024b edition and the rows added since, up to
+:data:`EDITION` (rows are added over editions, never removed): 653 rows. The first version
+followed the 2023 edition; the 47 rows added since (:data:`ADDED_SINCE_2023`) include the
+clinical-trial issuers, Secondary Capture and Hardcopy device IDs, ethnic group codes,
+waveform channel labels and annotations, the ROI creator/interpreter and dates, and the
+sex-and-gender and names-to-use attributes. Keywords are pydicom's; the few attributes newer
+than pydicom's dictionary carry the standard's name, and are matched by tag all the same.
 
 - ``D``: replace with a non-zero-length dummy value consistent with the VR;
 - ``Z``: replace with a zero-length value, or a dummy value consistent with the VR;
@@ -23,7 +28,10 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["ACTIONS", "BASIC_PROFILE", "PROFILE_BY_TAG"]
+__all__ = ["ACTIONS", "ADDED_SINCE_2023", "BASIC_PROFILE", "EDITION", "PROFILE_BY_TAG"]
+
+EDITION: Final = "2026d"
+"""The PS3.15 edition whose Table E.1-1 the rows follow (a superset of 2024b)."""
 
 ACTIONS: Final = frozenset({"D", "Z", "X", "K", "C", "U", "Z/D", "X/Z", "X/D", "X/Z/D", "X/Z/U*"})
 
@@ -91,16 +99,49 @@ BASIC_PROFILE: Final[tuple[tuple[int, str, str], ...]] = (
     (0x00081140, "ReferencedImageSequence", "X/Z/U*"),
     (0x00081155, "ReferencedSOPInstanceUID", "U"),
     (0x00081195, "TransactionUID", "U"),
+    (0x00081301, "PrincipalDiagnosisCodeSequence", "X"),  # not yet in pydicom's dictionary
+    (0x00081302, "PrimaryDiagnosisCodeSequence", "X"),  # not yet in pydicom's dictionary
+    (0x00081303, "SecondaryDiagnosesCodeSequence", "X"),  # not yet in pydicom's dictionary
+    (0x00081304, "HistologicalDiagnosesCodeSequence", "X"),  # not yet in pydicom's dictionary
     (0x00082111, "DerivationDescription", "X"),
     (0x00082112, "SourceImageSequence", "X/Z/U*"),
     (0x00083010, "IrradiationEventUID", "U"),
     (0x00084000, "IdentifyingComments", "X"),
     (0x00100010, "PatientName", "Z"),
+    (0x00100011, "PersonNamesToUseSequence", "X"),  # not yet in pydicom's dictionary
+    (0x00100012, "NameToUse", "X"),  # not yet in pydicom's dictionary
+    (0x00100013, "NameToUseComment", "X"),  # not yet in pydicom's dictionary
+    (0x00100014, "ThirdPersonPronounsSequence", "X"),  # not yet in pydicom's dictionary
+    (0x00100015, "PronounCodeSequence", "X"),  # not yet in pydicom's dictionary
+    (0x00100016, "PronounComment", "X"),  # not yet in pydicom's dictionary
     (0x00100020, "PatientID", "Z"),
     (0x00100021, "IssuerOfPatientID", "X"),
     (0x00100030, "PatientBirthDate", "Z"),
     (0x00100032, "PatientBirthTime", "X"),
     (0x00100040, "PatientSex", "Z"),
+    (0x00100041, "GenderIdentitySequence", "X"),  # not yet in pydicom's dictionary
+    (
+        0x00100042,
+        "SexParametersForClinicalUseCategoryComment",
+        "X",
+    ),  # not yet in pydicom's dictionary
+    (
+        0x00100043,
+        "SexParametersForClinicalUseCategorySequence",
+        "X",
+    ),  # not yet in pydicom's dictionary
+    (0x00100044, "GenderIdentityCodeSequence", "X"),  # not yet in pydicom's dictionary
+    (0x00100045, "GenderIdentityComment", "X"),  # not yet in pydicom's dictionary
+    (
+        0x00100046,
+        "SexParametersForClinicalUseCategoryCodeSequence",
+        "X",
+    ),  # not yet in pydicom's dictionary
+    (
+        0x00100047,
+        "SexParametersForClinicalUseCategoryReference",
+        "X",
+    ),  # not yet in pydicom's dictionary
     (0x00100050, "PatientInsurancePlanCodeSequence", "X"),
     (0x00100101, "PatientPrimaryLanguageCodeSequence", "X"),
     (0x00100102, "PatientPrimaryLanguageModifierCodeSequence", "X"),
@@ -125,6 +166,8 @@ BASIC_PROFILE: Final[tuple[tuple[int, str, str], ...]] = (
     (0x00102154, "PatientTelephoneNumbers", "X"),
     (0x00102155, "PatientTelecomInformation", "X"),
     (0x00102160, "EthnicGroup", "X"),
+    (0x00102161, "EthnicGroupCodeSequence", "X"),
+    (0x00102162, "EthnicGroups", "X"),  # not yet in pydicom's dictionary
     (0x00102180, "Occupation", "X"),
     (0x001021A0, "SmokingStatus", "X"),
     (0x001021B0, "AdditionalPatientHistory", "X"),
@@ -138,15 +181,22 @@ BASIC_PROFILE: Final[tuple[tuple[int, str, str], ...]] = (
     (0x00120010, "ClinicalTrialSponsorName", "D"),
     (0x00120020, "ClinicalTrialProtocolID", "D"),
     (0x00120021, "ClinicalTrialProtocolName", "Z"),
+    (0x00120022, "IssuerOfClinicalTrialProtocolID", "X"),
+    (0x00120023, "OtherClinicalTrialProtocolIDsSequence", "X"),
     (0x00120030, "ClinicalTrialSiteID", "Z"),
     (0x00120031, "ClinicalTrialSiteName", "Z"),
+    (0x00120032, "IssuerOfClinicalTrialSiteID", "X"),
     (0x00120040, "ClinicalTrialSubjectID", "D"),
+    (0x00120041, "IssuerOfClinicalTrialSubjectID", "X"),
     (0x00120042, "ClinicalTrialSubjectReadingID", "D"),
+    (0x00120043, "IssuerOfClinicalTrialSubjectReadingID", "X"),
     (0x00120050, "ClinicalTrialTimePointID", "Z"),
     (0x00120051, "ClinicalTrialTimePointDescription", "X"),
+    (0x00120055, "IssuerOfClinicalTrialTimePointID", "X"),
     (0x00120060, "ClinicalTrialCoordinatingCenterName", "Z"),
     (0x00120071, "ClinicalTrialSeriesID", "X"),
     (0x00120072, "ClinicalTrialSeriesDescription", "X"),
+    (0x00120073, "IssuerOfClinicalTrialSeriesID", "X"),
     (0x00120081, "ClinicalTrialProtocolEthicsCommitteeName", "D"),
     (0x00120082, "ClinicalTrialProtocolEthicsCommitteeApprovalNumber", "X"),
     (0x00120086, "EthicsCommitteeApprovalEffectivenessStartDate", "X"),
@@ -203,6 +253,8 @@ BASIC_PROFILE: Final[tuple[tuple[int, str, str], ...]] = (
     (0x00181009, "UniqueDeviceIdentifier", "X"),
     (0x0018100A, "UDISequence", "X"),
     (0x0018100B, "ManufacturerDeviceClassUID", "U"),
+    (0x00181010, "SecondaryCaptureDeviceID", "X"),
+    (0x00181011, "HardcopyCreationDeviceID", "X"),
     (0x00181012, "DateOfSecondaryCapture", "X"),
     (0x00181014, "TimeOfSecondaryCapture", "X"),
     (0x00181030, "ProtocolName", "X/D"),
@@ -313,6 +365,9 @@ BASIC_PROFILE: Final[tuple[tuple[int, str, str], ...]] = (
     (0x00380400, "PatientInstitutionResidence", "X"),
     (0x00380500, "PatientState", "X"),
     (0x00384000, "VisitComments", "X"),
+    (0x003A0020, "MultiplexGroupLabel", "X"),
+    (0x003A0203, "ChannelLabel", "X"),
+    (0x003A020C, "ChannelDerivationDescription", "X"),
     (0x003A0310, "MultiplexGroupUID", "U"),
     (0x003A0314, "ImpedanceMeasurementDateTime", "D"),
     (0x003A0329, "WaveformFilterDescription", "X"),
@@ -348,6 +403,7 @@ BASIC_PROFILE: Final[tuple[tuple[int, str, str], ...]] = (
     (0x00400551, "SpecimenIdentifier", "D"),
     (0x00400554, "SpecimenUID", "U"),
     (0x00400555, "AcquisitionContextSequence", "X/Z"),
+    (0x00400556, "AcquisitionContextDescription", "X"),
     (0x00400562, "IssuerOfTheSpecimenIdentifierSequence", "Z"),
     (0x00400600, "SpecimenShortDescription", "X"),
     (0x00400602, "SpecimenDetailedDescription", "X"),
@@ -398,6 +454,8 @@ BASIC_PROFILE: Final[tuple[tuple[int, str, str], ...]] = (
     (0x0040A030, "VerificationDateTime", "D"),
     (0x0040A032, "ObservationDateTime", "X/D"),
     (0x0040A033, "ObservationStartDateTime", "X"),
+    (0x0040A034, "EffectiveStartDateTime", "X"),  # not yet in pydicom's dictionary
+    (0x0040A035, "EffectiveStopDateTime", "X"),  # not yet in pydicom's dictionary
     (0x0040A073, "VerifyingObserverSequence", "D"),
     (0x0040A075, "VerifyingObserverName", "D"),
     (0x0040A078, "AuthorObserverSequence", "X"),
@@ -424,11 +482,17 @@ BASIC_PROFILE: Final[tuple[tuple[int, str, str], ...]] = (
     (0x0040A358, "VerbalSourceIdentifierCodeSequenceTrial", "X"),
     (0x0040A402, "ObservationSubjectUIDTrial", "U"),
     (0x0040A730, "ContentSequence", "D"),
+    (0x0040B020, "WaveformAnnotationSequence", "X/D"),
+    (0x0040B034, "AnnotationDateTime", "X"),  # not yet in pydicom's dictionary
+    (0x0040B036, "SegmentDefinitionDateTime", "X"),  # not yet in pydicom's dictionary
+    (0x0040B03B, "MontageName", "X"),  # not yet in pydicom's dictionary
+    (0x0040B03F, "MontageChannelLabel", "X"),  # not yet in pydicom's dictionary
     (0x0040DB06, "TemplateVersion", "X"),
     (0x0040DB07, "TemplateLocalVersion", "X"),
     (0x0040DB0C, "TemplateExtensionOrganizationUID", "U"),
     (0x0040DB0D, "TemplateExtensionCreatorUID", "U"),
     (0x0040E004, "HL7DocumentEffectiveTime", "X"),
+    (0x0040E012, "DisplayURI", "X"),  # not yet in pydicom's dictionary
     (0x00420011, "EncapsulatedDocument", "D"),
     (0x00440004, "ApprovalStatusDateTime", "X"),
     (0x0044000B, "ProductExpirationDateTime", "X"),
@@ -446,6 +510,7 @@ BASIC_PROFILE: Final[tuple[tuple[int, str, str], ...]] = (
     (0x006A0005, "AnnotationGroupLabel", "D"),
     (0x006A0006, "AnnotationGroupDescription", "X"),
     (0x00700001, "GraphicAnnotationSequence", "D"),
+    (0x00700006, "UnformattedTextValue", "D"),
     (0x00700082, "PresentationCreationDate", "X"),
     (0x00700083, "PresentationCreationTime", "X"),
     (0x00700084, "ContentCreatorName", "Z/D"),
@@ -502,6 +567,7 @@ BASIC_PROFILE: Final[tuple[tuple[int, str, str], ...]] = (
     (0x22000005, "BarcodeValue", "X/Z"),
     (0x30020121, "PositionAcquisitionTemplateName", "X"),
     (0x30020123, "PositionAcquisitionTemplateDescription", "X"),
+    (0x3004007F, "DoseCalculationModelName", "X"),  # not yet in pydicom's dictionary
     (0x30060002, "StructureSetLabel", "D"),
     (0x30060004, "StructureSetName", "X"),
     (0x30060006, "StructureSetDescription", "X"),
@@ -510,7 +576,11 @@ BASIC_PROFILE: Final[tuple[tuple[int, str, str], ...]] = (
     (0x30060024, "ReferencedFrameOfReferenceUID", "U"),
     (0x30060026, "ROIName", "Z"),
     (0x30060028, "ROIDescription", "X"),
+    (0x3006002D, "ROIDateTime", "X"),
+    (0x3006002E, "ROIObservationDateTime", "X"),
     (0x30060038, "ROIGenerationDescription", "X"),
+    (0x3006004D, "ROICreatorSequence", "X"),
+    (0x3006004E, "ROIInterpreterSequence", "X"),
     (0x30060085, "ROIObservationLabel", "X"),
     (0x30060088, "ROIObservationDescription", "X"),
     (0x300600A6, "ROIInterpreter", "Z"),
@@ -535,6 +605,7 @@ BASIC_PROFILE: Final[tuple[tuple[int, str, str], ...]] = (
     (0x300A000E, "PrescriptionDescription", "X"),
     (0x300A0013, "DoseReferenceUID", "U"),
     (0x300A0016, "DoseReferenceDescription", "X"),
+    (0x300A0054, "TableTopPositionAlignmentUID", "U"),
     (0x300A0072, "FractionGroupDescription", "X"),
     (0x300A0083, "ReferencedDoseReferenceUID", "U"),
     (0x300A00B2, "TreatmentMachineName", "X/Z"),
@@ -636,6 +707,17 @@ BASIC_PROFILE: Final[tuple[tuple[int, str, str], ...]] = (
     (0xFFFCFFFC, "DataSetTrailingPadding", "X"),
 )
 """(tag as a 32-bit int, pydicom keyword, action) for every attribute Table E.1-1 lists."""
+
+ADDED_SINCE_2023: Final = frozenset({
+    0x00081301, 0x00081302, 0x00081303, 0x00081304, 0x00100011, 0x00100012, 0x00100013,
+    0x00100014, 0x00100015, 0x00100016, 0x00100041, 0x00100042, 0x00100043, 0x00100044,
+    0x00100045, 0x00100046, 0x00100047, 0x00102161, 0x00102162, 0x00120022, 0x00120023,
+    0x00120032, 0x00120041, 0x00120043, 0x00120055, 0x00120073, 0x00181010, 0x00181011,
+    0x003A0020, 0x003A0203, 0x003A020C, 0x00400556, 0x0040A034, 0x0040A035, 0x0040B020,
+    0x0040B034, 0x0040B036, 0x0040B03B, 0x0040B03F, 0x0040E012, 0x00700006, 0x3004007F,
+    0x3006002D, 0x3006002E, 0x3006004D, 0x3006004E, 0x300A0054,
+})  # fmt: skip
+"""Tags of the rows missing from the 2023-edition table this module first carried."""
 
 PROFILE_BY_TAG: Final[dict[int, str]] = {tag: action for tag, _, action in BASIC_PROFILE}
 """Tag -> action, for look-ups while walking a data set."""

@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import pydicom
 import pytest
-from pydicom.datadict import dictionary_VR
+from pydicom.datadict import dictionary_has_tag, dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from ankle_core.io import deidentify, read_radiograph, read_volume
 from ankle_core.io.deid import resolve_action
-from ankle_core.io.deid_profile import ACTIONS, BASIC_PROFILE
+from ankle_core.io.deid_profile import ACTIONS, ADDED_SINCE_2023, BASIC_PROFILE, EDITION
 from tests.core.io.conftest import make_slice, to_bytes
 
 _TEXT_VRS = {"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "UR"}
@@ -60,6 +60,8 @@ def _identified_dataset(writable: bool = False) -> tuple[Dataset, list[str]]:
     markers: list[str] = []
     for n, (tag, _keyword, _action) in enumerate(BASIC_PROFILE):
         if writable and tag >> 16 in (0x0000, 0x0002):  # command and file meta groups
+            continue
+        if not dictionary_has_tag(tag):  # newer than pydicom's dictionary: tested below
             continue
         vr = dictionary_VR(tag)
         made = _value(vr, n)
@@ -204,3 +206,34 @@ def test_suppress_identifying_warnings_hides_only_value_quoting_ones() -> None:
     messages = [str(w.message) for w in caught]
     assert not any("SECRETNAME" in m for m in messages)
     assert "an unrelated warning" in messages
+
+
+def test_profile_follows_the_2024b_edition_and_later() -> None:
+    """The edition is listed, and the rows the 2023 table lacked are all there."""
+    assert EDITION == "2026d"
+    tags = {tag for tag, _, _ in BASIC_PROFILE}
+    assert len(ADDED_SINCE_2023) == 47 and tags >= ADDED_SINCE_2023
+    assert len(BASIC_PROFILE) == 653
+    rows = {kw: action for _, kw, action in BASIC_PROFILE}
+    # a few rows of the 2024b table that the 2023-based table lacked
+    for keyword in (
+        "IssuerOfClinicalTrialSubjectID",
+        "SecondaryCaptureDeviceID",
+        "EthnicGroupCodeSequence",
+        "ROICreatorSequence",
+        "ChannelLabel",
+    ):
+        assert rows[keyword] == "X", keyword
+    assert rows["TableTopPositionAlignmentUID"] == "U"
+
+
+def test_attributes_added_since_2023_are_removed_even_when_pydicom_does_not_know_them() -> None:
+    ds = make_slice((0.0, 0.0, 0.0))
+    ds.IssuerOfClinicalTrialSubjectID = "ISSUER-SECRET"
+    ds.SecondaryCaptureDeviceID = "SC-DEVICE-SECRET"
+    ds.add_new(0x00100012, "LO", "NAME-TO-USE-SECRET")  # Name to Use (newer than pydicom)
+    ds.add_new(0x00102162, "LO", "ETHNIC-SECRET")  # Ethnic Groups
+    out = deidentify(ds)
+    for tag in (0x00120041, 0x00181010, 0x00100012, 0x00102162):
+        assert tag not in out
+    assert "SECRET" not in _all_text(out)
