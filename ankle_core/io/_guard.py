@@ -19,6 +19,7 @@ from typing import ParamSpec, TypeVar
 
 from ankle_core.config import ReadLimits
 from ankle_core.errors import InvalidInputError
+from ankle_core.logs import install_log_redaction
 
 __all__ = [
     "check_byte_size",
@@ -65,7 +66,10 @@ def suppress_identifying_warnings() -> None:
     Python's warning filters are process-wide (and not thread-safe to swap per call in
     Python 3.11), so the readers do not touch them; a CLI or ``app.py`` calls this when it
     starts. Only the value-quoting message families are filtered; other warnings still show.
+    It also installs :func:`ankle_core.logs.install_log_redaction`, which keeps UIDs and
+    quoted header values out of every log record, third-party loggers included.
     """
+    install_log_redaction()
     for pattern in _VALUE_QUOTING:
         warnings.filterwarnings("ignore", message=pattern, category=UserWarning)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ankle_core.config import Settings
 from ankle_core.errors import ModelLoadError
+from ankle_core.logs import install_log_redaction
 from ankle_core.models.card import read_card
 from ankle_core.models.trust import trust_weights
 from ankle_core.models.weights import CARD_FILE, WEIGHTS_FILE, sha256_file
@@ -45,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     entry = sub.add_parser("entry", help="print the committed-manifest line of a model folder")
     entry.add_argument("folder", type=Path)
     args = parser.parse_args(argv)
+    install_log_redaction()
     try:
         name, digest = _checked(args.folder)
     except ModelLoadError as exc:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from ankle_core.config import Settings
 from ankle_core.errors import AnkleError, PacsError
+from ankle_core.logs import install_log_redaction
 from ankle_core.pacs.analysis import (
     analyse_images,
     describe_ct,
@@ -199,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     try:
         settings = _settings(args)
         client = _client(args, settings)
