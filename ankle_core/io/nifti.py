@@ -24,7 +24,7 @@ from ankle_core.config import ReadLimits
 from ankle_core.errors import InvalidInputError
 from ankle_core.io._guard import check_decoded_bytes, check_voxel_count
 from ankle_core.io.geometry import orientation_code
-from ankle_core.io.sources import gunzip_bounded, sniff
+from ankle_core.io.sources import sniff
 from ankle_core.types import Volume
 
 __all__ = ["read_nifti_volume"]
@@ -47,30 +47,53 @@ def read_nifti_volume(data: bytes, limits: ReadLimits) -> Volume:
     Raises:
         InvalidInputError: not NIfTI, not 3D, too large, non-finite values or affine.
     """
+    buffer: memoryview
     if data[:2] == b"\x1f\x8b":
-        head = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(data, _HEADER_BYTES)
+        # A prefix only: decompress() keeps the unconsumed input as a copy.
+        head = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(data[:65536], _HEADER_BYTES)
         needed = _declared_size(head, limits)
-        data = gunzip_bounded(data, min(needed + _SLACK, limits.max_zip_bytes))
+        buffer = _gunzip_into(data, min(needed + _SLACK, limits.max_zip_bytes))
     else:
         _declared_size(data[:_HEADER_BYTES], limits)
-    kind: Any = nib.Nifti2Image if data[4:8] in (b"n+2\x00", b"ni2\x00") else nib.Nifti1Image
-    img = kind.from_bytes(data)
-    shape = tuple(int(n) for n in img.shape)
-    if len(shape) == 4 and shape[3] == 1:
-        shape = shape[:3]
+        buffer = memoryview(data)
+    two = bytes(buffer[4:8]) in (b"n+2\x00", b"ni2\x00")
+    kind: Any = nib.Nifti2Image if two else nib.Nifti1Image
+    # The header (and its extensions) only: the voxels are viewed in place, never copied.
+    offset = int(
+        kind.header_class.from_fileobj(
+            _Reader(bytes(buffer[: 540 if two else 348]))
+        ).get_data_offset()
+    )
+    # Header extensions end at vox_offset; some writers overrun it slightly, so allow 1 MiB.
+    img = kind.from_bytes(bytes(buffer[: max(offset, 544) + _SLACK]))
+    full_shape = tuple(int(n) for n in img.shape)
+    shape = full_shape[:3] if len(full_shape) == 4 and full_shape[3] == 1 else full_shape
     _check_shape(shape)
     check_voxel_count(shape, limits)
-    proxy = img.dataobj
+    dtype = np.dtype(img.get_data_dtype())
+    if dtype.kind not in "iuf":
+        raise InvalidInputError("The NIfTI voxels are not plain numbers (e.g. RGB or complex).")
+    count = int(np.prod(full_shape))
+    if offset + count * dtype.itemsize > len(buffer):
+        raise InvalidInputError("The NIfTI file is truncated: it holds fewer voxels than declared.")
+    voxels = np.frombuffer(buffer, dtype=dtype, count=count, offset=offset).reshape(
+        shape, order="F"
+    )
+    # nibabel's reading of the header's scl_slope/scl_inter (0 or NaN slope means none).
+    slope = float(getattr(img.dataobj, "slope", 1.0))
+    inter = float(getattr(img.dataobj, "inter", 0.0))
     # (z, y, x) = the transpose of nibabel's (i, j, k), filled one k-slice at a time.
     out = np.empty((shape[2], shape[1], shape[0]), dtype=np.float32)
     for k in range(shape[2]):
-        plane = np.asarray(proxy[:, :, k] if len(proxy.shape) == 3 else proxy[:, :, k, 0])
+        plane = voxels[:, :, k].astype(np.float64)
+        if slope != 1.0 or inter != 0.0:
+            plane = plane * slope + inter
         out[k] = plane.T
         if not np.isfinite(out[k]).all():
             raise InvalidInputError(
                 "The NIfTI volume contains NaN or infinite voxel values; it cannot be analysed."
             )
-        del plane
+    del voxels, buffer
     affine = np.asarray(img.affine, dtype=np.float64)
     if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
         raise InvalidInputError("The NIfTI header's orientation (affine) is not valid.")
@@ -96,6 +119,46 @@ def read_nifti_volume(data: bytes, limits: ReadLimits) -> Volume:
         affine=affine,
         metadata=meta,
     )
+
+
+def _gunzip_into(data: bytes, cap: int) -> memoryview:
+    """Decompress gzip into one buffer of ``cap`` bytes at most (no doubling, no final copy).
+
+    Raises:
+        InvalidInputError: output beyond ``cap``, or a damaged or truncated stream.
+    """
+    out = bytearray(cap)
+    view, pos = memoryview(out), 0
+    dec = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    step = 1 << 20
+    try:
+        for start in range(0, len(data), step):
+            pending = data[start : start + step]
+            while pending and not dec.eof:
+                chunk = dec.decompress(pending, step)
+                pending = dec.unconsumed_tail
+                if pos + len(chunk) > cap:
+                    raise InvalidInputError(
+                        f"The compressed file expands beyond {cap / 1e6:.0f} MB, more than its "
+                        "header declares."
+                    )
+                view[pos : pos + len(chunk)] = chunk
+                pos += len(chunk)
+            if dec.eof:
+                break
+        while not dec.eof:  # output zlib still holds after the last input
+            chunk = dec.decompress(b"", step)
+            if not chunk:
+                break
+            if pos + len(chunk) > cap:
+                raise InvalidInputError("The compressed file expands beyond its declared size.")
+            view[pos : pos + len(chunk)] = chunk
+            pos += len(chunk)
+    except zlib.error as exc:
+        raise InvalidInputError("The compressed (.gz) file is damaged.") from exc
+    if not dec.eof:
+        raise InvalidInputError("The compressed (.gz) file is truncated.")
+    return view[:pos]
 
 
 def _check_shape(shape: tuple[int, ...]) -> None:
