@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import zlib
 from typing import Any
 
 import pydicom
@@ -29,6 +30,7 @@ __all__ = [
     "BURNED_IN_ABSENT",
     "BURNED_IN_YES",
     "PIXEL_TAGS",
+    "check_deflated_size",
     "check_sequence_depth",
     "clean_header",
     "has_pixels",
@@ -63,6 +65,7 @@ def parse_dicom(data: bytes, limits: ReadLimits, *, stop_before_pixels: bool = F
     Raises:
         InvalidInputError: when nothing DICOM-like can be parsed.
     """
+    check_deflated_size(data, limits)
     ds = pydicom.dcmread(io.BytesIO(data), force=True, stop_before_pixels=stop_before_pixels)
     if len(ds) == 0:
         raise InvalidInputError(
@@ -82,6 +85,48 @@ def parse_dicom(data: bytes, limits: ReadLimits, *, stop_before_pixels: bool = F
             meta.TransferSyntaxUID = ExplicitVRLittleEndian
     check_sequence_depth(ds, limits.max_sequence_depth)
     return ds
+
+
+_DEFLATED = b"1.2.840.10008.1.2.1.99"
+
+
+def check_deflated_size(data: bytes, limits: ReadLimits) -> None:
+    """Refuse a Deflated Explicit VR Little Endian file that inflates beyond the file limit.
+
+    pydicom inflates such a data set whole, in one call, before parsing it: a small file
+    could expand to any size. The file meta group (uncompressed) is skipped by its group
+    length, and the rest is inflated in bounded steps and discarded, before pydicom sees it.
+
+    Args:
+        data: the file's bytes.
+        limits: reader limits (``max_file_bytes`` bounds the inflated data set).
+
+    Raises:
+        InvalidInputError: the deflated data set expands beyond the limit or is damaged.
+    """
+    if len(data) < 144 or data[128:132] != b"DICM" or _DEFLATED not in data[132:4096]:
+        return
+    if data[132:136] != b"\x02\x00\x00\x00" or data[136:138] != b"UL":
+        raise InvalidInputError("The deflate-compressed DICOM file has no readable file meta.")
+    start = 144 + int.from_bytes(data[140:144], "little")
+    inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+    total, step = 0, 1 << 20
+    try:
+        for offset in range(start, len(data), step):
+            pending = data[offset : offset + step]
+            while pending and not inflate.eof:
+                total += len(inflate.decompress(pending, step))
+                pending = inflate.unconsumed_tail
+                if total > limits.max_file_bytes:
+                    raise InvalidInputError(
+                        "The deflate-compressed DICOM file expands beyond "
+                        f"{limits.max_file_bytes / 1e6:.0f} MB, the limit set for this "
+                        "workbench; it was not opened."
+                    )
+            if inflate.eof:
+                break
+    except zlib.error as exc:
+        raise InvalidInputError("The deflate-compressed DICOM file is damaged.") from exc
 
 
 def check_sequence_depth(ds: Dataset, max_depth: int) -> None:

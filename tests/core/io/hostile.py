@@ -31,6 +31,7 @@ from pydicom.uid import (
 
 __all__ = [
     "HOSTILE",
+    "deflated_dicom",
     "gz_nifti_1024_cubed",
     "jp2_wrap",
     "jpeg2000_dicom",
@@ -205,6 +206,30 @@ def gz_nifti_1024_cubed() -> bytes:
     )
 
 
+def deflated_dicom(padding: int = 2**31) -> bytes:
+    """A Deflated Explicit VR Little Endian DICOM (64 x 64 image) whose data set ends with
+    ``padding`` bytes of Data Set Trailing Padding: about 2 MB on disk for 2 GiB inflated."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    ds = _base(SIDE, SIDE, 8, DeflatedExplicitVRLittleEndian)
+    ds.PixelData = _image().tobytes()
+    whole = _bytes(ds)
+    meta_end = 144 + int.from_bytes(whole[140:144], "little")
+    body = DicomBytesIO()
+    body.is_little_endian, body.is_implicit_VR = True, False
+    write_dataset(body, ds)
+    prefix = body.getvalue() + b"\xfc\xff\xfc\xffOB\x00\x00" + struct.pack("<I", padding)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    stream = [deflate.compress(prefix) + deflate.flush(zlib.Z_FULL_FLUSH)]
+    chunk_size = 1 << 20
+    chunk = deflate.compress(bytes(chunk_size)) + deflate.flush(zlib.Z_FULL_FLUSH)
+    stream.extend([chunk] * (padding // chunk_size))
+    stream.append(deflate.compress(bytes(padding % chunk_size)) + deflate.flush())
+    return whole[:meta_end] + b"".join(stream)
+
+
 def many_member_zip(members: int = 2000, member_bytes: int = 1 << 20) -> bytes:
     """A zip of ``members`` files of ``member_bytes`` zeros each (deflated), built by hand
     from one compressed member so that 2 GiB of content costs no compression time."""
@@ -245,6 +270,7 @@ HOSTILE: dict[str, tuple[str, Callable[[], bytes], str]] = {
     "rle_short": ("radiograph", lambda: rle_dicom(rows=4096), "fewer RLE bytes"),
     "rle_multiframe": ("volume", lambda: rle_multiframe(), "memory"),
     "nifti_1024_cubed": ("volume", lambda: gz_nifti_1024_cubed(), "memory"),
+    "deflated_2gib": ("radiograph", lambda: deflated_dicom(), "expands beyond"),
     "zip_2000_x_1mib": ("volume", lambda: many_member_zip(), "expands to"),
     "zip_1000_x_1mib": ("volume", lambda: many_member_zip(1000), "zip bomb"),
 }

@@ -54,6 +54,14 @@ def test_honest_codestreams_still_decode(builder: object) -> None:
     assert float(image.pixels.max()) > float(image.pixels.min())
 
 
+def test_an_honest_deflated_file_still_reads() -> None:
+    image = read_radiograph(hostile.deflated_dicom(padding=1000))
+    assert image.pixels.shape == (SIDE, SIDE)
+    from tests.core.io.conftest import pydicom_file
+
+    assert read_radiograph(pydicom_file("image_dfl.dcm")).pixels.ndim == 2
+
+
 def test_jpeg_size_skips_markers_and_fill_bytes() -> None:
     sof = b"\xff\xc0\x00\x0b\x08\x01\x00\x02\x00\x01\x01\x11\x00"
     frame = b"\xff\xd8" + b"\xff\xe0\x00\x04\xff\xc0" + b"\xff\xff\xd0" + b"\xff\xfe\x00\x02" + sof
