@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 
 from ankle_core.config import ReadLimits
 from ankle_core.errors import InvalidInputError
-from ankle_core.io._guard import check_pixel_count
+from ankle_core.io._guard import check_decoded_bytes, check_pixel_count
 from ankle_core.io.dicom import percentile_window
 from ankle_core.types import Radiograph
 
@@ -45,6 +45,8 @@ def read_raster_radiograph(data: bytes, source_format: str, limits: ReadLimits) 
         width, height = im.size
         frames = int(getattr(im, "n_frames", 1) or 1)
         check_pixel_count(height, width, frames, limits)
+        # The decoded bands (up to 4 x 2 bytes), their float64 grey and display copies.
+        check_decoded_bytes(height * width * frames * (8 + 4 * 8 + 4), limits, "image")
         if frames > 1:
             raise InvalidInputError(
                 f"The image holds {frames} frames (an animation), not a single radiograph."

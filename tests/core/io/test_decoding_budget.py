@@ -168,3 +168,18 @@ def test_no_hostile_file_needs_3_gb_of_address_space() -> None:
         assert results[name].startswith("refused: "), (name, results[name])
         assert words in results[name], (name, results[name])
         assert "memory available" not in results[name], (name, results[name])
+
+
+def test_png_and_dicom_radiographs_are_held_to_the_budget() -> None:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (200, 200)).save(buf, format="PNG")
+    small = ReadLimits(max_decoded_bytes=1_000_000)
+    with pytest.raises(InvalidInputError, match="memory"):
+        read_radiograph(buf.getvalue(), limits=small)
+    with pytest.raises(InvalidInputError, match="memory"):
+        read_radiograph(hostile.rle_dicom(), limits=ReadLimits(max_decoded_bytes=10_000))
+    assert read_radiograph(buf.getvalue()).pixels.shape == (200, 200)
