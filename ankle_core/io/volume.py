@@ -55,7 +55,9 @@ def read_volume(
     if kind in ("nifti", "gzip"):
         return read_nifti_volume(data, limits)
     if kind in ("zip", "dicom"):
-        return read_dicom_stack(read_members(data, limits), limits)
+        members = read_members(data, limits)
+        del data  # the members (or the zip's inflated files) replace it: free it now
+        return read_dicom_stack(members, limits)
     if kind in ("png", "jpeg"):
         raise InvalidInputError(
             "This is a 2D image (PNG/JPEG), not a volume. Open it as a radiograph."
