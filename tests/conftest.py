@@ -22,12 +22,13 @@ settings.load_profile("ci")
 def pytest_configure(config: pytest.Config) -> None:
     """Under xdist, give each worker one torch thread so two workers share two cores.
 
-    Every test process also gets its own, empty site manifest of trusted weights (tiny
-    models saved by tests are recorded there), so the checkout's ``data/`` is never written.
+    Every test process (each xdist worker too) gets its own, empty site manifest of trusted
+    weights (tiny models saved by tests are recorded there), so the checkout's ``data/`` is
+    never written and workers never share the file.
     """
-    if "ANKLE_TRUSTED_WEIGHTS" not in os.environ:
-        folder = tempfile.mkdtemp(prefix="ankle-trusted-")
-        os.environ["ANKLE_TRUSTED_WEIGHTS"] = str(Path(folder) / "trusted_weights.json")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    folder = tempfile.mkdtemp(prefix=f"ankle-trusted-{worker}-")
+    os.environ["ANKLE_TRUSTED_WEIGHTS"] = str(Path(folder) / "trusted_weights.json")
     if os.environ.get("PYTEST_XDIST_WORKER"):
         import torch
 

@@ -18,6 +18,7 @@ Both files are JSON: ``{"models": {"<card name>": "<sha256 hex>", ...}}``.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -81,12 +82,15 @@ def trust_weights(name: str, sha256: str, site_manifest: str | Path) -> None:
         site_manifest: the site manifest's path (its folder is created if needed).
     """
     file = Path(site_manifest)
-    entries = read_manifest(file)
-    entries[name] = sha256.lower()
     file.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"models": dict(sorted(entries.items()))}, indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".trusted-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, file)
+    # One writer at a time (two trainings saving at once must not lose an entry).
+    with (file.parent / f".{file.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        entries = read_manifest(file)
+        entries[name] = sha256.lower()
+        text = json.dumps({"models": dict(sorted(entries.items()))}, indent=2) + "\n"
+        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".trusted-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, file)
     logger.info("site manifest: trusted weights of model %s (%s...)", name, sha256[:12])
