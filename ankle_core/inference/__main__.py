@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from ankle_core.errors import AnkleError
+from ankle_core.logs import install_log_redaction
 
 __all__ = ["main"]
 
@@ -35,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_log_redaction()  # no identifier in any log record
     try:
         status: int = args.func(args)
     except AnkleError as exc:

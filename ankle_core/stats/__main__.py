@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ankle_core.errors import InvalidInputError
+from ankle_core.logs import install_log_redaction
 from ankle_core.stats.report import build_report
 from ankle_core.stats.report_html import render_html
 
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         0 on success, 2 on bad input.
     """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()  # no identifier in any log record
     args = _parser().parse_args(argv)
     try:
         try:

@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 
 from ankle_core.explain.ct import PAPER_GRADCAM
 from ankle_core.inference.ct import CtPipeline
+from ankle_core.logs import install_log_redaction
 from ankle_core.models.card import read_card, write_card
 from ankle_core.models.weights import load_model
 from ankle_core.types import Box3D, Volume
@@ -198,4 +199,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
+    install_log_redaction()  # no identifier in any log record
     sys.exit(main())
