@@ -243,7 +243,10 @@ def check_encapsulated_frames(ds: Dataset, limits: ReadLimits) -> None:
     bits = int(ds.get("BitsAllocated", 8) or 8)
     frames = max(int(ds.get("NumberOfFrames", 1) or 1), 1)
     n_seen = 0
-    for frame in generate_frames(ds.PixelData, number_of_frames=frames):
+    extended = None
+    if "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds:
+        extended = (ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths)
+    for frame in generate_frames(ds.PixelData, number_of_frames=frames, extended_offsets=extended):
         n_seen += 1
         if n_seen > frames:
             break

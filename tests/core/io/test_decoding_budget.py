@@ -8,6 +8,8 @@ all of them under a 3 GB address-space limit shows that none gets near that much
 
 from __future__ import annotations
 
+import copy
+import io
 import json
 import subprocess
 import sys
@@ -171,8 +173,6 @@ def test_no_hostile_file_needs_3_gb_of_address_space() -> None:
 
 
 def test_png_and_dicom_radiographs_are_held_to_the_budget() -> None:
-    import io
-
     from PIL import Image
 
     buf = io.BytesIO()
@@ -183,3 +183,28 @@ def test_png_and_dicom_radiographs_are_held_to_the_budget() -> None:
     with pytest.raises(InvalidInputError, match="memory"):
         read_radiograph(hostile.rle_dicom(), limits=ReadLimits(max_decoded_bytes=10_000))
     assert read_radiograph(buf.getvalue()).pixels.shape == (200, 200)
+
+
+def test_frames_behind_an_extended_offset_table_are_each_checked() -> None:
+    import pydicom
+    from pydicom.encaps import encapsulate_extended, generate_frames
+
+    from ankle_core.io.codestream import check_encapsulated_frames
+
+    honest = pydicom.dcmread(io.BytesIO(hostile.jpeg2000_dicom()))
+    frame = next(iter(generate_frames(honest.PixelData, number_of_frames=1)))
+    liar = next(iter(generate_frames(
+        pydicom.dcmread(io.BytesIO(hostile.jpeg2000_dicom(50000, 50000))).PixelData,
+        number_of_frames=1,
+    )))  # fmt: skip
+    for frames, refused in (([frame, frame], False), ([frame, liar], True)):
+        ds = copy.deepcopy(honest)
+        ds.NumberOfFrames = 2
+        ds.PixelData, ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths = encapsulate_extended(
+            frames
+        )
+        if refused:
+            with pytest.raises(InvalidInputError, match="declares"):
+                check_encapsulated_frames(ds, ReadLimits())
+        else:
+            check_encapsulated_frames(ds, ReadLimits())
