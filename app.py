@@ -1,14 +1,17 @@
-"""The ankle fracture-AI workbench: page config, navigation, shared sidebar.
+"""The ankle fracture-AI workbench: page config, sign-in, navigation, shared sidebar.
 
 Run with ``streamlit run app.py``. Settings come from the environment (``ANKLE_*``, see
-``ankle_core.config``) and are read once per process.
+``ankle_core.config``) and are read once per process. Without an ``[auth]`` section in
+``.streamlit/secrets.toml`` the app runs as one local user on 127.0.0.1 only; with it, users
+sign in (OpenID Connect) and see only the pages their roles open (``docs/security.md``).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui import history, resources, shell, widgets
+from ankle_core.access import may_open
+from ui import auth, history, resources, shell, widgets
 
 st.set_page_config(
     page_title="Ankle fracture-AI workbench",
@@ -18,33 +21,46 @@ st.set_page_config(
 )
 
 settings = resources.settings()
+auth.enforce_deployment(settings)
+user = auth.require_sign_in(settings)
 store = resources.case_store(settings.database_url)
 
-page = st.navigation(
-    {
-        "Cases": [
-            st.Page(
-                "pages/radiograph.py",
-                title="Radiograph case",
-                icon=":material/radiology:",
-                default=True,
-            ),
-            st.Page("pages/ct_volume.py", title="CT case", icon=":material/view_in_ar:"),
-        ],
-        "Research": [
-            st.Page("pages/cohort.py", title="Cohort performance", icon=":material/monitoring:"),
-            st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
-        ],
-        "Teaching & studies": [
-            st.Page("pages/library.py", title="Teaching library", icon=":material/local_library:"),
-            st.Page("pages/quiz.py", title="Quiz", icon=":material/quiz:"),
-            st.Page("pages/reader_study.py", title="Reader study", icon=":material/visibility:"),
-            st.Page("pages/study_owner.py", title="Study owner", icon=":material/key:"),
-        ],
-    }
-)
+SECTIONS = {
+    "Cases": [
+        ("radiograph", "Radiograph case", ":material/radiology:"),
+        ("ct_volume", "CT case", ":material/view_in_ar:"),
+    ],
+    "Research": [
+        ("cohort", "Cohort performance", ":material/monitoring:"),
+        ("models", "Models", ":material/inventory_2:"),
+    ],
+    "Teaching & studies": [
+        ("library", "Teaching library", ":material/local_library:"),
+        ("quiz", "Quiz", ":material/quiz:"),
+        ("reader_study", "Reader study", ":material/visibility:"),
+        ("study_owner", "Study owner", ":material/key:"),
+    ],
+    "Administration": [
+        ("pacs_settings", "PACS settings", ":material/settings_ethernet:"),
+    ],
+}
+navigation = {
+    section: [
+        st.Page(f"pages/{stem}.py", title=title, icon=icon)
+        for stem, title, icon in entries
+        if may_open(user, stem)  # only the pages this user's roles open
+    ]
+    for section, entries in SECTIONS.items()
+}
+navigation = {section: pages for section, pages in navigation.items() if pages}
+if not navigation:
+    st.error("Your account has no role in this workbench yet. Ask your administrator.")
+    auth.render_sidebar(user)
+    st.stop()
+page = st.navigation(navigation)
 
 with st.sidebar:
+    auth.render_sidebar(user)
     widgets.disclaimer()
     history_slot = st.container()
 
@@ -52,4 +68,5 @@ try:
     with shell.app_shell():
         page.run()
 finally:  # after the page, so a case it just stored is listed at once
-    history.render_history(history_slot, store)
+    if user.has_any(("clinician", "researcher")):
+        history.render_history(history_slot, store)

@@ -13,7 +13,15 @@ Environment variables (all optional):
 - ``ANKLE_MAX_DECODED_MB``: memory budget of one read, in MB of decoded data (default 2048).
 - ``ANKLE_TRUSTED_WEIGHTS``: the site's trusted-weights manifest (default:
   ``data/trusted_weights.json`` in the checkout); see :mod:`ankle_core.models.trust`.
-- ``ANKLE_PACS_URL``, ``ANKLE_PACS_USER``, ``ANKLE_PACS_PASSWORD``, ``ANKLE_PACS_TOKEN``.
+- ``ANKLE_PACS_URL``, ``ANKLE_PACS_USER``, ``ANKLE_PACS_PASSWORD``, ``ANKLE_PACS_TOKEN``:
+  the one PACS (DICOMweb root; https except on a loopback address). No page edits them.
+- ``ANKLE_PACS_CA_BUNDLE``: PEM file of the CA(s) that sign the PACS's certificate.
+- ``ANKLE_ROLE_CLAIM``: ID-token claim holding role names (default ``roles``; a dotted path
+  such as ``realm_access.roles`` reaches a nested claim).
+- ``ANKLE_ROLE_MAP``: subject or e-mail to roles, e.g. ``ann@x.org=researcher+admin;
+  bob@x.org=reader`` (see ``ankle_core.access``).
+- ``ANKLE_DEFAULT_ROLES``: roles of a signed-in user with none from the claim or map
+  (default: none).
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from ankle_core.access import RolePolicy, parse_role_map
 
 __all__ = ["PROJECT_ROOT", "ReadLimits", "Settings"]
 
@@ -75,6 +85,9 @@ class Settings:
         pacs_password: HTTP basic password (never logged or displayed), or None.
         pacs_token: bearer token (never logged or displayed), or None.
         pacs_timeout_s: timeout of each PACS request, in seconds.
+        pacs_ca_bundle: PEM file of the CA(s) trusted for the PACS's https, or None (the
+            system's trust store).
+        roles: where signed-in users' roles come from.
     """
 
     models_dir: Path = PROJECT_ROOT / "models"
@@ -87,6 +100,8 @@ class Settings:
     pacs_password: str | None = field(default=None, repr=False)
     pacs_token: str | None = field(default=None, repr=False)
     pacs_timeout_s: float = 20.0
+    pacs_ca_bundle: Path | None = None
+    roles: RolePolicy = field(default_factory=RolePolicy)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -116,4 +131,17 @@ class Settings:
             pacs_password=env.get("ANKLE_PACS_PASSWORD"),
             pacs_token=env.get("ANKLE_PACS_TOKEN"),
             pacs_timeout_s=float(env.get("ANKLE_PACS_TIMEOUT_S", "20")),
+            pacs_ca_bundle=Path(ca) if (ca := env.get("ANKLE_PACS_CA_BUNDLE")) else None,
+            roles=RolePolicy(
+                claim=env.get("ANKLE_ROLE_CLAIM", "roles"),
+                mapping=parse_role_map(env.get("ANKLE_ROLE_MAP", "")),
+                default_roles=frozenset(
+                    parse_role_map("x=" + env.get("ANKLE_DEFAULT_ROLES", "")).get("x", ())
+                ),
+            ),
         )
+
+    @property
+    def pacs_credentials(self) -> bool:
+        """Whether a PACS password or token is configured."""
+        return bool(self.pacs_password or self.pacs_token)

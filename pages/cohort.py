@@ -8,9 +8,11 @@ from ankle_core.errors import AnkleError
 from ankle_core.models.card import ModelTask, models_for_task
 from ui import cohort, resources, widgets
 from ui.analysis import sha256_hex
+from ui.auth import require_role
 from ui.shell import ensure_app_shell
 
 ensure_app_shell()
+require_role("cohort")
 st.title("Cohort performance")
 st.caption("How well models (and readers) separate positive from negative cases in a cohort.")
 settings = resources.settings()

@@ -7,10 +7,12 @@ import streamlit as st
 from ankle_core.errors import AnkleError
 from ankle_core.models.card import ModelTask, models_for_task
 from ui import history, pacs_panel, resources, widgets
+from ui.auth import require_role
 from ui.ct_panel import choose_reference_method, render_ct_case
 from ui.shell import ensure_app_shell
 
 ensure_app_shell()
+require_role("ct_volume")
 st.title("CT case")
 st.caption(
     "Estimates the probability of an ankle fracture on a CT volume and localises the "

@@ -6,7 +6,9 @@ import streamlit as st
 
 from ankle_core.teaching import CLASS_NAMES, CLASSES, DIFFICULTIES, difficulty_bin, filter_cases
 from ui import teaching
+from ui.auth import require_role
 
+require_role("library")
 st.title("Teaching library")
 st.caption(
     "Lateral malleolar avulsion fracture (LMAF) or subfibular ossicle (SFO)? Every case here "

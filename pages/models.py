@@ -5,10 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import resources, widgets
+from ui.auth import require_role
 from ui.model_cards import render_card
 from ui.shell import ensure_app_shell
 
 ensure_app_shell()
+require_role("models")
 st.title("Models")
 st.caption(
     "Every model ships with a card beside its weights: what it is, what it was trained on, "

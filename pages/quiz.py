@@ -9,7 +9,9 @@ import streamlit as st
 from ankle_core.teaching import CLASS_NAMES, CLASSES, new_quiz, quiz_results, results_csv
 from ankle_core.teaching.quiz_pdf import results_pdf
 from ui import teaching
+from ui.auth import require_role
 
+require_role("quiz")
 st.title("Quiz: predict, then reveal")
 st.caption("Every case is a synthetic phantom. Commit your call before anything is revealed.")
 

@@ -7,6 +7,7 @@ import streamlit as st
 from ankle_core.errors import AnkleError
 from ankle_core.models.card import ModelTask, models_for_task
 from ui import history, pacs_panel, resources, widgets
+from ui.auth import require_role
 from ui.localiser_panel import render_localiser_section
 from ui.radiograph_panel import render_radiograph_case
 from ui.shell import ensure_app_shell
@@ -14,6 +15,7 @@ from ui.shell import ensure_app_shell
 DEFAULT_CLASSIFIER = "lmaf-classifier-mobilenetv2"
 
 ensure_app_shell()
+require_role("radiograph")
 st.title("Radiograph case")
 st.caption(
     "Finds perimalleolar fragments on an ankle radiograph and calls each one a lateral "

@@ -10,7 +10,9 @@ import streamlit as st
 from ankle_core.errors import InvalidInputError
 from ankle_core.teaching import join_study, reader_progress, submit_rating
 from ui import reader_study, teaching, widgets
+from ui.auth import require_role
 
+require_role("reader_study")
 st.title("Reader study")
 store = reader_study.study_store()
 

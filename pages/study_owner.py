@@ -14,7 +14,9 @@ from ankle_core.teaching import (
     open_owner_study,
 )
 from ui import reader_study, widgets
+from ui.auth import require_role
 
+require_role("study_owner")
 st.title("Study owner")
 store = reader_study.study_store()
 create_tab, results_tab = st.tabs(["Create a study", "Results"])

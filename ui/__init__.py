@@ -11,6 +11,17 @@ Imports go one way: ``app.py`` and ``pages/`` -> ``ui`` -> ``ankle_core``.
 - ``viewer``: the radiograph viewer (window/level, zoom, boxes, Grad-CAM overlay).
 - ``volume_views``: axial, coronal and sagittal CT views and the 3D bone surface.
 - ``cohort``: the cohort-performance sections.
+- ``auth``: sign-in (OpenID Connect through ``st.login``), the role check of every page,
+  and the start-up refusal of unsafe deployments without sign-in.
 """
 
-__all__ = ["analysis", "history", "inputs", "resources", "viewer", "volume_views", "widgets"]
+__all__ = [
+    "analysis",
+    "auth",
+    "history",
+    "inputs",
+    "resources",
+    "viewer",
+    "volume_views",
+    "widgets",
+]

@@ -101,6 +101,11 @@ class PacsClient:
                 f"The PACS at {self._where} did not answer within "
                 f"{self.connection.timeout_s:g} s while {action}."
             )
+        except requests.exceptions.SSLError:
+            message = (
+                f"The PACS at {self._where} presented a certificate this server does not "
+                f"trust while {action}: give its CA in ANKLE_PACS_CA_BUNDLE."
+            )
         except requests.exceptions.ConnectionError:
             message = (
                 f"The PACS at {self._where} cannot be reached while {action}: check the "

@@ -5,6 +5,11 @@ friends) and live only in a :class:`PacsConnection` (whose ``repr`` hides them) 
 ``requests.Session`` built from it. They are never put in a URL, a log line or an error
 message: :func:`display_url` strips any ``user:password@`` part, and :func:`install_log_redaction`
 keeps query strings (which may carry a patient ID) out of the HTTP libraries' debug logs.
+
+Where credentials go is the server's decision: the address comes from Settings only
+(``ANKLE_PACS_URL``), must be ``https://`` unless it is a loopback address (so a password never
+crosses a network in clear), and its certificate is checked against ``ANKLE_PACS_CA_BUNDLE``
+when the hospital signs its own certificates (else the system's trust store).
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from ankle_core.access import is_loopback_host
 from ankle_core.config import Settings
 from ankle_core.errors import PacsError
 
@@ -35,12 +42,14 @@ class PacsConnection:
     """Where and how to reach a DICOMweb server.
 
     Attributes:
-        url: DICOMweb root, e.g. ``http://pacs:8042/dicom-web`` (no credentials in it).
+        url: DICOMweb root, e.g. ``https://pacs.hospital.org/dicom-web`` (no credentials in
+            it); ``http://`` only for a loopback address such as ``http://127.0.0.1:8042``.
         user: HTTP basic user name, or None.
         password: HTTP basic password, or None; hidden from ``repr``.
         token: bearer token, or None; hidden from ``repr``. Used instead of basic auth
             when set.
         timeout_s: timeout of each request (connect and read), in seconds.
+        ca_bundle: PEM file of the CA(s) trusted for ``https``, or None (system trust store).
     """
 
     url: str
@@ -48,6 +57,7 @@ class PacsConnection:
     password: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
     timeout_s: float = 20.0
+    ca_bundle: Path | None = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -55,6 +65,13 @@ class PacsConnection:
             raise PacsError(
                 "The PACS address must be an http:// or https:// URL of its DICOMweb root."
             )
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+            raise PacsError(
+                f"The PACS at {display_url(self.url)} must be reached over https:// "
+                "(plain http:// is allowed only on this machine, e.g. 127.0.0.1)."
+            )
+        if self.ca_bundle is not None and not Path(self.ca_bundle).is_file():
+            raise PacsError("The PACS CA bundle (ANKLE_PACS_CA_BUNDLE) is not a readable file.")
         if parts.username or parts.password:
             raise PacsError("Put the PACS user name and password in Settings, not in the address.")
         if not self.timeout_s > 0:
@@ -70,6 +87,9 @@ class PacsConnection:
         user: str | None = None,
     ) -> PacsConnection:
         """Build a connection from settings, optionally overriding the URL and user.
+
+        Only operator tools (the command line, run by whoever holds the server's
+        environment) override the URL; the dashboard never does.
 
         Args:
             settings: the application settings (``pacs_url``, ``pacs_user``,
@@ -92,6 +112,7 @@ class PacsConnection:
             password=settings.pacs_password,
             token=settings.pacs_token,
             timeout_s=settings.pacs_timeout_s,
+            ca_bundle=settings.pacs_ca_bundle,
         )
 
 
@@ -115,11 +136,13 @@ def build_session(connection: PacsConnection) -> requests.Session:
 
     Returns:
         A session; environment proxies and ``.netrc`` are ignored (``trust_env`` off), so
-        only the configured credentials are ever sent.
+        only the configured credentials are ever sent; certificates are verified against
+        the connection's CA bundle when it has one (else the system's trust store).
     """
     install_log_redaction()
     session = requests.Session()
     session.trust_env = False
+    session.verify = str(connection.ca_bundle) if connection.ca_bundle is not None else True
     if connection.token:
         session.headers["Authorization"] = f"Bearer {connection.token}"
     elif connection.user is not None:

@@ -94,9 +94,9 @@ def test_server_that_does_not_answer_times_out(silent_server: int) -> None:
 
 
 def test_default_timeout_is_20_seconds() -> None:
-    connection = PacsConnection.from_settings(Settings(pacs_url="http://pacs.local/dicom-web"))
+    connection = PacsConnection.from_settings(Settings(pacs_url="https://pacs.local/dicom-web"))
     assert connection.timeout_s == 20.0
-    env = {"ANKLE_PACS_URL": "http://p/dicom-web", "ANKLE_PACS_TIMEOUT_S": "7"}
+    env = {"ANKLE_PACS_URL": "https://p/dicom-web", "ANKLE_PACS_TIMEOUT_S": "7"}
     assert PacsConnection.from_settings(Settings.from_env(env)).timeout_s == 7.0
 
 
@@ -120,16 +120,16 @@ def test_credentials_never_logged_or_shown(
 
 
 def test_bearer_token_replaces_basic_auth() -> None:
-    session = build_session(PacsConnection("http://pacs.local/dicom-web", "u", "p", token="tok"))
+    session = build_session(PacsConnection("https://pacs.local/dicom-web", "u", "p", token="tok"))
     assert session.headers["Authorization"] == "Bearer tok"
     assert session.auth is None
-    basic = build_session(PacsConnection("http://pacs.local/dicom-web", "u", "p"))
+    basic = build_session(PacsConnection("https://pacs.local/dicom-web", "u", "p"))
     assert basic.auth == ("u", "p") and "Authorization" not in basic.headers
 
 
 def test_credentials_in_the_url_are_refused() -> None:
     with pytest.raises(PacsError, match="not in the address"):
-        PacsConnection("http://u:secret@pacs.local/dicom-web")
+        PacsConnection("https://u:secret@pacs.local/dicom-web")
 
 
 def test_instance_sent_malformed_is_skipped_with_a_note(
