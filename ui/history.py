@@ -1,4 +1,8 @@
-"""The session's random id and the sidebar list of the cases it analysed."""
+"""The session's random id and the sidebar list of the cases its user analysed.
+
+Signed in, the history belongs to the user (keyed by their owner id, so it survives reloads
+and new sessions); in local mode it belongs to the browser session.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ankle_core.store import CaseRecord, CaseStore
+from ui import auth, resources
 
 __all__ = ["record_case", "render_history", "session_id"]
 
@@ -22,6 +27,12 @@ def session_id() -> str:
         st.session_state[_KEY] = secrets.token_urlsafe(18)
     value: str = st.session_state[_KEY]
     return value
+
+
+def owner_id() -> str | None:
+    """The signed-in user's owner id, or None in local mode (the session's history)."""
+    user = auth.current_user(resources.settings())
+    return user.owner_id if user is not None and user.signed_in else None
 
 
 def record_case(
@@ -49,6 +60,7 @@ def record_case(
         model_name=model_name,
         model_version=model_version,
         source_format=source_format,
+        owner_id=owner_id(),
     )
     done.add(key)
 
@@ -64,13 +76,15 @@ def _summary(case: CaseRecord) -> str:
 
 
 def render_history(slot: DeltaGenerator, store: CaseStore) -> None:
-    """List this session's cases, newest first, in ``slot`` (a sidebar container)."""
-    cases = store.list_cases(session_id())
+    """List the user's (or this session's) cases, newest first, in ``slot`` (sidebar)."""
+    owner = owner_id()
+    cases = store.list_cases(session_id(), owner_id=owner)
+    where = "your history" if owner else "this session"
     slot.subheader("Case history")
     if not cases:
-        slot.caption("No case analysed in this session yet.")
+        slot.caption(f"No case analysed in {where} yet.")
         return
-    slot.caption(f"{len(cases)} case(s) in this session; only you can see them.")
+    slot.caption(f"{len(cases)} case(s) in {where}; only you can see them.")
     for case in cases[:20]:
         icon = ":material/radiology:" if case.kind == "radiograph" else ":material/view_in_ar:"
         when = case.created_at.strftime("%H:%M:%S")

@@ -3,15 +3,19 @@
 Two self-contained functions, each rendering its own widgets:
 
 - :func:`choose_pacs_input` connects with the address and credentials from Settings
-  (``ANKLE_PACS_URL``, ``ANKLE_PACS_USER``, ``ANKLE_PACS_PASSWORD`` or ``ANKLE_PACS_TOKEN``;
-  the password is never typed, shown or stored), searches studies (patient ID, accession
+  (``ANKLE_PACS_URL``, ``ANKLE_PACS_USER``, ``ANKLE_PACS_PASSWORD`` or ``ANKLE_PACS_TOKEN``,
+  ``ANKLE_PACS_CA_BUNDLE``; no widget edits where credentials go, and the password is never
+  typed, shown or stored), searches studies (patient ID, accession
   number, date range; modality preset by the page), lets the user pick a study, a series
   and, for radiographs, an image, and returns an :class:`~ui.inputs.InputFile` like the
   upload picker does (``source="pacs"``). Its ``sha256`` is the hash of the UIDs, so the
   case history records the study's UIDs hashed and never the patient's identity.
 - :func:`send_results_panel` shows a "Send results to PACS" button under the analysis; it
   builds the DICOM results (SR and overlay Secondary Capture for a radiograph; SR and
-  Segmentation for CT) and stores them in the source study, then lists what was sent.
+  Segmentation for CT) and stores them in the source study, then lists what was sent. Any
+  failure of the export or the send is shown as a message that says what to do and quotes
+  no header value.
+- :func:`render_pacs_settings`: the admin page's read-only view and connection test.
 
 The original data sets (identity included) stay in this browser session's memory only,
 keyed by the input's sha256; they are never displayed, logged or written to disk.
@@ -20,6 +24,7 @@ keyed by the input's sha256; they are never displayed, logged or written to disk
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,12 +47,21 @@ from ankle_core.pacs import (
     series_zip,
     uids_sha256,
 )
+from ankle_core.pacs.connection import display_url
 from ui.inputs import InputFile, choose_input
 
 if TYPE_CHECKING:
     from ui.analysis import CtAnalysis, RadiographAnalysis
 
-__all__ = ["PacsSource", "choose_case_source", "choose_pacs_input", "send_results_panel"]
+__all__ = [
+    "PacsSource",
+    "choose_case_source",
+    "choose_pacs_input",
+    "render_pacs_settings",
+    "send_results_panel",
+]
+
+logger = logging.getLogger(__name__)
 
 _MODALITIES = {"radiograph": ("CR", "DX"), "ct": ("CT",)}
 _STATE = "ankle_pacs_sources"
@@ -69,22 +83,21 @@ class PacsSource:
 
 
 def _client(settings: Settings, key: str) -> PacsClient | None:
-    with st.expander("PACS connection", expanded=not settings.pacs_url):
-        url = st.text_input("DICOMweb address", value=settings.pacs_url or "", key=f"{key}_url")
-        user = st.text_input("User", value=settings.pacs_user or "", key=f"{key}_user")
-        has_secret = bool(settings.pacs_password or settings.pacs_token)
-        st.caption(
-            "Password or token: "
-            + ("set in Settings." if has_secret else "not set (ANKLE_PACS_PASSWORD or _TOKEN).")
+    """The configured PACS's client; the address and credentials are the server's, not editable."""
+    if not settings.pacs_url:
+        st.info(
+            "No PACS is configured. The server's administrator sets ANKLE_PACS_URL (and its "
+            "credentials) in the server's environment; see docs/pacs.md.",
+            icon=":material/info:",
         )
-    if not url:
-        st.info("Set the PACS address (Settings or ANKLE_PACS_URL) to search it.")
         return None
     try:
-        return PacsClient(PacsConnection.from_settings(settings, url=url, user=user or None))
+        client = PacsClient(PacsConnection.from_settings(settings))
     except AnkleError as exc:
         st.error(str(exc), icon=":material/error:")
         return None
+    st.caption(f":material/dns: PACS {display_url(client.connection.url)} (set by the server)")
+    return client
 
 
 def _search(client: PacsClient, kind: str, key: str) -> list[StudySummary]:
@@ -292,27 +305,83 @@ def send_results_panel(
         )
     )
     if st.button("Send results to PACS", key=f"{key}_send"):
-        try:
-            objects = _objects(kind, analysis, origin)
-            client = PacsClient(
-                PacsConnection.from_settings(
-                    settings,
-                    url=st.session_state.get(f"{key}_url") or None,
-                    user=st.session_state.get(f"{key}_user") or None,
-                )
-            )
-            with st.spinner("Sending to the PACS…"):
-                uids = client.store(objects, study_uid=origin.study_uid)
-            st.session_state[sent_key] = [
-                (str(ds.Modality), str(ds.SeriesDescription), uid)
-                for ds, uid in zip(objects, uids, strict=True)
-            ]
-        except AnkleError as exc:
-            st.error(str(exc), icon=":material/error:")
+        _send(kind, analysis, origin, settings, sent_key)
     rows = st.session_state.get(sent_key)
     if rows:
         st.success(f"Sent {len(rows)} object(s) to the PACS.", icon=":material/cloud_done:")
         st.dataframe(_sent_frame(rows), hide_index=True)
+
+
+def _send(
+    kind: str, analysis: Any, origin: PacsSource, settings: Settings, sent_key: str
+) -> None:
+    """Build and store the result objects; every failure becomes a message (no header value)."""
+    try:
+        objects = _objects(kind, analysis, origin)
+    except AnkleError as exc:  # ExportError and friends: their messages quote no header value
+        st.error(
+            f"The results could not be written as DICOM: {exc} Nothing was sent; the analysis "
+            "on screen is unaffected.",
+            icon=":material/error:",
+        )
+        return
+    except Exception as exc:  # a third-party writer's own error may quote header values
+        logger.warning("DICOM export failed (%s)", type(exc).__name__)
+        st.error(
+            "The results could not be written as DICOM for this study (its headers hold a "
+            f"value the DICOM writer rejects: {type(exc).__name__}). Nothing was sent; the "
+            "analysis on screen is unaffected. Report this to your administrator.",
+            icon=":material/error:",
+        )
+        return
+    try:
+        client = PacsClient(PacsConnection.from_settings(settings))
+        with st.spinner("Sending to the PACS…"):
+            uids = client.store(objects, study_uid=origin.study_uid)
+    except AnkleError as exc:
+        st.error(f"{exc} Nothing more was sent; try again later.", icon=":material/error:")
+        return
+    except Exception as exc:
+        logger.warning("sending to the PACS failed (%s)", type(exc).__name__)
+        st.error(
+            f"Sending to the PACS failed ({type(exc).__name__}). Try again; if it keeps "
+            "failing, ask your administrator to check the PACS.",
+            icon=":material/error:",
+        )
+        return
+    st.session_state[sent_key] = [
+        (str(ds.Modality), str(ds.SeriesDescription), uid)
+        for ds, uid in zip(objects, uids, strict=True)
+    ]
+
+
+def render_pacs_settings(settings: Settings) -> None:
+    """The admin's read-only view of the configured PACS, and a connection test."""
+    if not settings.pacs_url:
+        st.info("No PACS is configured (ANKLE_PACS_URL).", icon=":material/info:")
+        return
+    auth = "token" if settings.pacs_token else "user and password" if settings.pacs_user else "none"
+    st.dataframe(
+        pd.DataFrame(
+            [
+                ("Address", display_url(settings.pacs_url)),
+                ("Authentication", auth),
+                ("User", settings.pacs_user or "-"),
+                ("CA bundle", str(settings.pacs_ca_bundle or "system trust store")),
+                ("Timeout", f"{settings.pacs_timeout_s:g} s"),
+            ],
+            columns=["Setting", "Value"],
+        ),
+        hide_index=True,
+    )
+    if st.button("Test the connection", key="pacs_admin_test"):
+        try:
+            client = PacsClient(PacsConnection.from_settings(settings))
+            client.search_studies(limit=1)
+        except AnkleError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            st.success("The PACS answered a study search.", icon=":material/check_circle:")
 
 
 def _objects(kind: str, analysis: Any, origin: PacsSource) -> list[Dataset]:

@@ -1,8 +1,10 @@
-"""The case history: what each browser session analysed, with no patient identifiers.
+"""The case history: what each user (or browser session) analysed, with no patient identifiers.
 
 :class:`CaseStore` wraps a SQLAlchemy engine made from any URL (SQLite by default,
-PostgreSQL with ``postgresql+psycopg://``). Every read is scoped to one session id, so one
-user never sees another's cases. The store is thread-safe: it holds only the engine and
+PostgreSQL with ``postgresql+psycopg://``). Every read is scoped: to the signed-in user's
+owner id (a digest of their OpenID Connect issuer and subject, so their history survives
+reloads and new sessions) or, in local mode, to one browser session's random id. One user
+never sees another's cases. The store is thread-safe: it holds only the engine and
 opens a short-lived ORM session per call.
 """
 
@@ -18,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import ColumnElement, Engine, and_, create_engine, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -35,6 +37,7 @@ logger = logging.getLogger(__name__)
 CASE_KINDS = ("radiograph", "ct")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_OWNER_ID = re.compile(r"^[0-9a-f]{64}$")
 # Metadata keys that could identify a person; dropped whatever a reader passed on.
 _IDENTIFYING = re.compile(
     r"patient|accession|institution|physician|operator|birth|address|telephone|phone|"
@@ -82,6 +85,7 @@ class CaseRecord:
         results: the stored result (read-only mapping).
         model_name: model name(s).
         model_version: model version(s).
+        owner_id: the signed-in user's owner id, or None (local mode).
     """
 
     id: str
@@ -94,6 +98,7 @@ class CaseRecord:
     results: Mapping[str, Any]
     model_name: str
     model_version: str
+    owner_id: str | None = None
 
     @classmethod
     def from_row(cls, row: CaseRow) -> CaseRecord:
@@ -111,7 +116,15 @@ class CaseRecord:
             results=MappingProxyType(dict(row.results_json)),
             model_name=row.model_name,
             model_version=row.model_version,
+            owner_id=row.owner_id,
         )
+
+
+def _scope(session_id: str, owner_id: str | None) -> ColumnElement[bool]:
+    """Rows of the signed-in user, or of the local session (never a signed-in user's)."""
+    if owner_id is not None:
+        return CaseRow.owner_id == owner_id
+    return and_(CaseRow.session_id == session_id, CaseRow.owner_id.is_(None))
 
 
 def _make_engine(url: str) -> Engine:
@@ -184,6 +197,7 @@ class CaseStore:
         model_name: str,
         model_version: str,
         source_format: str | None = None,
+        owner_id: str | None = None,
     ) -> CaseRecord:
         """Store one analysed case.
 
@@ -196,15 +210,19 @@ class CaseStore:
             model_name: model name(s), e.g. ``"lmaf-fragment-detector+lmaf-classifier"``.
             model_version: matching version(s).
             source_format: ``"dicom"``, ``"png"``, ``"nifti"``, ``"demo"``...
+            owner_id: the signed-in user's owner id (64 hex characters,
+                ``ankle_core.access.User.owner_id``); None in local mode.
 
         Returns:
             The stored record.
 
         Raises:
-            InvalidInputError: a malformed session id, kind or hash.
+            InvalidInputError: a malformed session id, owner id, kind or hash.
         """
         if not _SESSION_ID.match(session_id):
             raise InvalidInputError("The session id is malformed.")
+        if owner_id is not None and not _OWNER_ID.match(owner_id):
+            raise InvalidInputError("The owner id is malformed.")
         if kind not in CASE_KINDS:
             raise InvalidInputError(f"A case is one of {CASE_KINDS}, not {kind!r}.")
         if not _SHA256.match(input_sha256):
@@ -223,6 +241,7 @@ class CaseStore:
             results_json=stored_results,
             model_name=model_name[:200],
             model_version=model_version[:100],
+            owner_id=owner_id,
         )
         with self._sessions.begin() as session:
             session.add(row)
@@ -231,36 +250,43 @@ class CaseStore:
         logger.info("stored %s case %s", kind, record.id)
         return record
 
-    def list_cases(self, session_id: str, *, limit: int = 200) -> list[CaseRecord]:
-        """The session's cases, newest first.
+    def list_cases(
+        self, session_id: str, *, owner_id: str | None = None, limit: int = 200
+    ) -> list[CaseRecord]:
+        """The user's (or, in local mode, the session's) cases, newest first.
 
         Args:
-            session_id: the browser session's id.
+            session_id: the browser session's id (used when ``owner_id`` is None).
+            owner_id: the signed-in user's owner id: every case they stored, in any session.
             limit: most cases returned.
 
         Returns:
-            Records of that session only.
+            Records of that user only (with ``owner_id``), else of that session only (and
+            never a signed-in user's case).
         """
         query = (
             select(CaseRow)
-            .where(CaseRow.session_id == session_id)
+            .where(_scope(session_id, owner_id))
             .order_by(CaseRow.created_at.desc(), CaseRow.id)
             .limit(limit)
         )
         with Session(self._engine) as session:
             return [CaseRecord.from_row(row) for row in session.scalars(query)]
 
-    def get_case(self, session_id: str, case_id: str) -> CaseRecord | None:
-        """One case of this session, or None (also when it belongs to another session).
+    def get_case(
+        self, session_id: str, case_id: str, *, owner_id: str | None = None
+    ) -> CaseRecord | None:
+        """One case of this user (or session), or None (also when it is someone else's).
 
         Args:
-            session_id: the browser session's id.
+            session_id: the browser session's id (used when ``owner_id`` is None).
             case_id: the case's id.
+            owner_id: the signed-in user's owner id.
 
         Returns:
             The record, or None.
         """
-        query = select(CaseRow).where(CaseRow.id == case_id, CaseRow.session_id == session_id)
+        query = select(CaseRow).where(CaseRow.id == case_id, _scope(session_id, owner_id))
         with Session(self._engine) as session:
             row = session.scalars(query).first()
             return None if row is None else CaseRecord.from_row(row)

@@ -9,7 +9,9 @@ from the Alembic revision ``0003_reader_studies``. Rules it enforces:
   same (reader, case, condition) again returns the stored rating (idempotent, so a reload or
   a double click never duplicates or changes a rating; a unique constraint backs this).
 
-Readers are study staff known by a name they choose; no table holds patient identifiers.
+A reader is identified by their sign-in (``subject``: a digest of their OpenID Connect issuer
+and subject) or by a per-reader invite token of which only the sha256 is stored; the name is a
+label and never identifies anyone. No table holds patient identifiers.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy import (
     Engine,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -56,6 +59,7 @@ logger = logging.getLogger(__name__)
 
 _CODE = re.compile(r"^[A-Z0-9]{4,16}$")
 _MAX_NAME = 100
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 class StudyRow(Base):
@@ -90,16 +94,26 @@ class StudyCaseRow(Base):
 
 
 class StudyReaderRow(Base):
-    """A reader of a study, with the seed of their case order."""
+    """A reader of a study, with the seed of their case order.
+
+    A reader is identified by ``subject`` (digest of their sign-in) or by ``token_hash``
+    (sha256 of their invite token); ``name`` is only a label.
+    """
 
     __tablename__ = "study_readers"
-    __table_args__ = (UniqueConstraint("study_code", "name", name="uq_study_reader"),)
+    __table_args__ = (
+        UniqueConstraint("study_code", "name", name="uq_study_reader"),
+        Index("ix_study_readers_subject", "study_code", "subject", unique=True),
+        Index("ix_study_readers_token", "token_hash", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     study_code: Mapped[str] = mapped_column(ForeignKey("studies.code"), index=True)
     name: Mapped[str] = mapped_column(String(_MAX_NAME))
     seed: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    subject: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class StudyRatingRow(Base):
@@ -325,53 +339,85 @@ class StudyStore:
             raise InvalidInputError("This study has no such case.")
         return bytes(data)
 
-    def join(self, code: str, name: str, seed: int) -> ReaderRecord:
-        """Join a study as a reader, or get back the reader of that name (resume).
+    def add_reader(
+        self,
+        code: str,
+        *,
+        name: str,
+        seed: int,
+        subject: str | None = None,
+        token_hash: str | None = None,
+    ) -> ReaderRecord:
+        """Add a reader identified by a sign-in digest or an invite token's hash.
 
         Args:
             code: the study code.
-            name: the reader's name (1–100 characters, trimmed).
-            seed: the seed of this reader's order, recorded on first join only.
+            name: a label for the owner's tables (1–100 characters; unique in the study);
+                it never identifies the reader.
+            seed: the seed of this reader's order.
+            subject: owner id of a signed-in reader (64 hex characters), or None.
+            token_hash: sha256 hex digest of an invite token (never the token), or None.
 
         Returns:
-            The reader (the seed of the first join is kept).
+            The new reader.
 
         Raises:
-            InvalidInputError: an unknown study or an empty name.
+            InvalidInputError: an unknown study, an empty or taken label, neither or both
+                identities, or an identity already used.
         """
         name = " ".join(name.split())[:_MAX_NAME]
         if not name:
-            raise InvalidInputError("Type your reader name.")
+            raise InvalidInputError("Give the reader a label.")
+        if (subject is None) == (token_hash is None):
+            raise InvalidInputError("A reader is identified by a sign-in or an invite.")
+        for value in (subject, token_hash):
+            if value is not None and not _DIGEST.match(value):
+                raise InvalidInputError("Store the reader's identity as a sha256 digest.")
+        code = code.strip().upper()
         if self.get_study(code) is None:
             raise InvalidInputError("No study has this code.")
-        code = code.strip().upper()
-        existing = self._find_reader(code, name)
-        if existing is not None:
-            return existing
         row = StudyReaderRow(
             id=uuid.uuid4().hex,
             study_code=code,
             name=name,
             seed=int(seed),
             created_at=datetime.now(UTC),
+            subject=subject,
+            token_hash=token_hash,
         )
         try:
             with self._sessions.begin() as session:
                 session.add(row)
-        except IntegrityError:  # joined at the same moment from another tab
-            pass
-        found = self._find_reader(code, name)
+        except IntegrityError as exc:
+            raise InvalidInputError(
+                "This study already has a reader with that label or identity."
+            ) from exc
+        logger.info("reader added to study %s", code)
+        found = self.get_reader(row.id)
         assert found is not None
-        logger.info("reader joined study %s", code)
         return found
 
-    def _find_reader(self, code: str, name: str) -> ReaderRecord | None:
+    def reader_by_subject(self, code: str, subject: str) -> ReaderRecord | None:
+        """The study's reader who signed in with this owner id, or None."""
         query = select(StudyReaderRow).where(
-            StudyReaderRow.study_code == code, StudyReaderRow.name == name
+            StudyReaderRow.study_code == code.strip().upper(), StudyReaderRow.subject == subject
         )
         with Session(self._engine) as session:
             row = session.scalars(query).first()
             return None if row is None else _reader(row)
+
+    def reader_by_token_hash(self, token_hash: str) -> ReaderRecord | None:
+        """The reader whose invite token hashes to ``token_hash``, or None."""
+        query = select(StudyReaderRow).where(StudyReaderRow.token_hash == token_hash)
+        with Session(self._engine) as session:
+            row = session.scalars(query).first()
+            return None if row is None else _reader(row)
+
+    def reader_names(self, code: str) -> set[str]:
+        """The labels already used in a study."""
+        query = select(StudyReaderRow.name).where(StudyReaderRow.study_code == code)
+        with Session(self._engine) as session:
+            return set(session.scalars(query))
 
     def get_reader(self, reader_id: str) -> ReaderRecord | None:
         """The reader with this id, or None."""

@@ -39,10 +39,15 @@ class CaseRow(Base):
         results_json: the pipeline's result, JSON-ready (large arrays left out).
         model_name: name(s) of the model(s) that produced the result.
         model_version: their version(s), in the same order.
+        owner_id: sha256 of the signed-in user's OpenID Connect issuer and subject, or None
+            (local mode, and rows older than revision 0004); the history lists by it.
     """
 
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_session_created", "session_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_cases_session_created", "session_id", "created_at"),
+        Index("ix_cases_owner_created", "owner_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     session_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -54,3 +59,4 @@ class CaseRow(Base):
     results_json: Mapped[dict[str, Any]] = mapped_column(JSON)
     model_name: Mapped[str] = mapped_column(String(200))
     model_version: Mapped[str] = mapped_column(String(100))
+    owner_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

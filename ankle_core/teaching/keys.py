@@ -15,7 +15,7 @@ from ankle_core.errors import InvalidInputError
 
 __all__ = ["MIN_KEY_LENGTH", "hash_key", "new_study_code", "verify_key"]
 
-MIN_KEY_LENGTH = 6
+MIN_KEY_LENGTH = 12
 _N, _R, _P = 2**14, 8, 1
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 

@@ -8,12 +8,14 @@ the first unrated step, and nothing is read twice).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from ankle_core.access import AttemptLimiter
 from ankle_core.errors import InvalidInputError
 from ankle_core.store.studies import (
     RatingRecord,
@@ -33,10 +35,13 @@ from ankle_core.teaching.design import (
 from ankle_core.teaching.keys import hash_key, new_study_code, verify_key
 
 __all__ = [
+    "Invite",
     "ReaderProgress",
     "StudyKeyError",
     "create_study",
-    "join_study",
+    "invite_reader",
+    "join_signed_in",
+    "join_with_invite",
     "open_owner_study",
     "reader_progress",
     "submit_rating",
@@ -68,7 +73,7 @@ def create_study(
         cases: the case list (at least 2 LMAF and 2 non-LMAF for the ROC analyses).
         design: ``"same-sitting"`` or ``"washout"``.
         scale: ``"5-point"`` or ``"0-100"``.
-        key: the owner's study key (at least 6 characters).
+        key: the owner's study key (at least 12 characters).
         washout_days: days between sessions (washout design only).
         code: a chosen study code (default: a random one).
 
@@ -102,20 +107,33 @@ def create_study(
     return study
 
 
-def open_owner_study(store: StudyStore, code: str, key: str) -> StudyRecord:
+def open_owner_study(
+    store: StudyStore,
+    code: str,
+    key: str,
+    *,
+    limiter: AttemptLimiter | None = None,
+    who: str = "",
+) -> StudyRecord:
     """The study, for its owner only.
 
     Args:
         store: the study store.
         code: the study code.
         key: the study key.
+        limiter: counts every attempt per user and in total (the dashboard shares one per
+            process); None for no limit (scripts).
+        who: the attempting user (owner id or session id), for the per-user limit.
 
     Returns:
         The study.
 
     Raises:
         StudyKeyError: an unknown code or a wrong key (the same message for both).
+        RateLimitedError: too many attempts in the last minute (checked first).
     """
+    if limiter is not None:
+        limiter.attempt(who)
     study = store.get_study(code)
     if study is None or not verify_key(key, study.key_hash):
         logger.info("refused an owner view")
@@ -154,18 +172,108 @@ class ReaderProgress:
         return len(self.ratings) >= len(self.plan)
 
 
-def join_study(store: StudyStore, code: str, name: str) -> ReaderRecord:
-    """Join (or resume) a study as a reader; a new reader gets a fresh random seed.
+@dataclass(frozen=True)
+class Invite:
+    """A per-reader invite: the reader it admits and its token (shown once, never stored).
+
+    Attributes:
+        reader: the reader the invite admits.
+        token: the unguessable token (32 random bytes, URL-safe) the link carries.
+    """
+
+    reader: ReaderRecord
+    token: str = field(repr=False)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.strip().encode("utf-8")).hexdigest()
+
+
+def invite_reader(store: StudyStore, study: StudyRecord, label: str = "") -> Invite:
+    """Issue a per-reader invite (local mode: readers do not sign in).
+
+    Call it only for a study opened with :func:`open_owner_study`. Only the token's sha256
+    is stored: a lost link cannot be shown again, only replaced by a new invite.
+
+    Args:
+        store: the study store.
+        study: the owner's study.
+        label: the reader's label in the owner's tables (default ``Reader N``).
+
+    Returns:
+        The invite; its token goes in the reader's link (``?invite=TOKEN``).
+
+    Raises:
+        InvalidInputError: a label already used in the study.
+    """
+    taken = store.reader_names(study.code)
+    if not label.strip():
+        n = len(taken) + 1
+        while f"Reader {n}" in taken:
+            n += 1
+        label = f"Reader {n}"
+    token = secrets.token_urlsafe(32)
+    reader = store.add_reader(
+        study.code, name=label, seed=secrets.randbits(31), token_hash=_token_hash(token)
+    )
+    return Invite(reader, token)
+
+
+def join_with_invite(store: StudyStore, token: str) -> ReaderRecord:
+    """The reader an invite token admits (join or resume).
+
+    Args:
+        store: the study store.
+        token: the token of the reader's invite link.
+
+    Returns:
+        The reader.
+
+    Raises:
+        InvalidInputError: a token no invite matches.
+    """
+    reader = store.reader_by_token_hash(_token_hash(token)) if token.strip() else None
+    if reader is None:
+        logger.info("refused an unknown invite token")
+        raise InvalidInputError(
+            "This invite link is not valid. Ask the study owner for your own invite link."
+        )
+    return reader
+
+
+def join_signed_in(store: StudyStore, code: str, owner_id: str, display_name: str) -> ReaderRecord:
+    """Join (or resume) a study as the signed-in user; their sign-in is their identity.
 
     Args:
         store: the study store.
         code: the study code.
-        name: the reader's name.
+        owner_id: the user's owner id (``ankle_core.access.User.owner_id``).
+        display_name: their name from the identity provider (the label in the owner's tables).
 
     Returns:
-        The reader.
+        The reader (the same one in every session of this user).
+
+    Raises:
+        InvalidInputError: an unknown study code.
     """
-    return store.join(code.strip().upper(), name, seed=secrets.randbits(31))
+    code = code.strip().upper()
+    if store.get_study(code) is None:
+        raise InvalidInputError("No study has this code.")
+    existing = store.reader_by_subject(code, owner_id)
+    if existing is not None:
+        return existing
+    taken = store.reader_names(code)
+    label = " ".join(display_name.split())[:90] or "Reader"
+    base, n = label, 2
+    while label in taken:
+        label, n = f"{base} ({n})", n + 1
+    try:
+        return store.add_reader(code, name=label, seed=secrets.randbits(31), subject=owner_id)
+    except InvalidInputError:  # joined at the same moment from another tab
+        found = store.reader_by_subject(code, owner_id)
+        if found is None:
+            raise
+        return found
 
 
 def reader_progress(store: StudyStore, reader_id: str, *, now: datetime) -> ReaderProgress:

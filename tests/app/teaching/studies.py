@@ -11,7 +11,7 @@ from ankle_core.teaching import (
     bundled_cases,
     bundled_study_cases,
     create_study,
-    join_study,
+    invite_reader,
     reader_progress,
     submit_rating,
 )
@@ -40,9 +40,9 @@ def four_case_study(store: StudyStore, design: str = "same-sitting") -> StudyRec
 
 def read_everything(store: StudyStore, code: str, name: str, skill: float) -> None:
     """A simulated reader who rates every step; ``skill`` in [0, 1] separates the classes."""
-    reader = join_study(store, code, name)
     study = store.get_study(code)
     assert study is not None
+    reader = invite_reader(store, study, name).reader
     while (progress := reader_progress(store, reader.id, now=datetime.now(UTC))).step is not None:
         step = progress.step
         lmaf = study.truth[step.case_id] == 1

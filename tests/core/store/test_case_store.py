@@ -136,3 +136,21 @@ def test_scrub_metadata_keeps_reader_facts() -> None:
         "window": "VOI LUT",
         "spacing_mm": [0.1, 0.1],
     }
+
+
+def test_signed_in_history_belongs_to_the_user_across_sessions(database_url: str) -> None:
+    store = CaseStore.from_url(database_url)
+    ann, bob = "a" * 64, "b" * 64
+    mine = _add(store, "session-ann1", owner_id=ann)
+    _add(store, "session-bob1", owner_id=bob)
+    local = _add(store, "session-loc1")
+    # Ann in a new browser session (a reload, another day): still her case, only hers.
+    assert [c.id for c in store.list_cases("session-ann2", owner_id=ann)] == [mine]
+    assert store.get_case("session-ann2", mine, owner_id=ann) is not None
+    assert store.get_case("session-bob1", mine, owner_id=bob) is None
+    # A session id never reaches a signed-in user's case, and local mode sees only its own.
+    assert [c.id for c in store.list_cases("session-ann1")] == []
+    assert [c.id for c in store.list_cases("session-loc1")] == [local]
+    with pytest.raises(InvalidInputError, match="owner id"):
+        _add(store, "session-ann1", owner_id="ann@hospital.org")
+    store.dispose()

@@ -21,7 +21,8 @@ from ankle_core.teaching import (
     check_uploaded_cases,
     create_study,
     hash_key,
-    join_study,
+    invite_reader,
+    join_with_invite,
     long_table,
     open_owner_study,
     parse_labels,
@@ -91,8 +92,10 @@ def test_ratings_are_idempotent_and_private_and_resume_where_stopped(
     study = create_study(
         study_store, name="t", cases=four_cases, design="same-sitting", scale="5-point", key=KEY
     )
-    ann = join_study(study_store, study.code.lower(), "  Dr   Ann ")
-    assert join_study(study_store, study.code, "Dr Ann") == ann  # resume: same reader, seed
+    invite = invite_reader(study_store, study, "  Dr   Ann ")
+    ann = join_with_invite(study_store, invite.token)
+    assert ann.name == "Dr Ann"
+    assert join_with_invite(study_store, invite.token) == ann  # resume: same reader, seed
     progress = reader_progress(study_store, ann.id, now=NOW)
     step = progress.step
     assert step is not None and step.condition == "unaided"
@@ -100,7 +103,7 @@ def test_ratings_are_idempotent_and_private_and_resume_where_stopped(
     again, created_again = submit_rating(study_store, progress, step, 1, 9.0)  # a reload
     assert created and not created_again and again == first and again.score == 4.0
     assert reader_progress(study_store, ann.id, now=NOW).step == progress.plan[1]
-    bob = join_study(study_store, study.code, "Dr Bob")
+    bob = join_with_invite(study_store, invite_reader(study_store, study, "Dr Bob").token)
     assert bob.id != ann.id
     assert study_store.reader_ratings(bob.id) == []  # Bob sees nothing of Ann's
     assert len(study_store.study_ratings(study.code)) == 1
@@ -120,7 +123,7 @@ def test_washout_gates_the_aided_session(
         scale="0-100",
         key=KEY,
     )
-    reader = join_study(study_store, study.code, "R1")
+    reader = invite_reader(study_store, study, "R1").reader
     for _ in range(4):
         p = reader_progress(study_store, reader.id, now=datetime.now(UTC))
         assert p.step is not None
@@ -139,7 +142,7 @@ def test_exported_long_table_gives_the_mrmc_numbers(
     )
     rng = np.random.default_rng(0)
     for name, noise in (("A", 1.0), ("B", 1.5), ("C", 0.7)):
-        reader = join_study(study_store, study.code, name)
+        reader = invite_reader(study_store, study, name).reader
 
         def rate(step, noise=noise):  # type: ignore[no-untyped-def]
             base = 4 if study.truth[step.case_id] else 2
@@ -175,3 +178,71 @@ def test_uploaded_case_list_names_each_bad_file() -> None:
     assert all(reason for _, reason in check.bad)
     with pytest.raises(InvalidInputError):
         parse_labels(b"file,label\na.png,maybe\n")
+
+
+def test_a_typed_name_never_identifies_a_reader_only_an_invite_or_a_sign_in(
+    study_store: StudyStore, four_cases: list[StudyCase]
+) -> None:
+    import ankle_core.teaching as teaching
+
+    assert not hasattr(teaching, "join_study")  # joining by a typed name is gone
+    study = create_study(
+        study_store, name="t", cases=four_cases, design="same-sitting", scale="5-point", key=KEY
+    )
+    invite = invite_reader(study_store, study, "Alice")
+    with study_store._engine.connect() as conn:
+        stored = conn.execute(text("SELECT token_hash FROM study_readers")).scalars().all()
+    assert invite.token not in str(stored) and len(invite.token) >= 40  # only its hash is kept
+    assert invite.token not in repr(invite)
+    for guess in ("Alice", study.code, "", invite.token[:-1]):
+        with pytest.raises(InvalidInputError, match="not valid"):
+            join_with_invite(study_store, guess)
+    with pytest.raises(InvalidInputError, match="label"):
+        invite_reader(study_store, study, "Alice")  # one reader per label
+    assert invite_reader(study_store, study).reader.name == "Reader 2"
+
+
+def test_signed_in_reader_is_the_same_reader_in_every_session(
+    study_store: StudyStore, four_cases: list[StudyCase]
+) -> None:
+    from ankle_core.teaching import join_signed_in
+
+    study = create_study(
+        study_store, name="t", cases=four_cases, design="same-sitting", scale="5-point", key=KEY
+    )
+    ann, bob = "a" * 64, "b" * 64
+    first = join_signed_in(study_store, study.code.lower(), ann, "Dr Smith")
+    assert join_signed_in(study_store, study.code, ann, "Dr Smith") == first
+    other = join_signed_in(study_store, study.code, bob, "Dr Smith")  # same name, other person
+    assert other.id != first.id and other.name == "Dr Smith (2)"
+    with pytest.raises(InvalidInputError, match="No study"):
+        join_signed_in(study_store, "NOSUCH12", ann, "Dr Smith")
+
+
+def test_owner_key_attempts_are_rate_limited_per_user_and_in_total(
+    study_store: StudyStore, four_cases: list[StudyCase]
+) -> None:
+    from ankle_core.access import AttemptLimiter, RateLimitedError
+
+    study = create_study(
+        study_store, name="t", cases=four_cases, design="same-sitting", scale="5-point", key=KEY
+    )
+    now = [0.0]
+    limiter = AttemptLimiter(per_user=3, total=5, window_s=60, clock=lambda: now[0])
+    for _ in range(3):
+        with pytest.raises(StudyKeyError):
+            open_owner_study(study_store, study.code, "wrong-guess-1", limiter=limiter, who="eve")
+    with pytest.raises(RateLimitedError, match="wait"):  # even the right key: no oracle
+        open_owner_study(study_store, study.code, KEY, limiter=limiter, who="eve")
+    assert open_owner_study(study_store, study.code, KEY, limiter=limiter, who="ann")
+    open_owner_study(study_store, study.code, KEY, limiter=limiter, who="bob")
+    with pytest.raises(RateLimitedError):  # 5 attempts in all this minute
+        open_owner_study(study_store, study.code, KEY, limiter=limiter, who="carol")
+    now[0] = 61.0
+    assert open_owner_study(study_store, study.code, KEY, limiter=limiter, who="eve")
+
+
+def test_owner_key_needs_twelve_characters() -> None:
+    with pytest.raises(InvalidInputError, match="12 characters"):
+        hash_key("elevenchars")
+    assert verify_key("twelve-chars", hash_key("twelve-chars"))
