@@ -1,4 +1,4 @@
-"""Reader study: join with the study code and your name, then read each case as planned."""
+"""Reader study: join as yourself (sign-in or your invite link), then read each case as planned."""
 
 from __future__ import annotations
 
@@ -7,39 +7,16 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from ankle_core.errors import InvalidInputError
-from ankle_core.teaching import join_study, reader_progress, submit_rating
-from ui import reader_study, teaching, widgets
+from ankle_core.teaching import reader_progress, submit_rating
+from ui import reader_study, teaching
 from ui.auth import require_role
 
-require_role("reader_study")
+user = require_role("reader_study")
 st.title("Reader study")
 store = reader_study.study_store()
+reader_id = reader_study.join_or_resume(store, user)
 
-if "rs_reader" not in st.session_state and "reader" in st.query_params:  # reload: resume
-    try:
-        reader = join_study(store, st.query_params.get("study", ""), st.query_params["reader"])
-        st.session_state["rs_reader"] = reader.id
-    except InvalidInputError:
-        st.query_params.clear()
-
-if "rs_reader" not in st.session_state:
-    st.caption("Your answers are stored as you give them; you can close the browser and resume.")
-    with st.form("rs_join"):
-        code = st.text_input("Study code", key="rs_code")
-        name = st.text_input("Your reader name", key="rs_name")
-        if st.form_submit_button("Join or resume", type="primary", key="rs_join_btn"):
-            try:
-                reader = join_study(store, code, name)
-            except InvalidInputError as exc:
-                widgets.show_error(exc)
-            else:
-                st.session_state["rs_reader"] = reader.id
-                st.query_params.update({"study": reader.study_code, "reader": reader.name})
-                st.rerun()
-    st.stop()
-
-progress = reader_progress(store, st.session_state["rs_reader"], now=datetime.now(UTC))
+progress = reader_progress(store, reader_id, now=datetime.now(UTC))
 st.caption(f"Study **{progress.study.name}** · reader **{progress.reader.name}**")
 st.progress(
     progress.n_done / len(progress.plan),

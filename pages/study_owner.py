@@ -13,10 +13,11 @@ from ankle_core.teaching import (
     long_table,
     open_owner_study,
 )
-from ui import reader_study, widgets
+from ui import reader_study, resources, widgets
 from ui.auth import require_role
+from ui.history import owner_of
 
-require_role("study_owner")
+user = require_role("study_owner")
 st.title("Study owner")
 store = reader_study.study_store()
 create_tab, results_tab = st.tabs(["Create a study", "Results"])
@@ -63,7 +64,9 @@ with results_tab:
         opened = st.form_submit_button("Open the results", key="own_open_btn")
     if opened:
         try:
-            st.session_state["own_study"] = open_owner_study(store, code, typed).code
+            st.session_state["own_study"] = open_owner_study(
+                store, code, typed, limiter=resources.owner_key_limiter(), who=owner_of(user)
+            ).code
         except InvalidInputError as exc:
             st.session_state.pop("own_study", None)
             widgets.show_error(exc)
@@ -88,3 +91,4 @@ with results_tab:
             key="own_csv",
         )
         reader_study.html_report_button(study, analysis)
+        reader_study.invite_section(store, study, user)

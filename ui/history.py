@@ -13,10 +13,11 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from ankle_core.access import User
 from ankle_core.store import CaseRecord, CaseStore
 from ui import auth, resources
 
-__all__ = ["record_case", "render_history", "session_id"]
+__all__ = ["owner_id", "owner_of", "record_case", "render_history", "session_id"]
 
 _KEY = "ankle_session_id"
 
@@ -33,6 +34,11 @@ def owner_id() -> str | None:
     """The signed-in user's owner id, or None in local mode (the session's history)."""
     user = auth.current_user(resources.settings())
     return user.owner_id if user is not None and user.signed_in else None
+
+
+def owner_of(user: User) -> str:
+    """Who is attempting something, for per-user limits: the owner id, or this session."""
+    return user.owner_id if user.signed_in else session_id()
 
 
 def record_case(

@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from ankle_core.access import User
 from ankle_core.errors import InvalidInputError
 from ankle_core.stats import MrmcResult, ReaderStudyResult
 from ankle_core.store import StudyStore
@@ -23,6 +24,9 @@ from ankle_core.teaching import (
     StudyAnalysis,
     bundled_study_cases,
     check_uploaded_cases,
+    invite_reader,
+    join_signed_in,
+    join_with_invite,
     parse_labels,
     study_report_html,
 )
@@ -32,6 +36,8 @@ __all__ = [
     "auc_figure",
     "case_list_picker",
     "html_report_button",
+    "invite_section",
+    "join_or_resume",
     "mrmc_frame",
     "mrmc_headline",
     "paired_frame",
@@ -47,6 +53,89 @@ def study_store() -> StudyStore:
     """The reader-study store on the app's database."""
     settings = resources.settings()
     return StudyStore(resources.case_store(settings.database_url).engine)
+
+
+def _token_from(text: str) -> str:
+    """The invite token in a pasted link (``...?invite=TOKEN``) or the bare token."""
+    text = text.strip()
+    if "invite=" in text:
+        text = text.split("invite=", 1)[1].split("&", 1)[0]
+    return text
+
+
+def join_or_resume(store: StudyStore, user: User) -> str:
+    """This session's reader id; shows how to join and stops the run until there is one.
+
+    Signed in, the reader is the user (the study code in the URL resumes after a reload).
+    In local mode, the reader is whoever holds a per-reader invite link (``?invite=TOKEN``).
+    A typed name never identifies a reader.
+    """
+    if "rs_reader" in st.session_state and st.session_state.get("rs_user") == user.owner_id:
+        reader_id: str = st.session_state["rs_reader"]
+        return reader_id
+    st.session_state["rs_user"] = user.owner_id
+    params = st.query_params
+    try:
+        if user.signed_in and params.get("study"):
+            reader = join_signed_in(store, params["study"], user.owner_id, user.display_name)
+        elif not user.signed_in and params.get("invite"):
+            reader = join_with_invite(store, params["invite"])
+        else:
+            reader = None
+    except InvalidInputError as exc:
+        st.query_params.clear()
+        widgets.show_error(exc)
+        reader = None
+    if reader is not None:
+        st.session_state["rs_reader"] = reader.id
+        return reader.id
+    st.caption("Your answers are stored as you give them; you can close the browser and resume.")
+    with st.form("rs_join"):
+        if user.signed_in:
+            typed = st.text_input("Study code", key="rs_code")
+            st.caption(f"You read as **{user.display_name}** (your sign-in).")
+        else:
+            typed = st.text_input("Your invite link (from the study owner)", key="rs_invite")
+        if st.form_submit_button("Join or resume", type="primary", key="rs_join_btn"):
+            try:
+                if user.signed_in:
+                    reader = join_signed_in(store, typed, user.owner_id, user.display_name)
+                    st.query_params.update({"study": reader.study_code})
+                else:
+                    token = _token_from(typed)
+                    reader = join_with_invite(store, token)
+                    st.query_params.update({"invite": token})
+            except InvalidInputError as exc:
+                widgets.show_error(exc)
+            else:
+                st.session_state["rs_reader"] = reader.id
+                st.rerun()
+    st.stop()
+
+
+def invite_section(store: StudyStore, study: StudyRecord, user: User) -> None:
+    """The owner's per-reader invite links (local mode); signed-in readers use the code."""
+    st.subheader("Readers")
+    if user.signed_in:
+        st.caption(
+            f"Readers sign in and join with the code **{study.code}**; their sign-in is "
+            "their identity."
+        )
+        return
+    st.caption(
+        "Each reader needs their own invite link: whoever holds a link reads as that reader. "
+        "A link is shown once (the server keeps only a hash of it); issue a new one if lost."
+    )
+    label = st.text_input("Reader label (optional, e.g. R1)", key="own_invite_label")
+    if st.button("Create an invite link", key="own_invite"):
+        try:
+            invite = invite_reader(store, study, label)
+        except InvalidInputError as exc:
+            widgets.show_error(exc)
+        else:
+            base = (st.context.url or "").split("?", 1)[0].rsplit("/", 1)[0]
+            st.success(f"Invite for **{invite.reader.name}** (copy it now):")
+            st.code(f"{base}/reader_study?invite={invite.token}", language=None)
 
 
 def reading_started(reader_id: str, step: Step) -> float:

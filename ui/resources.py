@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from ankle_core.access import AttemptLimiter
 from ankle_core.config import Settings
 from ankle_core.io import suppress_identifying_warnings
 from ankle_core.models.card import ModelCard
@@ -46,6 +47,7 @@ __all__ = [
     "localiser_saliency",
     "model_cards",
     "model_names",
+    "owner_key_limiter",
     "radiograph_analysis",
     "radiograph_pdf",
     "radiograph_pipeline",
@@ -68,6 +70,12 @@ def settings() -> Settings:
 def case_store(database_url: str) -> CaseStore:
     """The case history, schema migrated to the newest revision."""
     return CaseStore.from_url(database_url)
+
+
+@st.cache_resource(show_spinner=False)
+def owner_key_limiter() -> AttemptLimiter:
+    """The process's limit on study-key attempts: 5 per user and 30 in all per minute."""
+    return AttemptLimiter(per_user=5, total=30, window_s=60.0)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
