@@ -37,7 +37,7 @@ with create_tab:
     )
     scale = st.radio("Rating scale", list(SCALES), horizontal=True, key="own_scale")
     key = st.text_input(
-        "Study key (protects the results; at least 6 characters)", type="password", key="own_key"
+        "Study key (protects the results; at least 12 characters)", type="password", key="own_key"
     )
     if cases and st.button(
         f"Create the study ({len(cases)} cases)", type="primary", key="own_create"
@@ -56,6 +56,8 @@ with create_tab:
             widgets.show_error(exc)
         else:
             st.success(f"Study created. Readers join with the code **{study.code}**.")
+            if not user.signed_in:
+                st.caption("Local mode: give each reader an invite link (Results tab).")
 
 with results_tab:
     with st.form("own_open"):

@@ -1,7 +1,8 @@
 """A reader study end to end in Chromium against ``streamlit run app.py``.
 
 One flow, to spare the shared CPU: the owner uploads a case set with one unreadable file
-(named on the page; confirmed), a wrong key is refused, reader A reads the 4-case study
+(named on the page; confirmed), a wrong key is refused, the owner issues one invite link per
+reader, reader A (through her link) reads the 4-case study
 unaided and aided with a reload halfway (resumed; nothing lost or duplicated), reader B in
 another browser context sees none of A's answers and reads too, and the owner's page shows
 the MRMC result that the downloaded CSV gives through ``stats.mrmc_or``.
@@ -73,7 +74,7 @@ def _create_study(page: Page, url: str) -> str:
     expect(page.get_by_text("broken.dcm", exact=False).first).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.get_by_text("1 file(s) cannot be used")).to_be_visible(timeout=TIMEOUT_MS)
     page.get_by_text("Create the study from the 4 readable case(s) only").click()
-    page.get_by_label("Study key (protects the results; at least 6 characters)").fill(KEY)
+    page.get_by_label("Study key (protects the results; at least 12 characters)").fill(KEY)
     page.get_by_role("button", name=re.compile(r"Create the study \(4 cases\)")).click()
     created = page.get_by_text(re.compile("Readers join with the code"))
     expect(created).to_be_visible(timeout=TIMEOUT_MS)
@@ -126,11 +127,18 @@ def _read(page: Page, name: str, start: int, stop: int) -> None:
         _rate(page, i, RATINGS[name][i])
 
 
-def _join(page: Page, url: str, code: str, name: str) -> None:
-    page.goto(f"{url}/reader_study")
-    page.get_by_label("Study code").fill(code)
-    page.get_by_label("Your reader name").fill(name)
-    page.get_by_role("button", name="Join or resume").click()
+def _invite(owner: Page, label: str) -> str:
+    """The owner's invite link for a new reader labelled ``label`` (results already open)."""
+    owner.get_by_label("Reader label (optional, e.g. R1)").fill(label)
+    owner.get_by_role("button", name="Create an invite link").click()
+    expect(owner.get_by_text(f"Invite for {label}")).to_be_visible(timeout=TIMEOUT_MS)
+    link = owner.locator("code", has_text="invite=").last.inner_text().strip()
+    assert "/reader_study?invite=" in link, link
+    return link
+
+
+def _join(page: Page, link: str) -> None:
+    page.goto(link)
     expect(page.get_by_text(re.compile(r"\d of 8 readings stored"))).to_be_visible(
         timeout=TIMEOUT_MS
     )
@@ -151,9 +159,12 @@ def test_reader_study_end_to_end(
         )
         expect(owner.get_by_text(re.compile("Obuchowski"))).to_have_count(0, timeout=TIMEOUT_MS)
 
-        _join(reader_a, app_url, code, "Reader A")
+        _open_results(owner, code, KEY)
+        expect(owner.get_by_role("heading", name="Readers")).to_be_visible(timeout=TIMEOUT_MS)
+        links = {name: _invite(owner, name) for name in RATINGS}
+        _join(reader_a, links["Reader A"])
         _read(reader_a, "Reader A", 0, 4)
-        reader_a.reload()  # closing the tab halfway: the URL carries the study and reader
+        reader_a.reload()  # closing the tab halfway: the URL carries the invite token
         expect(reader_a.get_by_text("4 of 8 readings stored")).to_be_visible(timeout=TIMEOUT_MS)
         _read(reader_a, "Reader A", 4, 8)
         expect(reader_a.get_by_text("All your readings are stored. Thank you!")).to_be_visible(
@@ -161,7 +172,7 @@ def test_reader_study_end_to_end(
         )
         reader_a.screenshot(path=str(artifacts_dir / "reader_study_done.png"), full_page=True)
 
-        _join(reader_b, app_url, code, "Reader B")
+        _join(reader_b, links["Reader B"])
         expect(reader_b.get_by_text("0 of 8 readings stored")).to_be_visible(timeout=TIMEOUT_MS)
         expect(reader_b.get_by_text("Your own answers so far (0)")).to_be_visible(
             timeout=TIMEOUT_MS
