@@ -132,6 +132,7 @@ def _invite(owner: Page, label: str) -> str:
     owner.get_by_label("Reader label (optional, e.g. R1)").fill(label)
     owner.get_by_role("button", name="Create an invite link").click()
     expect(owner.get_by_text(f"Invite for {label}")).to_be_visible(timeout=TIMEOUT_MS)
+    _idle(owner)  # the link arrives after the heading: read it once the run is over
     link = owner.locator("code", has_text="invite=").last.inner_text().strip()
     assert "/reader_study?invite=" in link, link
     return link
@@ -172,7 +173,9 @@ def test_reader_study_end_to_end(
         )
         reader_a.screenshot(path=str(artifacts_dir / "reader_study_done.png"), full_page=True)
 
+        assert links["Reader A"] != links["Reader B"]
         _join(reader_b, links["Reader B"])
+        expect(reader_b.get_by_text("Reader B", exact=True)).to_be_visible(timeout=TIMEOUT_MS)
         expect(reader_b.get_by_text("0 of 8 readings stored")).to_be_visible(timeout=TIMEOUT_MS)
         expect(reader_b.get_by_text("Your own answers so far (0)")).to_be_visible(
             timeout=TIMEOUT_MS
