@@ -127,14 +127,17 @@ def _read(page: Page, name: str, start: int, stop: int) -> None:
         _rate(page, i, RATINGS[name][i])
 
 
-def _invite(owner: Page, label: str) -> str:
+def _invite(owner: Page, label: str, known: list[str]) -> str:
     """The owner's invite link for a new reader labelled ``label`` (results already open)."""
     owner.get_by_label("Reader label (optional, e.g. R1)").fill(label)
     owner.get_by_role("button", name="Create an invite link").click()
     expect(owner.get_by_text(f"Invite for {label}")).to_be_visible(timeout=TIMEOUT_MS)
-    _idle(owner)  # the link arrives after the heading: read it once the run is over
-    link = owner.locator("code", has_text="invite=").last.inner_text().strip()
+    code = owner.locator("code", has_text="invite=").last
+    for old in known:  # the new link replaces the previous one after its heading: wait for it
+        expect(code).not_to_have_text(old, timeout=TIMEOUT_MS)
+    link = code.inner_text().strip()
     assert "/reader_study?invite=" in link, link
+    known.append(link)
     return link
 
 
@@ -162,7 +165,8 @@ def test_reader_study_end_to_end(
 
         _open_results(owner, code, KEY)
         expect(owner.get_by_role("heading", name="Readers")).to_be_visible(timeout=TIMEOUT_MS)
-        links = {name: _invite(owner, name) for name in RATINGS}
+        known: list[str] = []
+        links = {name: _invite(owner, name, known) for name in RATINGS}
         _join(reader_a, links["Reader A"])
         _read(reader_a, "Reader A", 0, 4)
         reader_a.reload()  # closing the tab halfway: the URL carries the invite token
