@@ -199,7 +199,8 @@ def test_both_case_pages_offer_a_pacs_source(
         at = _open(page)
         at.radio(key=f"{key}_source").set_value("PACS").run()
         assert not at.exception, at.exception
-        assert any("PACS address" in i.value for i in at.info)  # asks for the address
+        assert any("No PACS is configured" in i.value for i in at.info)  # the server's job
+        assert not [t for t in at.text_input if "address" in t.label.lower()]
         assert not [u for u in at.get("file_uploader")]  # the file input is replaced
 
 
