@@ -34,7 +34,7 @@ import streamlit as st
 from pydicom.dataset import Dataset
 
 from ankle_core.config import Settings
-from ankle_core.errors import AnkleError
+from ankle_core.errors import AnkleError, ExportError
 from ankle_core.export import export_ct, export_radiograph
 from ankle_core.pacs import (
     PacsClient,
@@ -318,7 +318,7 @@ def _send(
     """Build and store the result objects; every failure becomes a message (no header value)."""
     try:
         objects = _objects(kind, analysis, origin)
-    except AnkleError as exc:  # ExportError and friends: their messages quote no header value
+    except (ExportError, AnkleError) as exc:  # their messages quote no header value
         st.error(
             f"The results could not be written as DICOM: {exc} Nothing was sent; the analysis "
             "on screen is unaffected.",

@@ -20,14 +20,16 @@ def _send_page(failure: str) -> None:
 
     import ui.pacs_panel as panel
     from ankle_core.config import Settings
-    from ankle_core.errors import AnkleError
+    from ankle_core.errors import AnkleError, ExportError
     from ui.inputs import InputFile
 
     def export_fails(*_: object) -> list[object]:
         if failure == "library":
             raise ValueError(f"{HEADER_VALUE!r} is not a valid PatientSexValues")
+        if failure == "export":
+            raise ExportError("The results cannot be exported: a header value is unusable.")
         if failure == "ankle":
-            raise AnkleError("The results cannot be exported: a header value is unusable.")
+            raise AnkleError("The results cannot be exported.")
         return [Dataset()]
 
     class _Client:
@@ -50,6 +52,7 @@ def _send_page(failure: str) -> None:
     "failure,says",
     [
         ("library", "could not be written as DICOM"),
+        ("export", "a header value is unusable. Nothing was sent"),
         ("ankle", "Nothing was sent"),
         ("send", "Sending to the PACS failed"),
     ],
