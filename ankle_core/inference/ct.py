@@ -25,7 +25,7 @@ explanation runs under the core's per-model lock.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -39,13 +39,13 @@ from ankle_core.explain.ct import (
     CamSettings,
     cam_regions,
     cam_to_original,
-    ct_grad_cam,
+    fracture_log_odds,
     gradcam_layer,
 )
-from ankle_core.explain.gradcam import normalize01
+from ankle_core.explain.gradcam import grad_cam, normalize01
 from ankle_core.models.weights import LoadedModel, load_model
 from ankle_core.preprocess.spatial import body_section_cm2
-from ankle_core.preprocess.volume import CtPreprocessing, preprocess_volume
+from ankle_core.preprocess.volume import CtPreprocessing, PreparedVolume, preprocess_volume
 from ankle_core.types import Volume
 
 __all__ = [
@@ -189,64 +189,113 @@ class CtPipeline:
         Returns:
             A :class:`CtResult`.
         """
+        return self.run_batch([volume], explain=explain, explanation=explanation)[0]
+
+    def run_batch(
+        self,
+        volumes: Sequence[Volume],
+        *,
+        explain: bool = True,
+        explanation: CamSettings | None = None,
+    ) -> list[CtResult]:
+        """Classify (and explain) several volumes, one forward pass per stage.
+
+        The preprocessed cubes (all of the card's input size) are stacked into one
+        (N, 1, D, H, W) batch for the probability, and again for the Grad-CAM (the network
+        is in eval mode, so a case's map does not depend on its batch-mates); carrying each
+        map back to its own grid and boxing it are per volume. Each result equals
+        :meth:`run` on its volume up to float rounding.
+
+        Args:
+            volumes: the scans, each (z, y, x) HU with its affine; sizes may differ.
+            explain: compute the heat maps and the boxes.
+            explanation: settings for this call only (default: the pipeline's).
+
+        Returns:
+            One :class:`CtResult` per volume, in order. Timings are per volume: the batched
+            stages' times divided by the number of volumes.
+        """
+        if not volumes:
+            return []
+        n = len(volumes)
         t0 = time.perf_counter()
-        warnings = self.scope_warnings(volume)
-        prepared = preprocess_volume(volume, self.preprocessing)
+        warnings = [self.scope_warnings(v) for v in volumes]
+        prepared = [preprocess_volume(v, self.preprocessing) for v in volumes]
         t1 = time.perf_counter()
         network, device = self.model.network, self.model.device
-        x = torch.from_numpy(prepared.array)[None, None].to(device)
+        x = torch.from_numpy(np.stack([p.array for p in prepared]))[:, None].to(device)
         with torch.no_grad():
-            logits = network(x)
+            logits = network(x).float().cpu()
         if logits.shape[1] >= 2:
-            probability = float(torch.softmax(logits, dim=1)[0, 1])
+            probabilities = torch.softmax(logits, dim=1)[:, 1].tolist()
         else:
-            probability = float(torch.sigmoid(logits[0, 0]))
+            probabilities = torch.sigmoid(logits[:, 0]).tolist()
         t2 = time.perf_counter()
-        timings = {"preprocess": t1 - t0, "forward": t2 - t1}
-        heatmap = None
-        threshold: float | None = None
-        regions: tuple[CamRegion, ...] = ()
+        shared = {"preprocess": (t1 - t0) / n, "forward": (t2 - t1) / n}
         settings = explanation or self.explanation
         layer_name, layer = (
             (self.layer_name, self.layer)
             if settings == self.explanation
             else self.layer_for(settings)
         )
+        cams: list[np.ndarray] = []
         if explain:
-            cam = ct_grad_cam(
-                network, prepared.array, layer=layer, device=device, method=settings.method
-            )
+            cam_batch = grad_cam(network, x, layer, fracture_log_odds, method=settings.method)
+            cams = [np.ascontiguousarray(c.numpy(), dtype=np.float32) for c in cam_batch]
+            shared["gradcam"] = (time.perf_counter() - t2) / n
+        results = []
+        for i, (volume, prep, probability) in enumerate(
+            zip(volumes, prepared, probabilities, strict=True)
+        ):
             t3 = time.perf_counter()
-            heatmap, footprint = cam_to_original(cam, prepared.transform, order=self.spline_order)
-            boxes = settings.boxes
-            # Explanations stay on the scanned body, never in the air around it, and the
-            # threshold is taken over the body alone (unless the settings say otherwise).
-            inside = boxes.body(volume.array)
-            if inside is not None:
-                heatmap = normalize01(heatmap * inside)
-            heatmap.setflags(write=False)
-            t4 = time.perf_counter()
-            threshold = boxes.threshold(
-                heatmap[footprint], inside[footprint] if inside is not None else None
+            timings = dict(shared)
+            heatmap = None
+            threshold: float | None = None
+            regions: tuple[CamRegion, ...] = ()
+            if explain:
+                heatmap, threshold, regions, more = self._explain_one(
+                    volume, prep, cams[i], settings
+                )
+                timings.update(more)
+            timings["total"] = (t2 - t0) / n + shared.get("gradcam", 0.0) + time.perf_counter() - t3
+            results.append(
+                CtResult(
+                    probability=float(probability),
+                    call=self.call_for(float(probability)),
+                    heatmap=heatmap,
+                    regions=regions,
+                    timings_s=timings,
+                    model=self.model_label,
+                    gradcam_layer=layer_name if explain else "",
+                    explanation=settings if explain else None,
+                    region_threshold=threshold,
+                    warnings=warnings[i],
+                )
             )
-            regions = cam_regions(
-                heatmap, volume.affine, boxes, footprint=footprint, mask=inside, threshold=threshold
-            )
-            t5 = time.perf_counter()
-            timings.update({"gradcam": t3 - t2, "upsample": t4 - t3, "boxes": t5 - t4})
-        timings["total"] = time.perf_counter() - t0
-        return CtResult(
-            probability=probability,
-            call=self.call_for(probability),
-            heatmap=heatmap,
-            regions=regions,
-            timings_s=timings,
-            model=self.model_label,
-            gradcam_layer=layer_name if explain else "",
-            explanation=settings if explain else None,
-            region_threshold=threshold,
-            warnings=warnings,
+        return results
+
+    def _explain_one(
+        self, volume: Volume, prepared: PreparedVolume, cam: np.ndarray, settings: CamSettings
+    ) -> tuple[np.ndarray, float, tuple[CamRegion, ...], dict[str, float]]:
+        """A cube's CAM on the volume's own grid, restricted to the body, and its regions."""
+        t3 = time.perf_counter()
+        heatmap, footprint = cam_to_original(cam, prepared.transform, order=self.spline_order)
+        boxes = settings.boxes
+        # Explanations stay on the scanned body, never in the air around it, and the
+        # threshold is taken over the body alone (unless the settings say otherwise).
+        inside = boxes.body(volume.array)
+        if inside is not None:
+            heatmap = normalize01(heatmap * inside)
+        heatmap.setflags(write=False)
+        t4 = time.perf_counter()
+        threshold = boxes.threshold(
+            heatmap[footprint], inside[footprint] if inside is not None else None
         )
+        regions = cam_regions(
+            heatmap, volume.affine, boxes, footprint=footprint, mask=inside, threshold=threshold
+        )
+        t5 = time.perf_counter()
+        return heatmap, threshold, regions, {"upsample": t4 - t3, "boxes": t5 - t4}
 
     def scope_warnings(self, volume: Volume) -> tuple[str, ...]:
         """Cautions about a volume the model was not made for (empty when it looks fine)."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -288,13 +288,86 @@ class RadiographPipeline:
         Returns:
             A :class:`RadiographResult` (see the module docstring for the case rule).
         """
+        return self.run_batch([radiograph])[0]
+
+    def run_batch(self, radiographs: Sequence[Radiograph]) -> list[RadiographResult]:
+        """Both stages on several radiographs, one forward pass per stage.
+
+        The detector sees the radiographs stacked into one (N, 3, S, S) batch (every input
+        is resized and padded to the same square); the classifier sees every kept fragment
+        of every radiograph in one batch. Each result equals :meth:`run` on its radiograph
+        (the networks are in eval mode, so a case does not depend on its batch-mates).
+        With the ONNX runtime the detector (exported for a batch of one) runs per image.
+
+        Args:
+            radiographs: each (H, W) in [0, 1], bone bright; sizes may differ.
+
+        Returns:
+            One :class:`RadiographResult` per radiograph, in order. Timings are the batch's
+            stage times divided by the number of radiographs.
+        """
+        if not radiographs:
+            return []
         t0 = time.perf_counter()
-        detections = self.detect(radiograph)
+        network = self.detector.network
+        prepared = [prepare_detector_input(r.pixels, network) for r in radiographs]  # type: ignore[arg-type]
+        if self.runtime == "onnx":
+            per_image = [self._run_detector(p.tensor) for p in prepared]
+        else:
+            stacked = self._run_detector(torch.cat([p.tensor for p in prepared]))
+            per_image = [tuple(o[i : i + 1] for o in stacked) for i in range(len(prepared))]
+        detections = [
+            decode_detections(out, network, prep)  # type: ignore[arg-type]
+            for out, prep in zip(per_image, prepared, strict=True)
+        ]
         t1 = time.perf_counter()
-        keep = self.kept_boxes(detections)
-        boxes = [Box2D(*(float(v) for v in detections.boxes[i])) for i in keep]
-        probs = self.classify(radiograph.pixels, boxes)
+        kept = [self.kept_boxes(d) for d in detections]
+        boxes = [
+            [Box2D(*(float(v) for v in d.boxes[i])) for i in keep]
+            for d, keep in zip(detections, kept, strict=True)
+        ]
+        if len(radiographs) == 1:  # the same forward pass, through the public stage
+            probs = [self.classify(radiographs[0].pixels, boxes[0])]
+        else:
+            probs = self._classify_many([r.pixels for r in radiographs], boxes)
         t2 = time.perf_counter()
+        n = len(radiographs)
+        timings = MappingProxyType(
+            {"detect": (t1 - t0) / n, "classify": (t2 - t1) / n, "total": (t2 - t0) / n}
+        )
+        return [
+            self._result(r, d, keep, b, p, timings)
+            for r, d, keep, b, p in zip(radiographs, detections, kept, boxes, probs, strict=True)
+        ]
+
+    def _classify_many(
+        self, pixels: Sequence[npt.NDArray[np.float32]], boxes: Sequence[list[Box2D]]
+    ) -> list[npt.NDArray[np.float32]]:
+        """Stage 2 for several radiographs in one forward pass: ``p_lmaf`` per box."""
+        crops = [
+            classifier_inputs(px, b, self.classifier.card)[0]
+            for px, b in zip(pixels, boxes, strict=True)
+            if b
+        ]
+        if not crops:
+            return [np.zeros(0, np.float32) for _ in boxes]
+        logits = self._run_classifier(torch.cat(crops))
+        probs = torch.softmax(logits.float(), dim=1)[:, 1].numpy().astype(np.float32)
+        out, start = [], 0
+        for b in boxes:
+            out.append(probs[start : start + len(b)])
+            start += len(b)
+        return out
+
+    def _result(
+        self,
+        radiograph: Radiograph,
+        detections: FragmentDetections,
+        keep: list[int],
+        boxes: list[Box2D],
+        probs: npt.NDArray[np.float32],
+        timings: Mapping[str, float],
+    ) -> RadiographResult:
         points = self.classifier.card.operating_points
         spacing = radiograph.pixel_spacing_mm
         fragments = []
@@ -317,12 +390,11 @@ class RadiographPipeline:
             case_call = call_for(float(case_p), points)  # type: ignore[arg-type]
         else:
             case_p, case_call = None, NO_FRAGMENT
-        timings = {"detect": t1 - t0, "classify": t2 - t1, "total": time.perf_counter() - t0}
         return RadiographResult(
             fragments=tuple(fragments),
             case_p_lmaf=case_p,
             case_call=case_call,
-            timings_s=MappingProxyType(timings),
+            timings_s=timings,
             detector=_name(self.detector),
             classifier=_name(self.classifier),
         )
