@@ -57,4 +57,6 @@ def test_ct_run_batch_equals_run_case_by_case(tiny_model_dir: Path) -> None:
         ]
     plain = pipeline.run_batch(volumes[:2], explain=False)
     assert [r.heatmap for r in plain] == [None, None]
-    assert [r.probability for r in plain] == pytest.approx([r.probability for r in one[:2]], abs=1e-6)
+    assert [r.probability for r in plain] == pytest.approx(
+        [r.probability for r in one[:2]], abs=1e-6
+    )
