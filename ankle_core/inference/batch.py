@@ -1,75 +1,324 @@
-"""Running a per-case function over many cases, with a progress bar, into a CSV.
+"""The local batch engine: a per-batch function over many cases, streamed into a CSV.
 
-Shared by the radiograph and CT batch CLIs. The per-case function is a pure top-level
-function (picklable), so cases can run in worker processes; it never raises for a bad case
-but returns a row with ``status="error"``, so one unreadable file never stops the batch.
+Shared by the radiograph and CT batch CLIs (``--engine local``, the default; the Ray engine
+in :mod:`ankle_core.scale` writes the same CSV). The per-batch function is a pure top-level
+function of ``(paths, config)`` (picklable), so batches can run in worker processes; it
+never raises for a bad case but returns a row with ``status="error"``, so one unreadable
+file never stops the batch.
+
+What makes it safe at archive scale:
+
+- **Workers are spawned**, never forked: a forked child of a process that has already run
+  torch inference can hang for good in OpenMP (``F.interpolate`` at 0% CPU), and CUDA cannot
+  be forked at all. Each worker sets its torch/OpenMP thread count in its initialiser, so
+  ``threads x workers`` stays within the cores.
+- **Rows are written as they finish** (append + flush), so an interrupted run keeps what it
+  did; the CSV is rewritten in case order at the end.
+- **Resumable**: with ``resume=True`` the cases whose ``(input_sha256, model_version)`` is
+  already in the CSV are skipped.
+- **Constant-time progress**: the error count in the progress bar is a running counter.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
+import logging
+import multiprocessing
+import os
+import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from tqdm import tqdm
 
-__all__ = ["run_cases"]
+from ankle_core.errors import InvalidInputError
+
+__all__ = [
+    "KEY_COLUMNS",
+    "BatchSummary",
+    "default_threads",
+    "input_sha256",
+    "read_rows",
+    "run_cases",
+    "set_threads",
+    "write_rows",
+]
+
+logger = logging.getLogger(__name__)
 
 ConfigT = TypeVar("ConfigT")
 Row = dict[str, Any]
+PredictMany = Callable[[Sequence[str], ConfigT], list[Row]]
+
+#: The columns that key a row for ``--resume``: the input's content and the model.
+KEY_COLUMNS: tuple[str, str] = ("input_sha256", "model_version")
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a batch run did.
+
+    Attributes:
+        cases: rows in the final CSV for this run's cases.
+        ran: cases predicted by this run.
+        skipped: cases already in the CSV (resume), not run again.
+        failures: rows with ``status="error"`` among ``cases``.
+        wall_s: wall-clock seconds of this run, start-up included.
+        engine: ``"local"`` or ``"ray"``.
+    """
+
+    cases: int
+    ran: int
+    skipped: int
+    failures: int
+    wall_s: float
+    engine: str = "local"
+
+    @property
+    def cases_per_s(self) -> float:
+        """Cases predicted per second of wall time (0 when nothing ran)."""
+        return self.ran / self.wall_s if self.wall_s > 0 else 0.0
+
+    def line(self) -> str:
+        """One plain sentence for the console."""
+        return (
+            f"{self.cases} cases ({self.ran} run, {self.skipped} already done), "
+            f"{self.failures} failures; {self.wall_s:.1f} s, {self.cases_per_s:.2f} cases/s "
+            f"({self.engine} engine)"
+        )
+
+
+def input_sha256(path: str | Path, chunk_size: int = 1 << 20) -> str:
+    """sha256 of a case: a file's bytes, or a folder's files (relative names and bytes).
+
+    Args:
+        path: a file, or a folder (e.g. a DICOM series), read recursively in name order.
+        chunk_size: bytes read at a time.
+
+    Returns:
+        64 hex digits; an unreadable path gives ``"unreadable:<name>"`` (never raises).
+    """
+    p = Path(path)
+    digest = hashlib.sha256()
+    try:
+        if not p.exists():
+            raise FileNotFoundError(p)
+        files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
+        for f in files:
+            if f != p:
+                digest.update(f.relative_to(p).as_posix().encode() + b"\0")
+            with f.open("rb") as fh:
+                while block := fh.read(chunk_size):
+                    digest.update(block)
+    except OSError:
+        return f"unreadable:{p.name}"
+    return digest.hexdigest()
+
+
+def default_threads(workers: int) -> int:
+    """Torch threads per worker so that ``threads x workers`` does not exceed the cores."""
+    return max(1, (os.cpu_count() or 1) // max(1, int(workers)))
+
+
+def set_threads(threads: int) -> None:
+    """Set this process's torch intra-op (and OpenMP) threads.
+
+    Call it first thing in a fresh worker (its initialiser), before any parallel work.
+    """
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = str(int(threads))
+    torch.set_num_threads(int(threads))
+    # already set, or parallel work already ran in this process: keep what is there
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(1)
+
+
+def _init_worker(threads: int) -> None:
+    set_threads(threads)
+
+
+def read_rows(csv_path: str | Path, columns: Sequence[str]) -> list[Row]:
+    """The rows of an existing predictions CSV (empty when there is no file).
+
+    Raises:
+        InvalidInputError: the file's columns are not ``columns`` (another kind of CSV, or
+            written by another version): resuming into it would mix formats.
+    """
+    p = Path(csv_path)
+    if not p.is_file() or p.stat().st_size == 0:
+        return []
+    with p.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if list(reader.fieldnames or []) != list(columns):
+            raise InvalidInputError(
+                f"{p.name} has other columns than this CLI writes; it cannot be resumed. "
+                "Choose another --out."
+            )
+        return list(reader)
+
+
+def write_rows(csv_path: str | Path, rows: Sequence[Row], columns: Sequence[str]) -> None:
+    """Write ``rows`` as the whole CSV, atomically (a temporary file, then a rename)."""
+    out = Path(csv_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns))
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, out)
+
+
+def _batches(indices: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(indices), size):
+        yield list(indices[start : start + size])
 
 
 def run_cases(
-    predict: Callable[[str, ConfigT], Row],
+    predict: PredictMany[ConfigT],
     cases: Sequence[Path],
     config: ConfigT,
     out_csv: str | Path,
     columns: Sequence[str],
     *,
+    model_version: str,
     desc: str,
     unit: str,
     workers: int = 1,
+    threads: int | None = None,
+    batch_size: int = 1,
     progress: bool = True,
-) -> list[Row]:
-    """Apply ``predict(str(case), config)`` to every case and write the rows as CSV.
+    resume: bool = False,
+) -> BatchSummary:
+    """Apply ``predict(paths, config)`` to every batch of cases and stream rows to a CSV.
 
     Args:
-        predict: the picklable per-case function; returns one row (with a ``status`` key).
+        predict: the picklable per-batch function; returns one row per path, in order, each
+            with the keys of ``columns`` (``status``, ``input_sha256`` and
+            ``model_version`` among them).
         cases: files or folders, in output order.
         config: the picklable configuration passed to every call.
         out_csv: the CSV to write (parent folders are created).
         columns: the CSV's columns, in order.
+        model_version: the models' version string the rows will carry (resume key).
         desc: progress-bar label.
         unit: progress-bar unit.
         workers: worker processes (1: run here).
+        threads: torch threads per worker (None: ``cores // workers`` in workers, unchanged
+            when running here).
+        batch_size: cases per call of ``predict`` (one forward pass per stage).
         progress: show the progress bar (errors so far in its postfix).
+        resume: keep the rows already in ``out_csv`` and skip their cases.
 
     Returns:
-        The rows, in case order.
+        A :class:`BatchSummary`. The CSV holds one row per case, in case order (rows of
+        other inputs kept from a resumed CSV follow them).
     """
-    rows: list[Row] = []
-    bar = tqdm(total=len(cases), desc=desc, unit=unit, disable=not progress)
-    results: Iterator[Row]
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
-    if pool is not None:
-        results = pool.map(predict, [str(c) for c in cases], [config] * len(cases))
-    else:
-        results = (predict(str(c), config) for c in cases)
-    try:
-        for row in results:
-            rows.append(row)
-            bar.update(1)
-            bar.set_postfix(errors=sum(r.get("status") == "error" for r in rows))
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.shutdown()
+    t0 = time.perf_counter()
+    if workers < 1 or batch_size < 1:
+        raise InvalidInputError("--workers and --batch-size must be at least 1.")
     out = Path(out_csv)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as fh:
+    previous = read_rows(out, columns) if resume else []
+    done: dict[tuple[str, str], Row] = {
+        (r["input_sha256"], r["model_version"]): r for r in previous
+    }
+    results: dict[int, Row] = {}
+    todo: list[int] = []
+    for i, case in enumerate(cases):
+        row = done.get((input_sha256(case), model_version)) if done else None
+        if row is None:
+            todo.append(i)
+        else:
+            results[i] = row
+    used = {id(r) for r in results.values()}
+    others = [r for r in previous if id(r) not in used]
+    skipped = len(results)
+    write_rows(out, [*(results[i] for i in sorted(results)), *others], columns)
+
+    failures = 0
+    bar = tqdm(total=len(cases), initial=skipped, desc=desc, unit=unit, disable=not progress)
+    n_threads = default_threads(workers) if threads is None else int(threads)
+    with out.open("a", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(columns))
-        writer.writeheader()
-        writer.writerows(rows)
-    return rows
+
+        def record(indices: list[int], rows: list[Row]) -> None:
+            nonlocal failures
+            for i, row in zip(indices, rows, strict=True):
+                results[i] = row
+                failures += row.get("status") == "error"
+            writer.writerows(rows)
+            fh.flush()
+            bar.update(len(rows))
+            bar.set_postfix(errors=failures, refresh=False)
+
+        try:
+            if workers == 1:
+                _run_here(predict, cases, config, todo, batch_size, threads, record)
+            else:
+                _run_pool(predict, cases, config, todo, batch_size, workers, n_threads, record)
+        finally:
+            bar.close()
+    final = [*(results[i] for i in sorted(results)), *others]
+    write_rows(out, final, columns)
+    ours = [results[i] for i in sorted(results)]
+    return BatchSummary(
+        cases=len(ours),
+        ran=len(todo),
+        skipped=skipped,
+        failures=sum(r.get("status") == "error" for r in ours),
+        wall_s=time.perf_counter() - t0,
+    )
+
+
+def _run_here(
+    predict: PredictMany[ConfigT],
+    cases: Sequence[Path],
+    config: ConfigT,
+    todo: list[int],
+    batch_size: int,
+    threads: int | None,
+    record: Callable[[list[int], list[Row]], None],
+) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        for batch in _batches(todo, batch_size):
+            record(batch, predict([str(cases[i]) for i in batch], config))
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_pool(
+    predict: PredictMany[ConfigT],
+    cases: Sequence[Path],
+    config: ConfigT,
+    todo: list[int],
+    batch_size: int,
+    workers: int,
+    threads: int,
+    record: Callable[[list[int], list[Row]], None],
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    pending: dict[Future[list[Row]], list[int]] = {}
+    batches = _batches(todo, batch_size)
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
+    ) as pool:
+        # a bounded window of batches in flight: memory does not grow with the archive
+        for batch in batches:
+            pending[pool.submit(predict, [str(cases[i]) for i in batch], config)] = batch
+            if len(pending) >= 2 * workers:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    record(pending.pop(future), future.result())
+        for future in as_completed(list(pending)):
+            record(pending.pop(future), future.result())

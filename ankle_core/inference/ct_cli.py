@@ -2,13 +2,18 @@
 
 ``python -m ankle_core.inference ct DIR --out predictions.csv`` runs the CT pipeline on every
 case in ``DIR``: each NIfTI file (``.nii``, ``.nii.gz``), single DICOM file or ``.zip``, and
-each sub-folder (a DICOM series), with a progress bar, one CSV row per case. A case that
-cannot be read gets a row with ``status=error`` and the reason; the others go on.
+each sub-folder (a DICOM series), with a progress bar, one CSV row per case, written as
+each batch finishes. A case that cannot be read gets a row with ``status=error`` and the
+reason; the others go on. ``--resume`` skips the cases whose ``(input_sha256,
+model_version)`` is already in the CSV; ``--engine ray`` runs the same functions on a Ray
+cluster (:mod:`ankle_core.scale`, an optional extra).
 
-The per-case function :func:`predict_case` is a pure, picklable top-level function of
-``(path, CtConfig)``: a process pool (``--workers``) or a distributed engine can map it over
-cases; each worker process loads the model once (a per-process cache keyed on the frozen
-config).
+The per-batch function :func:`predict_cases` (and :func:`predict_case` for one) is a pure,
+picklable top-level function of ``(paths, CtConfig)``: spawned workers (``--workers``,
+``--threads`` each) or Ray actors map it over batches of cases; each process loads the model
+once (a per-process cache keyed on the frozen config). Reading (:func:`load_case`) and
+predicting (:func:`predict_loaded`) are separate steps, so an engine can read in CPU tasks
+and run the model elsewhere.
 """
 
 from __future__ import annotations
@@ -22,11 +27,36 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ankle_core.errors import AnkleError
-from ankle_core.inference.batch import run_cases
-from ankle_core.inference.ct import CtPipeline, card_explanation
+import numpy as np
 
-__all__ = ["CSV_COLUMNS", "CtConfig", "find_cases", "predict_case", "register", "run_batch"]
+from ankle_core.errors import AnkleError
+from ankle_core.inference.batch import BatchSummary, input_sha256, run_cases
+from ankle_core.inference.ct import CtPipeline, CtResult, card_explanation
+from ankle_core.inference.engine import (
+    BatchKind,
+    add_engine_arguments,
+    array_from_bytes,
+    array_to_bytes,
+    card_version,
+    engine_options,
+    scale_module,
+)
+from ankle_core.types import Volume
+
+__all__ = [
+    "CSV_COLUMNS",
+    "CT_KIND",
+    "CtConfig",
+    "LoadedCase",
+    "find_cases",
+    "load_case",
+    "model_version",
+    "predict_case",
+    "predict_cases",
+    "predict_loaded",
+    "register",
+    "run_batch",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +80,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "gradcam_s",
     "boxes_s",
     "total_s",
+    "input_sha256",
+    "model_version",
 )
 _SKIP_SUFFIXES = {".csv", ".json", ".txt", ".md", ".onnx", ".safetensors", ".py", ".png"}
 
@@ -92,6 +124,142 @@ def _pipeline(config: CtConfig) -> CtPipeline:
     return CtPipeline(model, spline_order=config.spline_order, explanation=explanation, boxes=boxes)
 
 
+@dataclass(frozen=True)
+class LoadedCase:
+    """One case after reading: the volume, or the reason it could not be read.
+
+    Attributes:
+        path: the file or series folder.
+        sha256: its content's sha256 (see :func:`~ankle_core.inference.batch.input_sha256`).
+        volume: the decoded volume, or None when reading failed.
+        error: why it could not be read ("" when it could).
+        read_s: seconds spent reading and hashing.
+    """
+
+    path: str
+    sha256: str
+    volume: Volume | None
+    error: str = ""
+    read_s: float = 0.0
+
+
+def load_case(path: str, config: CtConfig) -> LoadedCase:
+    """Hash and read one case within the configured size limit (never raises for bad input)."""
+    from ankle_core.config import ReadLimits
+    from ankle_core.io import read_volume
+
+    t0 = time.perf_counter()
+    sha = input_sha256(path)
+    limits = ReadLimits(max_file_bytes=int(config.max_file_mb * 1024 * 1024))
+    try:
+        volume: Volume | None = read_volume(path, limits=limits)
+        error = ""
+    except AnkleError as exc:
+        volume, error = None, str(exc)
+    except Exception as exc:  # a reader bug must not stop a batch of thousands
+        logger.warning("unexpected %s on one case", type(exc).__name__)
+        volume, error = None, f"unexpected {type(exc).__name__} while processing"
+    return LoadedCase(path, sha, volume, error, time.perf_counter() - t0)
+
+
+def model_version(config: CtConfig) -> str:
+    """The resume key's model part, read from the card (the weights are not loaded)."""
+    from ankle_core.config import Settings
+    from ankle_core.models.card import read_card
+    from ankle_core.models.weights import CARD_FILE, resolve_model_dir
+
+    root = config.models_dir if config.models_dir is not None else Settings().models_dir
+    return card_version(read_card(resolve_model_dir(config.model, root) / CARD_FILE))
+
+
+def _row(result: CtResult) -> dict[str, Any]:
+    regions = [r.to_dict() for r in result.regions]
+    row: dict[str, Any] = dict(
+        status="ok",
+        call=result.call,
+        probability=round(result.probability, 4),
+        n_regions=len(regions),
+        regions=json.dumps(regions),
+        explanation=result.explanation.label if result.explanation else "",
+        warnings=" | ".join(result.warnings),
+        **{f"{k}_s": round(result.timings_s.get(k, 0.0), 4) for k in ("preprocess",
+           "forward", "gradcam", "boxes")},
+    )  # fmt: skip
+    if regions:
+        top = regions[0]
+        row.update(
+            top_center_voxel=json.dumps(top["center_voxel"]),
+            top_center_mm=json.dumps(top["center_mm"]),
+            top_box_voxels=json.dumps(top["box_voxels"]),
+            top_size_mm=json.dumps(top["size_mm"]),
+        )
+    return row
+
+
+def _run_one(pipeline: CtPipeline, case: LoadedCase, explain: bool) -> CtResult | str:
+    try:
+        return pipeline.run(case.volume, explain=explain)  # type: ignore[arg-type]
+    except AnkleError as exc:
+        return str(exc)
+    except Exception as exc:
+        logger.warning("unexpected %s on one case", type(exc).__name__)
+        return f"unexpected {type(exc).__name__} while processing"
+
+
+def predict_loaded(cases: Sequence[LoadedCase], config: CtConfig) -> list[dict[str, Any]]:
+    """Run the pipeline on read cases, one forward pass per stage; one row per case.
+
+    Args:
+        cases: from :func:`load_case` (unreadable ones become error rows).
+        config: the pipeline configuration.
+
+    Returns:
+        Rows with the keys of :data:`CSV_COLUMNS`, in order (``file`` is the name only).
+    """
+    t0 = time.perf_counter()
+    pipeline = _pipeline(config)  # model errors are not per-case: let them raise
+    version = card_version(pipeline.model.card)
+    good = [c for c in cases if c.volume is not None]
+    results: dict[str, CtResult | str] = {}
+    try:
+        batch = pipeline.run_batch([c.volume for c in good], explain=config.explain)  # type: ignore[misc]
+        results.update((c.path, r) for c, r in zip(good, batch, strict=True))
+    except Exception:  # one bad case must not sink its batch-mates: retry them one by one
+        results.update((c.path, _run_one(pipeline, c, config.explain)) for c in good)
+    share = (time.perf_counter() - t0) / max(1, len(cases))
+    rows = []
+    for case in cases:
+        row: dict[str, Any] = {c: "" for c in CSV_COLUMNS}
+        row.update(
+            file=Path(case.path).name,
+            model=pipeline.model_label,
+            input_sha256=case.sha256,
+            model_version=version,
+        )
+        result = results.get(case.path, case.error)
+        if isinstance(result, str):
+            row.update(status="error", error=result)
+        else:
+            row.update(_row(result))
+        row["total_s"] = round(case.read_s + share, 4)
+        rows.append(row)
+    return rows
+
+
+def predict_cases(paths: Sequence[str], config: CtConfig) -> list[dict[str, Any]]:
+    """Read and predict a batch of cases; one CSV row per case, in order (never raises for
+    bad input).
+
+    Args:
+        paths: NIfTI files, DICOM files or ``.zip``, or DICOM series folders.
+        config: the pipeline configuration.
+
+    Returns:
+        Rows with the keys of :data:`CSV_COLUMNS` (``file`` is the name only).
+    """
+    return predict_loaded([load_case(p, config) for p in paths], config)
+
+
 def predict_case(path: str, config: CtConfig) -> dict[str, Any]:
     """Run the pipeline on one case and return its CSV row (never raises for bad input).
 
@@ -102,46 +270,7 @@ def predict_case(path: str, config: CtConfig) -> dict[str, Any]:
     Returns:
         A dict with the keys of :data:`CSV_COLUMNS` (``file`` is the name only).
     """
-    from ankle_core.config import ReadLimits
-    from ankle_core.io import read_volume
-
-    row: dict[str, Any] = {c: "" for c in CSV_COLUMNS}
-    row["file"] = Path(path).name
-    t0 = time.perf_counter()
-    pipeline = _pipeline(config)  # model errors are not per-case: let them raise
-    row["model"] = pipeline.model_label
-    limits = ReadLimits(max_file_bytes=int(config.max_file_mb * 1024 * 1024))
-    try:
-        volume = read_volume(path, limits=limits)
-        result = pipeline.run(volume, explain=config.explain)
-    except AnkleError as exc:
-        row.update(status="error", error=str(exc))
-    except Exception as exc:  # a reader bug must not stop a batch of thousands
-        logger.warning("unexpected %s on one case", type(exc).__name__)
-        row.update(status="error", error=f"unexpected {type(exc).__name__} while processing")
-    else:
-        regions = [r.to_dict() for r in result.regions]
-        row.update(
-            status="ok",
-            call=result.call,
-            probability=round(result.probability, 4),
-            n_regions=len(regions),
-            regions=json.dumps(regions),
-            explanation=result.explanation.label if result.explanation else "",
-            warnings=" | ".join(result.warnings),
-            **{f"{k}_s": round(result.timings_s.get(k, 0.0), 4) for k in ("preprocess",
-               "forward", "gradcam", "boxes")},
-        )  # fmt: skip
-        if regions:
-            top = regions[0]
-            row.update(
-                top_center_voxel=json.dumps(top["center_voxel"]),
-                top_center_mm=json.dumps(top["center_mm"]),
-                top_box_voxels=json.dumps(top["box_voxels"]),
-                top_size_mm=json.dumps(top["size_mm"]),
-            )
-    row["total_s"] = round(time.perf_counter() - t0, 4)
-    return row
+    return predict_cases([path], config)[0]
 
 
 def find_cases(folder: str | Path) -> list[Path]:
@@ -161,19 +290,26 @@ def run_batch(
     out_csv: str | Path,
     *,
     workers: int = 1,
+    threads: int | None = None,
+    batch_size: int = 2,
     progress: bool = True,
-) -> list[dict[str, Any]]:
-    """Predict every case and write the CSV; returns the rows in case order."""
+    resume: bool = False,
+) -> BatchSummary:
+    """Predict every case with the local engine and write the CSV (rows in case order)."""
     return run_cases(
-        predict_case,
+        predict_cases,
         cases,
         config,
         out_csv,
         CSV_COLUMNS,
+        model_version=model_version(config),
         desc="CT volumes",
         unit="case",
         workers=workers,
+        threads=threads,
+        batch_size=batch_size,
         progress=progress,
+        resume=resume,
     )
 
 
@@ -191,9 +327,21 @@ def _main(args: Any) -> int:
         spline_order=args.spline_order,
         min_region_mm3=args.min_region_mm3,
     )
-    rows = run_batch(cases, config, args.out, workers=args.workers, progress=not args.no_progress)
-    errors = sum(r["status"] == "error" for r in rows)
-    print(f"{len(rows)} cases, {errors} unreadable; predictions written to {args.out}")
+    options = engine_options(args)
+    if options.engine == "ray":
+        summary = scale_module().run_on_ray(CT_KIND, cases, config, args.out, options)
+    else:
+        summary = run_batch(
+            cases,
+            config,
+            args.out,
+            workers=options.workers,
+            threads=options.threads,
+            batch_size=options.batch_size,
+            progress=options.progress,
+            resume=options.resume,
+        )
+    print(f"{summary.line()}; predictions written to {args.out}")
     return 0
 
 
@@ -216,6 +364,49 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--spline-order", type=int, default=3)
     p.add_argument("--min-region-mm3", type=float, default=20.0)
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
-    p.add_argument("--no-progress", action="store_true")
+    add_engine_arguments(p, batch_size=2)
     p.set_defaults(func=_main)
+
+
+def _encode(case: LoadedCase) -> dict[str, Any]:
+    v = case.volume
+    return {
+        "path": case.path,
+        "sha256": case.sha256,
+        "error": case.error,
+        "read_s": case.read_s,
+        "array": b"" if v is None else array_to_bytes(v.array),
+        "spacing": b"" if v is None else array_to_bytes(np.asarray(v.spacing_mm, np.float64)),
+        "affine": b"" if v is None else array_to_bytes(v.affine),
+    }
+
+
+def _decode(record: dict[str, Any]) -> LoadedCase:
+    volume = None
+    if record["array"]:
+        spacing = tuple(float(s) for s in array_from_bytes(record["spacing"]))
+        volume = Volume(
+            array_from_bytes(record["array"]),
+            spacing,  # type: ignore[arg-type]
+            array_from_bytes(record["affine"]),
+        )
+    return LoadedCase(
+        str(record["path"]),
+        str(record["sha256"]),
+        volume,
+        str(record["error"]),
+        float(record["read_s"]),
+    )
+
+
+#: The CT batch as an engine sees it (see :class:`~ankle_core.inference.engine.BatchKind`).
+CT_KIND: BatchKind[CtConfig, LoadedCase] = BatchKind(
+    name="ct",
+    columns=CSV_COLUMNS,
+    load=load_case,
+    encode=_encode,
+    decode=_decode,
+    predict=predict_loaded,
+    model_version=model_version,
+    unit="case",
+)

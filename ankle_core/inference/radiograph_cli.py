@@ -2,13 +2,17 @@
 
 ``python -m ankle_core.inference radiograph DIR --out predictions.csv`` runs the two-stage
 pipeline on every image file in ``DIR`` (DICOM, PNG, JPEG) with a progress bar and writes one
-CSV row per file. A file that cannot be read gets a row with ``status=error`` and the reason;
-the other files go on.
+CSV row per file, as each batch finishes. A file that cannot be read gets a row with
+``status=error`` and the reason; the other files go on. ``--resume`` skips the files whose
+``(input_sha256, model_version)`` is already in the CSV. ``--engine ray`` runs the same
+functions on a Ray cluster (:mod:`ankle_core.scale`, an optional extra).
 
-The per-case function :func:`predict_file` is a pure, picklable top-level function of
-``(path, PipelineConfig)``: a process pool (``--workers``) or a distributed engine can map it
-over files; each worker process loads the models once (a per-process cache keyed on the
-frozen config).
+The per-batch function :func:`predict_files` (and :func:`predict_file` for one) is a pure,
+picklable top-level function of ``(paths, PipelineConfig)``: spawned workers (``--workers``,
+``--threads`` each) or Ray actors map it over batches of files, one forward pass per stage
+per batch; each process loads the models once (a per-process cache keyed on the frozen
+config). Reading (:func:`load_file`) and predicting (:func:`predict_loaded`) are separate
+steps, so an engine can decode in CPU tasks and run the models elsewhere.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,10 +28,33 @@ from pathlib import Path
 from typing import Any
 
 from ankle_core.errors import AnkleError
-from ankle_core.inference.batch import run_cases
+from ankle_core.inference.batch import BatchSummary, input_sha256, run_cases
+from ankle_core.inference.engine import (
+    BatchKind,
+    add_engine_arguments,
+    array_from_bytes,
+    array_to_bytes,
+    card_version,
+    engine_options,
+    scale_module,
+)
 from ankle_core.inference.radiograph import RadiographPipeline, RadiographResult
+from ankle_core.types import Radiograph
 
-__all__ = ["CSV_COLUMNS", "PipelineConfig", "find_images", "predict_file", "register", "run_batch"]
+__all__ = [
+    "CSV_COLUMNS",
+    "RADIOGRAPH_KIND",
+    "LoadedFile",
+    "PipelineConfig",
+    "find_images",
+    "load_file",
+    "model_version",
+    "predict_file",
+    "predict_files",
+    "predict_loaded",
+    "register",
+    "run_batch",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +70,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "classifier",
     "runtime",
     "total_s",
+    "input_sha256",
+    "model_version",
 )
 _SKIP_SUFFIXES = {".csv", ".json", ".txt", ".md", ".onnx", ".safetensors", ".py"}
 
@@ -95,6 +125,129 @@ def _fragments_json(result: RadiographResult) -> str:
     )
 
 
+@dataclass(frozen=True)
+class LoadedFile:
+    """One file after reading: the radiograph, or the reason it could not be read.
+
+    Attributes:
+        path: the file.
+        sha256: the file's sha256 (see :func:`~ankle_core.inference.batch.input_sha256`).
+        radiograph: the decoded image, or None when reading failed.
+        error: why it could not be read ("" when it could).
+        read_s: seconds spent reading and hashing.
+    """
+
+    path: str
+    sha256: str
+    radiograph: Radiograph | None
+    error: str = ""
+    read_s: float = 0.0
+
+
+def load_file(path: str, config: PipelineConfig | None = None) -> LoadedFile:
+    """Hash and decode one file (never raises for bad input; ``config`` is unused)."""
+    from ankle_core.io import read_radiograph
+
+    t0 = time.perf_counter()
+    sha = input_sha256(path)
+    try:
+        radiograph: Radiograph | None = read_radiograph(path)
+        error = ""
+    except AnkleError as exc:
+        radiograph, error = None, str(exc)
+    except Exception as exc:  # a reader bug must not stop a batch of thousands
+        logger.warning("unexpected %s on one file", type(exc).__name__)
+        radiograph, error = None, f"unexpected {type(exc).__name__} while processing"
+    return LoadedFile(path, sha, radiograph, error, time.perf_counter() - t0)
+
+
+def model_version(config: PipelineConfig) -> str:
+    """The resume key's model part, read from the cards (the weights are not loaded)."""
+    from ankle_core.config import Settings
+    from ankle_core.models.card import read_card
+    from ankle_core.models.weights import CARD_FILE, resolve_model_dir
+
+    root = config.models_dir if config.models_dir is not None else Settings().models_dir
+    cards = [
+        read_card(resolve_model_dir(name, root) / CARD_FILE)
+        for name in (config.detector, config.classifier)
+    ]
+    return " + ".join(card_version(c) for c in cards)
+
+
+def predict_loaded(files: Sequence[LoadedFile], config: PipelineConfig) -> list[dict[str, Any]]:
+    """Run the pipeline on decoded files, one forward pass per stage; one row per file.
+
+    Args:
+        files: from :func:`load_file` (unreadable ones become error rows).
+        config: the pipeline configuration.
+
+    Returns:
+        Rows with the keys of :data:`CSV_COLUMNS`, in order (``file`` is the name only).
+    """
+    t0 = time.perf_counter()
+    pipeline = _pipeline(config)  # model errors are not per-file: let them raise
+    version = " + ".join(card_version(m.card) for m in (pipeline.detector, pipeline.classifier))
+    good = [f for f in files if f.radiograph is not None]
+    results: dict[str, RadiographResult | str] = {}
+    try:
+        for f, r in zip(good, pipeline.run_batch([f.radiograph for f in good]), strict=True):  # type: ignore[misc]
+            results[f.path] = r
+    except Exception:  # one bad case must not sink its batch-mates: retry them one by one
+        for f in good:
+            results[f.path] = _run_one(pipeline, f)
+    share = (time.perf_counter() - t0) / max(1, len(files))
+    rows = []
+    for f in files:
+        row: dict[str, Any] = {c: "" for c in CSV_COLUMNS}
+        row.update(
+            file=Path(f.path).name,
+            runtime=config.runtime,
+            detector=f"{pipeline.detector.card.name} {pipeline.detector.card.version}",
+            classifier=f"{pipeline.classifier.card.name} {pipeline.classifier.card.version}",
+            input_sha256=f.sha256,
+            model_version=version,
+        )
+        result = results.get(f.path, f.error)
+        if isinstance(result, str):
+            row.update(status="error", error=result)
+        else:
+            row.update(
+                status="ok",
+                case_call=result.case_call,
+                case_p_lmaf="" if result.case_p_lmaf is None else round(result.case_p_lmaf, 4),
+                n_fragments=len(result.fragments),
+                fragments=_fragments_json(result),
+            )
+        row["total_s"] = round(f.read_s + share, 4)
+        rows.append(row)
+    return rows
+
+
+def _run_one(pipeline: RadiographPipeline, f: LoadedFile) -> RadiographResult | str:
+    try:
+        return pipeline.run(f.radiograph)  # type: ignore[arg-type]
+    except AnkleError as exc:
+        return str(exc)
+    except Exception as exc:
+        logger.warning("unexpected %s on one file", type(exc).__name__)
+        return f"unexpected {type(exc).__name__} while processing"
+
+
+def predict_files(paths: Sequence[str], config: PipelineConfig) -> list[dict[str, Any]]:
+    """Read and predict a batch of files; one CSV row per file, in order (never raises for
+    bad input).
+
+    Args:
+        paths: image files.
+        config: the pipeline configuration.
+
+    Returns:
+        Rows with the keys of :data:`CSV_COLUMNS` (``file`` is the file name only).
+    """
+    return predict_loaded([load_file(p, config) for p in paths], config)
+
+
 def predict_file(path: str, config: PipelineConfig) -> dict[str, Any]:
     """Run the pipeline on one file and return its CSV row (never raises for bad input).
 
@@ -105,32 +258,7 @@ def predict_file(path: str, config: PipelineConfig) -> dict[str, Any]:
     Returns:
         A dict with the keys of :data:`CSV_COLUMNS` (``file`` is the file name only).
     """
-    from ankle_core.io import read_radiograph
-
-    row: dict[str, Any] = {c: "" for c in CSV_COLUMNS}
-    row["file"] = Path(path).name
-    row["runtime"] = config.runtime
-    t0 = time.perf_counter()
-    pipeline = _pipeline(config)  # model errors are not per-file: let them raise
-    row["detector"] = f"{pipeline.detector.card.name} {pipeline.detector.card.version}"
-    row["classifier"] = f"{pipeline.classifier.card.name} {pipeline.classifier.card.version}"
-    try:
-        result = pipeline.run(read_radiograph(path))
-    except AnkleError as exc:
-        row.update(status="error", error=str(exc))
-    except Exception as exc:  # a reader bug must not stop a batch of thousands
-        logger.warning("unexpected %s on one file", type(exc).__name__)
-        row.update(status="error", error=f"unexpected {type(exc).__name__} while processing")
-    else:
-        row.update(
-            status="ok",
-            case_call=result.case_call,
-            case_p_lmaf="" if result.case_p_lmaf is None else round(result.case_p_lmaf, 4),
-            n_fragments=len(result.fragments),
-            fragments=_fragments_json(result),
-        )
-    row["total_s"] = round(time.perf_counter() - t0, 4)
-    return row
+    return predict_files([path], config)[0]
 
 
 def find_images(folder: str | Path, *, recursive: bool = False) -> list[Path]:
@@ -150,19 +278,26 @@ def run_batch(
     out_csv: str | Path,
     *,
     workers: int = 1,
+    threads: int | None = None,
+    batch_size: int = 4,
     progress: bool = True,
-) -> list[dict[str, Any]]:
-    """Predict every file and write the CSV; returns the rows in file order."""
+    resume: bool = False,
+) -> BatchSummary:
+    """Predict every file with the local engine and write the CSV (rows in file order)."""
     return run_cases(
-        predict_file,
+        predict_files,
         files,
         config,
         out_csv,
         CSV_COLUMNS,
+        model_version=model_version(config),
         desc="radiographs",
         unit="file",
         workers=workers,
+        threads=threads,
+        batch_size=batch_size,
         progress=progress,
+        resume=resume,
     )
 
 
@@ -179,9 +314,21 @@ def _main(args: Any) -> int:
         runtime=args.runtime,
         onnx_cache_dir=None if args.onnx_cache is None else str(args.onnx_cache),
     )
-    rows = run_batch(files, config, args.out, workers=args.workers, progress=not args.no_progress)
-    errors = sum(r["status"] == "error" for r in rows)
-    print(f"{len(rows)} files, {errors} unreadable; predictions written to {args.out}")
+    options = engine_options(args)
+    if options.engine == "ray":
+        summary = scale_module().run_on_ray(RADIOGRAPH_KIND, files, config, args.out, options)
+    else:
+        summary = run_batch(
+            files,
+            config,
+            args.out,
+            workers=options.workers,
+            threads=options.threads,
+            batch_size=options.batch_size,
+            progress=options.progress,
+            resume=options.resume,
+        )
+    print(f"{summary.line()}; predictions written to {args.out}")
     return 0
 
 
@@ -196,7 +343,52 @@ def register(subparsers: Any) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--runtime", choices=("torch", "onnx"), default="torch")
     p.add_argument("--onnx-cache", type=Path, default=None, help="folder for ONNX exports")
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--recursive", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    add_engine_arguments(p, batch_size=4)
     p.set_defaults(func=_main)
+
+
+def _encode(f: LoadedFile) -> dict[str, Any]:
+    r = f.radiograph
+    spacing = (
+        (float("nan"), float("nan"))
+        if r is None or r.pixel_spacing_mm is None
+        else r.pixel_spacing_mm
+    )
+    return {
+        "path": f.path,
+        "sha256": f.sha256,
+        "error": f.error,
+        "read_s": f.read_s,
+        "pixels": b"" if r is None else array_to_bytes(r.pixels),
+        "spacing_y": float(spacing[0]),
+        "spacing_x": float(spacing[1]),
+    }
+
+
+def _decode(record: dict[str, Any]) -> LoadedFile:
+    radiograph = None
+    if record["pixels"]:
+        sy, sx = float(record["spacing_y"]), float(record["spacing_x"])
+        spacing = None if math.isnan(sy) else (sy, sx)
+        radiograph = Radiograph(array_from_bytes(record["pixels"]), spacing)
+    return LoadedFile(
+        str(record["path"]),
+        str(record["sha256"]),
+        radiograph,
+        str(record["error"]),
+        float(record["read_s"]),
+    )
+
+
+#: The radiograph batch as an engine sees it (see :class:`~ankle_core.inference.engine.BatchKind`).
+RADIOGRAPH_KIND: BatchKind[PipelineConfig, LoadedFile] = BatchKind(
+    name="radiograph",
+    columns=CSV_COLUMNS,
+    load=load_file,
+    encode=_encode,
+    decode=_decode,
+    predict=predict_loaded,
+    model_version=model_version,
+    unit="file",
+)
