@@ -63,7 +63,9 @@ def test_interrupted_ray_run_resumes_without_redoing_finished_cases(
     # (Ray stops that job's actors) and nothing of the cluster
     address = ray.get_runtime_context().gcs_address
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    code = "import sys; from ankle_core.inference.__main__ import main; sys.exit(main(sys.argv[1:]))"
+    code = (
+        "import sys; from ankle_core.inference.__main__ import main; sys.exit(main(sys.argv[1:]))"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *args, "--address", address], cwd=ROOT, env=env,
         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
