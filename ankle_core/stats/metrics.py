@@ -2,7 +2,8 @@
 
 A case is called positive when ``score >= threshold``. Proportions get Wilson (1927)
 score intervals; F1 is not a binomial proportion, so it gets only the bootstrap interval.
-The bootstrap is stratified by class (percentile limits), like the AUC bootstrap.
+The bootstrap is stratified by class (percentile limits), like the AUC bootstrap, and drawn
+in chunks of replicates, so its memory is flat in B and N (:func:`resampled_sums`).
 
 References:
     Wilson EB (1927). Probable inference, the law of succession, and statistical inference.
@@ -22,7 +23,7 @@ from scipy import stats
 from ankle_core.errors import InvalidInputError
 from ankle_core.stats._result import Result
 from ankle_core.stats._validate import as_level, check_binary_task
-from ankle_core.stats.bootstrap import stratified_indices
+from ankle_core.stats.bootstrap import resampled_sums
 from ankle_core.stats.thresholds import Threshold, check_leakage
 
 __all__ = ["Metric", "ThresholdMetrics", "metrics_at", "wilson_interval"]
@@ -189,10 +190,11 @@ def metrics_at(
     if n_boot > 0:
         if rng is None:
             raise InvalidInputError("bootstrap intervals need an explicit rng.")
-        pos_idx, neg_idx = stratified_indices(truth, n_boot, rng)
-        btp = calls[pos_idx].sum(axis=1).astype(np.float64)
-        bfp = calls[neg_idx].sum(axis=1).astype(np.float64)
-        m, n = float(pos_idx.shape[1]), float(neg_idx.shape[1])
+        # positives' replicates first, then negatives', in row chunks: the same draws as
+        # (B, m) and (B, n) index matrices, without holding them (flat memory in B)
+        btp = resampled_sums(calls[pos], n_boot, rng)
+        bfp = resampled_sums(calls[~pos], n_boot, rng)
+        m, n = float(np.sum(pos)), float(np.sum(~pos))
         bfn, btn = m - btp, n - bfp
         boots = {
             "acc": (btp + btn) / (m + n),
