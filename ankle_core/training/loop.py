@@ -11,6 +11,14 @@ nothing here knows about images. The caller supplies
 Checkpoints are ``torch.save`` files of plain tensors and numbers (model and optimiser
 state dicts, epoch, best score, history) and are read back with
 ``torch.load(weights_only=True)``: nothing is unpickled.
+
+**Data-parallel runs** (torchrun, Ray Train: :mod:`ankle_core.training.distributed`): pass
+the network as returned by ``prepare_model`` (DDP); each rank takes its share of every
+epoch's batches (``shard``), the epoch loss is averaged over ranks, every rank validates
+(the weights are the same on all, so every rank takes the same early-stopping decision), and
+only rank 0 writes checkpoints and prints. ``step`` may return the loss as a tensor: it is
+summed on the device and read once per epoch (and every ``_POSTFIX_EVERY`` steps for the
+progress bar), not with an ``.item()`` per step.
 """
 
 from __future__ import annotations
@@ -27,9 +35,19 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ankle_core.training.distributed import (
+    all_mean,
+    is_main_process,
+    shard,
+    unwrap,
+    world_size,
+)
+
 __all__ = ["EarlyStopping", "FitResult", "fit", "load_checkpoint", "save_checkpoint"]
 
 logger = logging.getLogger(__name__)
+
+_POSTFIX_EVERY = 20  # steps between progress-bar loss updates (each one syncs the device)
 
 
 @dataclass
@@ -133,7 +151,7 @@ def fit(
     optimizer: torch.optim.Optimizer,
     *,
     batches: Callable[[int], Iterable[Any]],
-    step: Callable[[Any], float],
+    step: Callable[[Any], float | torch.Tensor],
     validate: Callable[[], Mapping[str, float]],
     monitor: str,
     epochs: int,
@@ -151,7 +169,8 @@ def fit(
         model: the network (put in train mode for steps, eval mode for validation).
         optimizer: its optimiser.
         batches: ``batches(epoch)`` yields that epoch's batches.
-        step: one optimisation step on a batch; returns the loss.
+        step: one optimisation step on a batch; returns the loss (a float, or a scalar
+            tensor, which is not synchronised per step).
         validate: validation metrics after each epoch.
         monitor: the key of ``validate``'s result that early stopping watches.
         epochs: most epochs in total (including those of a resumed run).
@@ -167,12 +186,15 @@ def fit(
     Returns:
         A :class:`FitResult`; the model is left with its best weights loaded.
     """
+    net = unwrap(model)  # state dicts without DDP's "module." prefix
+    main = is_main_process()
+    progress = progress and main
     stopper = EarlyStopping(patience=patience, mode=mode)
     history: list[dict[str, float]] = []
     start = 0
-    best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+    best_state = copy.deepcopy({k: v.detach().cpu() for k, v in net.state_dict().items()})
     if resume is not None:
-        state = load_checkpoint(resume, model, optimizer)
+        state = load_checkpoint(resume, net, optimizer)
         start = int(state["epoch"]) + 1
         history = [dict(h) for h in state.get("history", [])]
         stopper = EarlyStopping(
@@ -189,33 +211,43 @@ def fit(
     stopped = False
     for epoch in range(start, epochs):
         model.train()
-        losses: list[float] = []
+        total: float | torch.Tensor = 0.0
+        n_steps = 0
         bar = tqdm(
-            batches(epoch),
+            shard(batches(epoch)),
             total=steps_per_epoch,
             desc=f"epoch {epoch + 1}/{epochs}",
             disable=not progress,
             leave=False,
         )
         for batch in bar:
-            losses.append(float(step(batch)))
-            bar.set_postfix(loss=f"{sum(losses) / len(losses):.4f}")
+            loss = step(batch)
+            total = total + (loss.detach() if isinstance(loss, torch.Tensor) else float(loss))
+            n_steps += 1
+            if progress and n_steps % _POSTFIX_EVERY == 0:
+                bar.set_postfix(loss=f"{float(total) / n_steps:.4f}")
         bar.close()
-        if not losses and epoch > start:
+        if n_steps == 0 and epoch > start:
             logger.info("no batches in epoch %d (time limit): stopping", epoch + 1)
             break
+        if isinstance(total, torch.Tensor) or world_size() > 1:
+            mean = torch.as_tensor(total, dtype=torch.float64) / max(1, n_steps)
+            epoch_loss = float(all_mean(mean))  # one device sync per epoch
+        else:
+            epoch_loss = total / max(1, n_steps)
         model.eval()
         metrics = dict(validate())
-        record = {"epoch": float(epoch), "loss": sum(losses) / max(1, len(losses)), **metrics}
+        record = {"epoch": float(epoch), "loss": epoch_loss, **metrics}
         history.append(record)
         improved = stopper.update(float(metrics[monitor]), epoch)
         if improved:
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
         summary = ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch")
         if progress:
             tqdm.write(f"epoch {epoch + 1}/{epochs}: {summary}{' *' if improved else ''}")
-        logger.info("epoch %d: %s", epoch + 1, summary)
-        if checkpoint is not None:
+        if main:
+            logger.info("epoch %d: %s", epoch + 1, summary)
+        if checkpoint is not None and main:
             ckpt = Path(checkpoint)
             if improved:
                 best_file = ckpt.with_name(ckpt.stem + "-best.pt")
@@ -223,7 +255,7 @@ def fit(
                 torch.save(best_state, best_file)
             save_checkpoint(
                 ckpt,
-                model,
+                net,
                 optimizer,
                 {
                     "epoch": epoch,
@@ -237,7 +269,7 @@ def fit(
         if stopper.should_stop:
             stopped = True
             break
-    model.load_state_dict(best_state)
+    net.load_state_dict(best_state)
     return FitResult(
         best_state=best_state,
         best_epoch=stopper.best_epoch,

@@ -3,6 +3,7 @@ folders of exported phantoms."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,15 @@ def radiograph_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = root / "radiographs"
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     return folder
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """One local 2-CPU Ray cluster for every in-process Ray run of the session."""
+    ray = pytest.importorskip("ray")
+    ray.init(
+        address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+        logging_level="WARNING",
+    )  # fmt: skip
+    yield
+    ray.shutdown()

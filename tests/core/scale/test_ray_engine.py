@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,17 +39,6 @@ def many_radiographs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("many")
     export_dataset(root, 16, "radiograph", seed=5, size=128)
     return root / "radiographs"
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    """One local 2-CPU cluster for the in-process runs of this module."""
-    ray.init(
-        address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-        logging_level="WARNING",
-    )  # fmt: skip
-    yield
-    ray.shutdown()
 
 
 def test_interrupted_ray_run_resumes_without_redoing_finished_cases(
