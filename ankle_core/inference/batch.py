@@ -15,39 +15,35 @@ What makes it safe at archive scale:
 - **Rows are written as they finish** (append + flush), so an interrupted run keeps what it
   did; the CSV is rewritten in case order at the end.
 - **Resumable**: with ``resume=True`` the cases whose ``(input_sha256, model_version)`` is
-  already in the CSV are skipped.
+  already in the CSV are skipped (the keys, summary and CSV helpers shared with the Ray
+  engine are in :mod:`ankle_core.scale.common`).
 - **Constant-time progress**: the error count in the progress bar is a running counter.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import hashlib
 import logging
 import multiprocessing
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from tqdm import tqdm
 
 from ankle_core.errors import InvalidInputError
+from ankle_core.scale.common import (
+    BatchSummary,
+    default_threads,
+    input_sha256,
+    read_rows,
+    set_threads,
+    write_rows,
+)
 
-__all__ = [
-    "KEY_COLUMNS",
-    "BatchSummary",
-    "default_threads",
-    "input_sha256",
-    "read_rows",
-    "run_cases",
-    "set_threads",
-    "write_rows",
-]
+__all__ = ["run_cases"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,124 +51,9 @@ ConfigT = TypeVar("ConfigT")
 Row = dict[str, Any]
 PredictMany = Callable[[Sequence[str], ConfigT], list[Row]]
 
-#: The columns that key a row for ``--resume``: the input's content and the model.
-KEY_COLUMNS: tuple[str, str] = ("input_sha256", "model_version")
-
-
-@dataclass(frozen=True)
-class BatchSummary:
-    """What a batch run did.
-
-    Attributes:
-        cases: rows in the final CSV for this run's cases.
-        ran: cases predicted by this run.
-        skipped: cases already in the CSV (resume), not run again.
-        failures: rows with ``status="error"`` among ``cases``.
-        wall_s: wall-clock seconds of this run, start-up included.
-        engine: ``"local"`` or ``"ray"``.
-    """
-
-    cases: int
-    ran: int
-    skipped: int
-    failures: int
-    wall_s: float
-    engine: str = "local"
-
-    @property
-    def cases_per_s(self) -> float:
-        """Cases predicted per second of wall time (0 when nothing ran)."""
-        return self.ran / self.wall_s if self.wall_s > 0 else 0.0
-
-    def line(self) -> str:
-        """One plain sentence for the console."""
-        return (
-            f"{self.cases} cases ({self.ran} run, {self.skipped} already done), "
-            f"{self.failures} failures; {self.wall_s:.1f} s, {self.cases_per_s:.2f} cases/s "
-            f"({self.engine} engine)"
-        )
-
-
-def input_sha256(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    """sha256 of a case: a file's bytes, or a folder's files (relative names and bytes).
-
-    Args:
-        path: a file, or a folder (e.g. a DICOM series), read recursively in name order.
-        chunk_size: bytes read at a time.
-
-    Returns:
-        64 hex digits; an unreadable path gives ``"unreadable:<name>"`` (never raises).
-    """
-    p = Path(path)
-    digest = hashlib.sha256()
-    try:
-        if not p.exists():
-            raise FileNotFoundError(p)
-        files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
-        for f in files:
-            if f != p:
-                digest.update(f.relative_to(p).as_posix().encode() + b"\0")
-            with f.open("rb") as fh:
-                while block := fh.read(chunk_size):
-                    digest.update(block)
-    except OSError:
-        return f"unreadable:{p.name}"
-    return digest.hexdigest()
-
-
-def default_threads(workers: int) -> int:
-    """Torch threads per worker so that ``threads x workers`` does not exceed the cores."""
-    return max(1, (os.cpu_count() or 1) // max(1, int(workers)))
-
-
-def set_threads(threads: int) -> None:
-    """Set this process's torch intra-op (and OpenMP) threads.
-
-    Call it first thing in a fresh worker (its initialiser), before any parallel work.
-    """
-    import torch
-
-    os.environ["OMP_NUM_THREADS"] = str(int(threads))
-    torch.set_num_threads(int(threads))
-    # already set, or parallel work already ran in this process: keep what is there
-    with contextlib.suppress(RuntimeError):
-        torch.set_num_interop_threads(1)
-
 
 def _init_worker(threads: int) -> None:
     set_threads(threads)
-
-
-def read_rows(csv_path: str | Path, columns: Sequence[str]) -> list[Row]:
-    """The rows of an existing predictions CSV (empty when there is no file).
-
-    Raises:
-        InvalidInputError: the file's columns are not ``columns`` (another kind of CSV, or
-            written by another version): resuming into it would mix formats.
-    """
-    p = Path(csv_path)
-    if not p.is_file() or p.stat().st_size == 0:
-        return []
-    with p.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if list(reader.fieldnames or []) != list(columns):
-            raise InvalidInputError(
-                f"{p.name} has other columns than this CLI writes; it cannot be resumed. "
-                "Choose another --out."
-            )
-        return list(reader)
-
-
-def write_rows(csv_path: str | Path, rows: Sequence[Row], columns: Sequence[str]) -> None:
-    """Write ``rows`` as the whole CSV, atomically (a temporary file, then a rename)."""
-    out = Path(csv_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(columns))
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, out)
 
 
 def _batches(indices: Sequence[int], size: int) -> Iterator[list[int]]:

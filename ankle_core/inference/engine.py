@@ -1,8 +1,9 @@
-"""What the batch CLIs share: engine options, their command-line flags, model version keys.
+"""What the batch CLIs share: their engine flags, model version keys, the Ray hand-off.
 
 ``--engine local`` (the default) runs :func:`ankle_core.inference.batch.run_cases` in this
-process or in spawned workers; ``--engine ray`` hands the same per-case functions to
-:mod:`ankle_core.scale` (an optional extra: ``pip install -r requirements-scale.txt``).
+process or in spawned workers; ``--engine ray`` hands the same per-case functions
+(a :class:`~ankle_core.scale.common.BatchKind`) to :func:`run_on_ray`, which needs the
+optional extra (``pip install -r requirements-scale.txt``).
 """
 
 from __future__ import annotations
@@ -10,97 +11,17 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import io
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from types import ModuleType
-from typing import Any, Generic, TypeVar
-
-import numpy as np
-import numpy.typing as npt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from ankle_core.errors import InvalidInputError
 from ankle_core.models.card import ModelCard
+from ankle_core.scale.common import BatchKind, BatchSummary, EngineOptions
 
-__all__ = [
-    "ENGINES",
-    "BatchKind",
-    "EngineOptions",
-    "add_engine_arguments",
-    "array_from_bytes",
-    "array_to_bytes",
-    "card_version",
-    "engine_options",
-    "scale_module",
-]
+__all__ = ["ENGINES", "add_engine_arguments", "card_version", "engine_options", "run_on_ray"]
 
 ENGINES: tuple[str, ...] = ("local", "ray")
-
-ConfigT = TypeVar("ConfigT")
-LoadedT = TypeVar("LoadedT")
-
-
-@dataclass(frozen=True)
-class BatchKind(Generic[ConfigT, LoadedT]):
-    """A kind of case (radiograph, CT) as an engine sees it: pure, picklable functions.
-
-    Attributes:
-        name: ``"radiograph"`` or ``"ct"``.
-        columns: the CSV's columns, in order.
-        load: ``(path, config) -> loaded``: hash and decode one case (never raises).
-        encode: ``loaded -> record``: plain values and bytes for Ray Data (Arrow).
-        decode: ``record -> loaded``, the inverse of ``encode``.
-        predict: ``(loaded cases, config) -> rows``, one forward pass per stage.
-        model_version: ``config -> str``, read from the cards (the resume key).
-        unit: progress-bar unit.
-    """
-
-    name: str
-    columns: tuple[str, ...]
-    load: Callable[[str, ConfigT], LoadedT]
-    encode: Callable[[LoadedT], dict[str, Any]]
-    decode: Callable[[dict[str, Any]], LoadedT]
-    predict: Callable[[Sequence[LoadedT], ConfigT], list[dict[str, Any]]]
-    model_version: Callable[[ConfigT], str]
-    unit: str = "case"
-
-
-def array_to_bytes(array: npt.NDArray[Any]) -> bytes:
-    """An array as ``.npy`` bytes (no pickle), for moving decoded images between processes."""
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
-    return buf.getvalue()
-
-
-def array_from_bytes(data: bytes) -> npt.NDArray[Any]:
-    """The inverse of :func:`array_to_bytes` (pickled object arrays are refused)."""
-    return np.asarray(np.load(io.BytesIO(data), allow_pickle=False))
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    """How a batch runs (the engine-specific part of a batch CLI's arguments).
-
-    Attributes:
-        engine: ``"local"`` or ``"ray"``.
-        address: Ray cluster address (``"auto"``, ``"ray://host:10001"``); None starts a
-            local cluster on this machine.
-        workers: worker processes (local) or model actors (Ray).
-        threads: torch threads per worker or actor (None: ``cores // workers``).
-        batch_size: cases per forward pass.
-        gpus_per_worker: GPUs per Ray actor (0: CPU actors).
-        progress: show progress bars.
-        resume: skip the cases already written to the output.
-    """
-
-    engine: str = "local"
-    address: str | None = None
-    workers: int = 1
-    threads: int | None = None
-    batch_size: int = 4
-    gpus_per_worker: float = 0.0
-    progress: bool = True
-    resume: bool = False
 
 
 def card_version(card: ModelCard) -> str:
@@ -152,8 +73,16 @@ def engine_options(args: Any) -> EngineOptions:
     )
 
 
-def scale_module() -> ModuleType:
-    """:mod:`ankle_core.scale`, or a clear error when Ray is not installed."""
+def run_on_ray(
+    kind: BatchKind[Any, Any],
+    cases: Sequence[Path],
+    config: Any,
+    out_csv: str | Path,
+    options: EngineOptions,
+) -> BatchSummary:
+    """:func:`ankle_core.scale.ray_batch.run_on_ray`, or a clear error without Ray."""
     if importlib.util.find_spec("ray") is None:
         raise InvalidInputError("--engine ray needs Ray: pip install -r requirements-scale.txt")
-    return importlib.import_module("ankle_core.scale")
+    from ankle_core.scale.ray_batch import run_on_ray as run
+
+    return run(kind, cases, config, out_csv, options)

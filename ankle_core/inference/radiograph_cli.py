@@ -28,17 +28,21 @@ from pathlib import Path
 from typing import Any
 
 from ankle_core.errors import AnkleError
-from ankle_core.inference.batch import BatchSummary, input_sha256, run_cases
+from ankle_core.inference.batch import run_cases
 from ankle_core.inference.engine import (
-    BatchKind,
     add_engine_arguments,
-    array_from_bytes,
-    array_to_bytes,
     card_version,
     engine_options,
-    scale_module,
+    run_on_ray,
 )
 from ankle_core.inference.radiograph import RadiographPipeline, RadiographResult
+from ankle_core.scale.common import (
+    BatchKind,
+    BatchSummary,
+    array_from_bytes,
+    array_to_bytes,
+    input_sha256,
+)
 from ankle_core.types import Radiograph
 
 __all__ = [
@@ -316,7 +320,7 @@ def _main(args: Any) -> int:
     )
     options = engine_options(args)
     if options.engine == "ray":
-        summary = scale_module().run_on_ray(RADIOGRAPH_KIND, files, config, args.out, options)
+        summary = run_on_ray(RADIOGRAPH_KIND, files, config, args.out, options)
     else:
         summary = run_batch(
             files,

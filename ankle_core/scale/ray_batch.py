@@ -39,14 +39,15 @@ from typing import Any
 import numpy as np
 
 from ankle_core.errors import InvalidInputError
-from ankle_core.inference.batch import (
+from ankle_core.scale.common import (
+    BatchKind,
     BatchSummary,
+    EngineOptions,
     input_sha256,
     read_rows,
     set_threads,
     write_rows,
 )
-from ankle_core.inference.engine import BatchKind, EngineOptions
 
 __all__ = ["parts_dir", "read_partitions", "run_on_ray"]
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ankle_core.inference.__main__ import main as infer_main
-from ankle_core.inference.batch import input_sha256, run_cases
+from ankle_core.inference.batch import run_cases
 from ankle_core.inference.radiograph_cli import (
     CSV_COLUMNS,
     PipelineConfig,
@@ -20,6 +20,7 @@ from ankle_core.inference.radiograph_cli import (
     predict_files,
     run_batch,
 )
+from ankle_core.scale.common import input_sha256
 from tests.core.scale.helpers import predictions
 
 

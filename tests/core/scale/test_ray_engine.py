@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from ankle_core.inference.__main__ import main as infer_main
-from ankle_core.inference.batch import read_rows
 from ankle_core.inference.radiograph_cli import CSV_COLUMNS
+from ankle_core.scale.common import read_rows
 from tests.core.scale.helpers import predictions
 
 ray = pytest.importorskip("ray")
