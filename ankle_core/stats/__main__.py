@@ -1,5 +1,8 @@
 """Command line: ``python -m ankle_core.stats report predictions.csv --truth y --scores a,b``.
 
+The predictions may be a CSV, a Parquet file, or a folder of Parquet partitions (the Ray
+engine's ``<out>.parts/``, or any ``*.parquet`` files with the same columns).
+
 Writes ``report.html`` (interactive, self-contained) and ``report.json`` (every number) to
 ``--out`` (default: the current directory) and prints their paths.
 """
@@ -26,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ankle_core.stats", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("report", help="write an HTML and a JSON cohort report")
-    rep.add_argument("predictions", type=Path, help="CSV, one row per case")
+    rep.add_argument(
+        "predictions", type=Path, help="CSV, Parquet file or folder of Parquet partitions"
+    )
     rep.add_argument("--truth", required=True, help="0/1 truth column (1 = fracture)")
     rep.add_argument("--scores", required=True, help="comma-separated score columns")
     rep.add_argument(
@@ -52,6 +57,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def read_predictions(path: Path) -> pd.DataFrame:
+    """One row per case from a CSV, a Parquet file or a folder of Parquet partitions.
+
+    Raises:
+        InvalidInputError: a folder without ``*.parquet`` files.
+        OSError, ValueError: the file cannot be read as its format.
+    """
+    if path.is_dir():
+        parts = sorted(path.glob("*.parquet"))
+        if not parts:
+            raise InvalidInputError(f"{path.name} holds no .parquet partitions.")
+        return _numbers(pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True))
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return _numbers(pd.read_parquet(path))
+    return pd.read_csv(path)
+
+
+def _numbers(df: pd.DataFrame) -> pd.DataFrame:
+    """Text columns that are all numbers become numbers, as ``read_csv`` would read them
+    (the Ray engine's partitions store every cell as text)."""
+    for name in df.columns:
+        if df[name].dtype == object or pd.api.types.is_string_dtype(df[name]):
+            try:
+                df[name] = pd.to_numeric(df[name])
+            except (ValueError, TypeError):
+                continue
+    return df
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI.
 
@@ -66,11 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         try:
-            df = pd.read_csv(args.predictions)
+            df = read_predictions(args.predictions)
         except (OSError, ValueError) as exc:
-            raise InvalidInputError(
-                f"could not read {args.predictions.name} as CSV: {exc}"
-            ) from exc
+            raise InvalidInputError(f"could not read {args.predictions.name}: {exc}") from exc
         report = build_report(
             df,
             args.truth,
