@@ -26,6 +26,7 @@ from ankle_core.models.card import ModelCard, ModelTask, OperatingPoints
 from ankle_core.models.weights import save_model
 from ankle_core.training.augment2d import AugmentConfig
 from ankle_core.training.datasets2d import LABELS, ClassifierData, load_samples
+from ankle_core.training.distributed import is_main_process, prepare_model
 from ankle_core.training.evaluate import auc_with_ci, classifier_operating_points
 from ankle_core.training.loop import FitResult, fit
 from ankle_core.training.recipe import (
@@ -133,11 +134,13 @@ def _fit(
     from ankle_core.models.classifier2d import build_lmaf_classifier
     from ankle_core.stats.roc import auc_score
 
-    model = build_lmaf_classifier(backbone=config.backbone, num_classes=2)
-    init_record = initialise(model, str(config.init), config.backbone, config.init_sha256)
-    model.to(device)
+    net = build_lmaf_classifier(backbone=config.backbone, num_classes=2)
+    init_record = initialise(net, str(config.init), config.backbone, config.init_sha256)
+    model = prepare_model(net, device)  # DDP under torchrun / Ray Train
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     loss_fn = nn.CrossEntropyLoss()
+    amp = bool(config.amp) and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
     stop_at = deadline(config)
 
     def batches(epoch: int) -> Any:
@@ -145,16 +148,21 @@ def _fit(
             return iter(())
         return train.batches(config.batch_size, np.random.default_rng([config.seed, epoch]))
 
-    def step(batch: Any) -> float:
+    def step(batch: Any) -> torch.Tensor:
         x, y = batch
-        loss = loss_fn(model(x.to(device)), y.to(device))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return float(loss.item())
+        x = x.to(device, non_blocking=True)
+        y = y.to(device, non_blocking=True)
+        with torch.autocast(device.type, enabled=amp):
+            loss: torch.Tensor = loss_fn(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        scaled: Any = scaler.scale(loss)
+        scaled.backward()
+        scaler.step(optimizer)
+        scaler.update()
+        return loss.detach()  # read once per epoch by fit, not synchronised per step
 
     def validate() -> dict[str, float]:
-        p = _probabilities(model, val, device)
+        p = _probabilities(net, val, device)
         return {"val_auc": float(auc_score(val.labels, p))}
 
     result = fit(
@@ -172,7 +180,7 @@ def _fit(
         steps_per_epoch=-(-len(train) // config.batch_size),
         extra_state={"commands": commands} if checkpoint is not None else None,
     )
-    return model, result, init_record
+    return net, result, init_record
 
 
 def train_classifier(config: ClassifierConfig) -> ModelCard:
@@ -264,6 +272,8 @@ def train_classifier(config: ClassifierConfig) -> ModelCard:
         metrics=metrics,
         intended_use=intended_use(config),
     )
+    if not is_main_process():  # one writer: the other ranks trained the same weights
+        return card
     return save_model(model.cpu(), card, config.out, half=True)
 
 

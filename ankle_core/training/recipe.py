@@ -19,7 +19,6 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ankle_core.device import resolve_device
 from ankle_core.models.card import SYNTHETIC_DISCLAIMER
 from ankle_core.training.datasets2d import Sample
 from ankle_core.training.splits import Split, split_grouped
@@ -54,8 +53,14 @@ class RadiographTrainConfig:
         test_frac: Share of patients in the test split.
         kfold: K >= 2 also runs K-fold cross-validation (classifier).
         resume: Checkpoint to continue from.
-        device: ``auto``, ``cpu`` or ``cuda``.
+        device: ``auto`` (CUDA, else ``mps``, else CPU), ``cpu``, ``cuda`` or ``mps``;
+            under torchrun or Ray Train, ``cuda`` is this rank's GPU (``LOCAL_RANK``).
         threads: Torch CPU threads (0: torch's default).
+        devices: Data-parallel workers (DDP through Ray Train; 1: this process only).
+            Implemented by the classifier recipe.
+        amp: Mixed precision on CUDA (autocast + GradScaler); ignored on the CPU.
+        deterministic: Seed Python, numpy and torch and ask torch for deterministic
+            kernels (slower; an op without one raises).
         time_limit_min: Stop starting epochs after this many minutes (0: no limit).
         data_kind: ``synthetic`` marks the card as trained on phantoms.
         progress: Show progress bars.
@@ -77,6 +82,9 @@ class RadiographTrainConfig:
     resume: Path | None = None
     device: str = "auto"
     threads: int = 0
+    devices: int = 1
+    amp: bool = False
+    deterministic: bool = False
     time_limit_min: float = 0.0
     data_kind: Literal["site", "synthetic"] = "site"
     progress: bool = True
@@ -154,11 +162,23 @@ def split_samples(samples: Sequence[Sample], config: RadiographTrainConfig) -> S
 
 
 def setup(config: RadiographTrainConfig) -> torch.device:
-    """Seed torch, set its CPU threads and pick the device."""
+    """Seed torch (and, when deterministic, Python, numpy and the kernels), set its CPU
+    threads and pick this rank's device."""
+    from ankle_core.training.distributed import train_device
+
     torch.manual_seed(int(config.seed))
+    if config.deterministic:
+        import os
+        import random
+
+        random.seed(int(config.seed))
+        np.random.seed(int(config.seed))  # legacy global state some libraries still use
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
     if config.threads > 0:
         torch.set_num_threads(int(config.threads))
-    return resolve_device(config.device)
+    return train_device(config.device)
 
 
 def deadline(config: RadiographTrainConfig) -> float:
