@@ -27,8 +27,9 @@ ENGINES: tuple[str, ...] = ("local", "ray")
 def card_version(card: ModelCard) -> str:
     """A model's version for resume keys: name, version and the start of the weights' hash.
 
-    >>> card_version(ModelCard(name="m", version="1.0", architecture="a", task="t",
-    ...     spatial_dims=2, labels=("a", "b"), input_size=(8, 8), weights_sha256="ab" * 32))
+    >>> card_version(ModelCard(name="m", version="1.0", architecture="ct_mobilenet3d",
+    ...     task="ct-fracture", spatial_dims=3, labels=("no fracture", "fracture"),
+    ...     input_size=(8, 8, 8), weights_sha256="ab" * 32))
     'm 1.0 (abababababab)'
     """
     return f"{card.name} {card.version} ({card.weights_sha256[:12]})"
