@@ -4,14 +4,20 @@ Run with ``streamlit run app.py``. Settings come from the environment (``ANKLE_*
 ``ankle_core.config``) and are read once per process. Without an ``[auth]`` section in
 ``.streamlit/secrets.toml`` the app runs as one local user on 127.0.0.1 only; with it, users
 sign in (OpenID Connect) and see only the pages their roles open (``docs/security.md``).
+The CPU threads are chosen first (:func:`ankle_core.device.configure_threads`), before any
+module imports torch.
 """
 
 from __future__ import annotations
 
-import streamlit as st
+from ankle_core.device import configure_threads
 
-from ankle_core.access import may_open
-from ui import auth, history, resources, shell, widgets
+configure_threads()  # before anything imports torch: passive OpenMP waits, chosen threads
+
+import streamlit as st  # noqa: E402
+
+from ankle_core.access import may_open  # noqa: E402
+from ui import auth, history, resources, shell, widgets  # noqa: E402
 
 st.set_page_config(
     page_title="Ankle fracture-AI workbench",

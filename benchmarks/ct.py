@@ -37,11 +37,15 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np
-import torch
+from ankle_core.device import configure_threads_for_cli
 
-from ankle_core.inference.ct import CtPipeline
-from ankle_core.models.weights import LoadedModel
+configure_threads_for_cli(sys.argv[1:])  # before torch loads: passive waits, chosen threads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from ankle_core.inference.ct import CtPipeline  # noqa: E402
+from ankle_core.models.weights import LoadedModel  # noqa: E402
 
 DEMO = "ct-fracture-mobilenet3d"
 RSS_BUDGET_GB = 3.0

@@ -25,17 +25,21 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np
-import torch
+from ankle_core.device import configure_threads_for_cli
 
-from ankle_core.io import read_radiograph
-from ankle_core.models.detector import prepare_detector_input
-from ankle_core.models.weights import LoadedModel, load_model
-from ankle_core.realdata.demo import real_demo
-from ankle_core.realdata.fracture_boxes import read_fracture_boxes
-from ankle_core.realdata.localise import LOCALISER_NAME, FractureLocaliser
-from ankle_core.realdata.sources import FRACTURE_BOXES, find_real_data
-from ankle_core.types import Radiograph
+configure_threads_for_cli(sys.argv[1:])  # before torch loads: passive waits, chosen threads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from ankle_core.io import read_radiograph  # noqa: E402
+from ankle_core.models.detector import prepare_detector_input  # noqa: E402
+from ankle_core.models.weights import LoadedModel, load_model  # noqa: E402
+from ankle_core.realdata.demo import real_demo  # noqa: E402
+from ankle_core.realdata.fracture_boxes import read_fracture_boxes  # noqa: E402
+from ankle_core.realdata.localise import LOCALISER_NAME, FractureLocaliser  # noqa: E402
+from ankle_core.realdata.sources import FRACTURE_BOXES, find_real_data  # noqa: E402
+from ankle_core.types import Radiograph  # noqa: E402
 
 
 def _images(n: int) -> list[Radiograph]:

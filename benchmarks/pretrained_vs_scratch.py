@@ -28,14 +28,18 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np
-import torch
+from ankle_core.device import configure_threads_for_cli
 
-from ankle_core.models.pretrained import default_cache_dir, imagenet_state_dict
-from ankle_core.models.weights import load_model
-from ankle_core.stats import auc_ci, delong_test
-from ankle_core.training.datasets2d import LABELS, ClassifierData, load_samples
-from ankle_core.training.splits import split_grouped
+configure_threads_for_cli(sys.argv[1:])  # before torch loads: passive waits, chosen threads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from ankle_core.models.pretrained import default_cache_dir, imagenet_state_dict  # noqa: E402
+from ankle_core.models.weights import load_model  # noqa: E402
+from ankle_core.stats import auc_ci, delong_test  # noqa: E402
+from ankle_core.training.datasets2d import LABELS, ClassifierData, load_samples  # noqa: E402
+from ankle_core.training.splits import split_grouped  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_ARGS = [

@@ -29,12 +29,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import torch
-
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from ankle_core.device import configure_threads_for_cli  # noqa: E402
+
+configure_threads_for_cli(sys.argv[1:])  # before torch loads: passive waits, chosen threads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from ankle_core.inference import RadiographPipeline  # noqa: E402
 from ankle_core.models import LoadedModel, build_network, load_model  # noqa: E402

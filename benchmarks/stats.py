@@ -25,12 +25,16 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np
-import pandas as pd
-from scipy import stats
+from ankle_core.device import configure_threads_for_cli
 
-from ankle_core.stats import delong_test, mrmc_or
-from ankle_core.stats.bootstrap import bootstrap_auc
+configure_threads_for_cli(sys.argv[1:])  # before torch loads: passive waits, chosen threads
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from ankle_core.stats import delong_test, mrmc_or  # noqa: E402
+from ankle_core.stats.bootstrap import bootstrap_auc  # noqa: E402
 
 REFERENCE_MAX_N = 20_000
 

@@ -20,7 +20,10 @@ settings.load_profile("ci")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under xdist, give each worker one torch thread so two workers share two cores.
+    """Choose the threads before any test module imports torch (passive OpenMP waits).
+
+    Under xdist the workers share the cores: each gets ``cores // workers`` threads (one
+    each for two workers on two cores). An ``OMP_NUM_THREADS`` the user set wins.
 
     Every test process (each xdist worker too) gets its own, empty site manifest of trusted
     weights (tiny models saved by tests are recorded there), so the checkout's ``data/`` is
@@ -29,10 +32,10 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     folder = tempfile.mkdtemp(prefix=f"ankle-trusted-{worker}-")
     os.environ["ANKLE_TRUSTED_WEIGHTS"] = str(Path(folder) / "trusted_weights.json")
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        import torch
+    from ankle_core.device import configure_threads
 
-        torch.set_num_threads(1)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    configure_threads(max(1, workers))
 
 
 @pytest.fixture(scope="session")

@@ -10,16 +10,38 @@
   ankle_core.inference ct DIR --out predictions.csv``.
 """
 
-from ankle_core.inference.ct import CamRegion, CtPipeline, CtResult
-from ankle_core.inference.radiograph import (
-    INDETERMINATE,
-    NO_FRAGMENT,
-    Fragment,
-    RadiographPipeline,
-    RadiographResult,
-    call_for,
-)
-from ankle_core.inference.radiograph_cli import PipelineConfig, predict_file
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ankle_core.inference.ct import CamRegion, CtPipeline, CtResult
+    from ankle_core.inference.radiograph import (
+        INDETERMINATE,
+        NO_FRAGMENT,
+        Fragment,
+        RadiographPipeline,
+        RadiographResult,
+        call_for,
+    )
+    from ankle_core.inference.radiograph_cli import PipelineConfig, predict_file
+
+#: Where each public name lives; imported on first use, so that ``python -m
+#: ankle_core.inference`` can choose the threads before torch loads.
+_HOMES = {
+    "CamRegion": "ankle_core.inference.ct",
+    "CtPipeline": "ankle_core.inference.ct",
+    "CtResult": "ankle_core.inference.ct",
+    "INDETERMINATE": "ankle_core.inference.radiograph",
+    "NO_FRAGMENT": "ankle_core.inference.radiograph",
+    "Fragment": "ankle_core.inference.radiograph",
+    "RadiographPipeline": "ankle_core.inference.radiograph",
+    "RadiographResult": "ankle_core.inference.radiograph",
+    "call_for": "ankle_core.inference.radiograph",
+    "PipelineConfig": "ankle_core.inference.radiograph_cli",
+    "predict_file": "ankle_core.inference.radiograph_cli",
+}
 
 __all__ = [
     "INDETERMINATE",
@@ -34,3 +56,10 @@ __all__ = [
     "call_for",
     "predict_file",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from ankle_core.device import configure_threads_for_cli
 from ankle_core.errors import AnkleError
 from ankle_core.logs import install_log_redaction
 
@@ -18,6 +19,7 @@ _SUBCOMMANDS = ("ankle_core.inference.radiograph_cli", "ankle_core.inference.ct_
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run batch inference; returns the exit status."""
+    configure_threads_for_cli(sys.argv[1:] if argv is None else argv)  # before torch loads
     parser = argparse.ArgumentParser(
         prog="python -m ankle_core.inference", description="Batch inference over a folder."
     )

@@ -12,12 +12,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from ankle_core.device import configure_threads_for_cli
 from ankle_core.io._guard import suppress_identifying_warnings
 from ankle_core.io.audit import audit_paths, format_table, write_csv
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
+    configure_threads_for_cli(sys.argv[1:] if argv is None else argv)  # before torch loads
     parser = argparse.ArgumentParser(prog="python -m ankle_core.io")
     sub = parser.add_subparsers(dest="command", required=True)
     audit = sub.add_parser("audit", help="report what the readers find in each file")

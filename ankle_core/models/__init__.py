@@ -7,6 +7,11 @@
 - ``classifier2d``, ``detector``, ``cnn3d``: the networks themselves (registered on import).
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ankle_core.models.card import (
     SYNTHETIC_DISCLAIMER,
     ModelCard,
@@ -15,7 +20,16 @@ from ankle_core.models.card import (
     models_for_task,
 )
 from ankle_core.models.registry import architectures, build_network, register_architecture
-from ankle_core.models.weights import LoadedModel, list_models, load_model, save_model
+
+if TYPE_CHECKING:
+    from ankle_core.models.weights import LoadedModel, list_models, load_model, save_model
+
+#: Names whose module imports torch: loaded on first use, so that reading cards (the
+#: dashboard's first page) does not pay for torch.
+_LAZY = {
+    name: "ankle_core.models.weights"
+    for name in ("LoadedModel", "list_models", "load_model", "save_model")
+}
 
 __all__ = [
     "SYNTHETIC_DISCLAIMER",
@@ -31,3 +45,10 @@ __all__ = [
     "register_architecture",
     "save_model",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

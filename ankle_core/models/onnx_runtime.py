@@ -74,15 +74,17 @@ class OnnxSession:
 
     Args:
         model: serialised ONNX model (bytes) or a path to one.
-        threads: intra-op threads (0 = onnxruntime's default).
+        threads: intra-op threads (0: the process's thread plan, see
+            :func:`ankle_core.device.configure_threads`; its wait policy also decides
+            whether idle threads spin).
     """
 
     def __init__(self, model: bytes | str | Path, *, threads: int = 0) -> None:
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        if threads > 0:
-            options.intra_op_num_threads = threads
+        from ankle_core.device import onnx_session_options
+
+        options = onnx_session_options(threads=threads)
         source = model if isinstance(model, bytes) else str(model)
         self._session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ankle_core.device import resolve_device
+from ankle_core.device import apply_torch_threads, resolve_device
 from ankle_core.errors import ModelLoadError, UnknownModelError, WeightsIntegrityError
 from ankle_core.models.card import ModelCard, read_card, write_card
 from ankle_core.models.registry import build_network
@@ -164,6 +164,7 @@ def load_model(
             f"The weights of {card.name!r} do not fit architecture {card.architecture!r}."
         ) from exc
     dev = resolve_device(device)
+    apply_torch_threads()  # the plan configure_threads chose (or the environment's)
     network = network.float().to(dev).eval()
     for param in network.parameters():
         param.requires_grad_(False)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ankle_core.config import Settings
+from ankle_core.device import configure_threads_for_cli
 from ankle_core.errors import AnkleError, PacsError
 from ankle_core.logs import install_log_redaction
 from ankle_core.pacs.analysis import (
@@ -198,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 on success, 1 on a PACS, input or model error (one line on stderr).
     """
+    configure_threads_for_cli(sys.argv[1:] if argv is None else argv)  # before torch loads
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     install_log_redaction()

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ankle_core.device import configure_threads_for_cli
 from ankle_core.logs import install_log_redaction
 from ankle_core.phantoms.demo import export_demo
 from ankle_core.phantoms.export import export_dataset
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit status (0 on success, 2 on bad arguments)."""
+    configure_threads_for_cli(sys.argv[1:] if argv is None else argv)  # before torch loads
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     install_log_redaction()  # no identifier in any log record
     parser = build_parser()

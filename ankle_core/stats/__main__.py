@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ankle_core.device import configure_threads_for_cli
 from ankle_core.errors import InvalidInputError
 from ankle_core.logs import install_log_redaction
 from ankle_core.stats.report import build_report
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         0 on success, 2 on bad input.
     """
+    configure_threads_for_cli(sys.argv[1:] if argv is None else argv)  # before torch loads
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     install_log_redaction()  # no identifier in any log record
     args = _parser().parse_args(argv)

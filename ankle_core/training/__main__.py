@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from ankle_core.device import configure_threads_for_cli
 from ankle_core.errors import AnkleError
 from ankle_core.logs import install_log_redaction
 
@@ -16,6 +17,7 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the chosen trainer; returns the exit status."""
+    configure_threads_for_cli(sys.argv[1:] if argv is None else argv)  # before torch loads
     parser = argparse.ArgumentParser(
         prog="python -m ankle_core.training", description="Train ankle_core models."
     )

@@ -15,9 +15,9 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models folder with a tiny detector, classifier and CT model (random weights)."""
-    import torch
+    from ankle_core.device import configure_threads
 
-    torch.set_num_threads(1)  # the test machine is small and shared
+    configure_threads(threads=1)  # the test machine is small and shared
     return fixtures.make_tiny_models(tmp_path_factory.mktemp("models"))
 
 

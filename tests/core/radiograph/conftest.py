@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from ankle_core.device import configure_threads
 from ankle_core.models.card import ModelCard, OperatingPoints
 from ankle_core.models.classifier2d import build_lmaf_classifier
 from ankle_core.models.detector import build_fragment_detector
@@ -27,7 +28,7 @@ TINY_DETECTOR_PARAMS = {
 
 @pytest.fixture(autouse=True)
 def _one_thread() -> None:
-    torch.set_num_threads(1)
+    configure_threads(threads=1)
 
 
 def tiny_detector_card(**params: object) -> ModelCard:
