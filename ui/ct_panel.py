@@ -95,6 +95,24 @@ def render_ct_case(name: str, sha256: str, analysis: CtAnalysis) -> None:
     for warning in result.warnings:
         st.warning(warning, icon=":material/warning:")
     widgets.research_note()
+    _views(name, sha256, analysis)
+    boxes = [r.box_voxels for r in result.regions]
+    if st.toggle("Show the 3D bone surface with the boxes", key="ct_3d"):
+        with st.spinner("Building the bone surface…"):
+            verts, faces = resources.bone_surface(sha256, volume)
+        fig3d = volume_views.bone_surface_figure(verts, faces, boxes, volume.spacing_mm)
+        st.plotly_chart(fig3d, key="ct_fig_3d")
+    with st.expander("De-identified metadata"):
+        st.dataframe(widgets.metadata_frame(volume.metadata), hide_index=True)
+
+
+@st.fragment
+def _views(name: str, sha256: str, analysis: CtAnalysis) -> None:
+    """Window, opacity, three views and the box table, redrawn on their own (a fragment).
+
+    Moving a slider or picking a box reruns only this function, never the page.
+    """
+    result, volume = analysis.result, analysis.volume
     _sync_sliders(sha256, analysis)
     controls = st.columns([2, 1, 1])
     window = volume_views.WINDOWS[controls[0].selectbox("Window", list(volume_views.WINDOWS))]
@@ -125,10 +143,3 @@ def render_ct_case(name: str, sha256: str, analysis: CtAnalysis) -> None:
         f"{', '.join(f'{s:.2f}' for s in volume.spacing_mm)} mm · model {result.model} · "
         f"{result.timings_s.get('total', 0.0):.2f} s"
     )
-    if st.toggle("Show the 3D bone surface with the boxes", key="ct_3d"):
-        with st.spinner("Building the bone surface…"):
-            verts, faces = resources.bone_surface(sha256, volume)
-        fig3d = volume_views.bone_surface_figure(verts, faces, boxes, volume.spacing_mm)
-        st.plotly_chart(fig3d, key="ct_fig_3d")
-    with st.expander("De-identified metadata"):
-        st.dataframe(widgets.metadata_frame(volume.metadata), hide_index=True)

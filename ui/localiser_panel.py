@@ -2,7 +2,10 @@
 
 The localiser (``fracture-detector-xr``) was trained and validated on real extremity
 radiographs, not on ankles; the section says so and credits the data set. It runs only when
-the model is installed, once per case (cached in :mod:`ui.resources`).
+the model is installed and the user switches it on (an expander's body runs even while it is
+collapsed, so the switch, not the expander, keeps it from running uninvited), once per case
+(cached in :mod:`ui.resources`). The box picker redraws only the section (an
+``st.fragment``).
 """
 
 from __future__ import annotations
@@ -50,41 +53,56 @@ def render_localiser_section(
         if card is None:
             st.caption(f"The general fracture localiser ({LOCALISER_NAME}) is not installed.")
             return
-        try:
-            with st.spinner("Running the general fracture localiser…"):
-                result = resources.localiser_result(
-                    sha256, LOCALISER_NAME, models_dir, device, radiograph
-                )
-        except AnkleError as exc:
-            widgets.show_error(exc)
+        if not st.toggle(
+            "Run the general fracture localiser on this image",
+            key="loc_run",
+            help="A second model, trained on real extremity radiographs; it runs only when "
+            "switched on.",
+        ):
+            st.caption(f"Training data: {DATASET_CREDIT}")
             return
-        st.warning(card.intended_use, icon=":material/warning:")
-        boxes = [b.box for b in result.boxes]
-        labels = [f"{i} · {b.score:.2f}" for i, b in enumerate(result.boxes, 1)]
-        grey = _grey_uint8(radiograph)
-        left, right = st.columns(2, gap="large")
-        with left:
-            st.image(draw_boxes(grey, boxes, labels, [_BOX_COLOUR] * len(boxes), width=3))
-            st.caption(
-                f"{len(boxes)} suggested box(es) at score ≥ {result.threshold:.3f} · "
-                f"image score {result.image_score:.2f} · {result.model} · "
-                f"{result.timings_s.get('total', 0.0):.2f} s"
+        _localiser_body(radiograph, sha256, models_dir, device)
+
+
+@st.fragment
+def _localiser_body(radiograph: Radiograph, sha256: str, models_dir: str, device: str) -> None:
+    """The localiser's boxes and the Grad-CAM of the picked box (redrawn on its own)."""
+    card = resources.model_cards(models_dir)[LOCALISER_NAME]
+    try:
+        with st.spinner("Running the general fracture localiser…"):
+            result = resources.localiser_result(
+                sha256, LOCALISER_NAME, models_dir, device, radiograph
             )
-        with right:
-            if not boxes:
-                st.info("No box reaches the localiser's operating point on this image.")
-            else:
-                index = st.selectbox(
-                    "Explain box",
-                    list(range(len(boxes))),
-                    format_func=lambda i: labels[i],
-                    key="loc_box",
+    except AnkleError as exc:
+        widgets.show_error(exc)
+        return
+    st.warning(card.intended_use, icon=":material/warning:")
+    boxes = [b.box for b in result.boxes]
+    labels = [f"{i} · {b.score:.2f}" for i, b in enumerate(result.boxes, 1)]
+    grey = _grey_uint8(radiograph)
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.image(draw_boxes(grey, boxes, labels, [_BOX_COLOUR] * len(boxes), width=3))
+        st.caption(
+            f"{len(boxes)} suggested box(es) at score ≥ {result.threshold:.3f} · "
+            f"image score {result.image_score:.2f} · {result.model} · "
+            f"{result.timings_s.get('total', 0.0):.2f} s"
+        )
+    with right:
+        if not boxes:
+            st.info("No box reaches the localiser's operating point on this image.")
+        else:
+            index = st.selectbox(
+                "Explain box",
+                list(range(len(boxes))),
+                format_func=lambda i: labels[i],
+                key="loc_box",
+            )
+            with st.spinner("Computing the detector Grad-CAM…"):
+                heat = resources.localiser_saliency(
+                    sha256, LOCALISER_NAME, models_dir, device, int(index), radiograph
                 )
-                with st.spinner("Computing the detector Grad-CAM…"):
-                    heat = resources.localiser_saliency(
-                        sha256, LOCALISER_NAME, models_dir, device, int(index), radiograph
-                    )
-                rgb = overlay_heatmap(radiograph.pixels, heat, alpha=0.5)
-                st.image(draw_boxes(rgb, [boxes[index]], [labels[index]], [_BOX_COLOUR], width=3))
-                st.caption(f"Detector Grad-CAM for box {labels[index]}")
-        st.caption(f"Training data: {DATASET_CREDIT}")
+            rgb = overlay_heatmap(radiograph.pixels, heat, alpha=0.5)
+            st.image(draw_boxes(rgb, [boxes[index]], [labels[index]], [_BOX_COLOUR], width=3))
+            st.caption(f"Detector Grad-CAM for box {labels[index]}")
+    st.caption(f"Training data: {DATASET_CREDIT}")

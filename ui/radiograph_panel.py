@@ -28,7 +28,19 @@ def render_radiograph_case(
         headline += f" — case p(LMAF) = **{p:.2f}**"
     st.subheader(headline, anchor=False)
     widgets.research_note()
+    _case_view(name, sha256, models, analysis)
+    with st.expander("De-identified metadata and what the reader applied"):
+        st.dataframe(widgets.metadata_frame(radiograph.metadata), hide_index=True)
 
+
+@st.fragment
+def _case_view(name: str, sha256: str, models: str, analysis: RadiographAnalysis) -> None:
+    """Viewer, findings and the report button, redrawn on their own (an ``st.fragment``).
+
+    Window, level, zoom and opacity rerun only this function: the page, its reader and its
+    models do not run again.
+    """
+    result, radiograph = analysis.result, analysis.radiograph
     left, right = st.columns([1, 1], gap="large")
     with right:
         view = viewer.view_controls("rg_view")
@@ -40,6 +52,16 @@ def render_radiograph_case(
         st.caption(
             f"Detector {result.detector} · classifier {result.classifier} · "
             f"{result.timings_s.get('total', 0.0):.2f} s"
+        )
+        alpha = round(view.opacity if view.overlay else 0.0, 2)
+        st.download_button(
+            "Download the one-page PDF report",
+            # a callable: the PDF is rendered when asked for, not on every redraw
+            lambda: resources.radiograph_pdf(sha256, models, alpha, analysis),
+            file_name=f"ankle-report-{sha256[:8]}.pdf",
+            mime="application/pdf",
+            key="rg_pdf",
+            icon=":material/picture_as_pdf:",
         )
     with left:
         boxes = [f.box.as_xyxy() for f in result.fragments]
@@ -55,20 +77,4 @@ def render_radiograph_case(
         st.caption(
             f"{name} · {radiograph.shape[1]}×{radiograph.shape[0]} px · "
             f"reader applied: {widgets.reader_applied(radiograph.metadata)}"
-        )
-
-    meta_col, report_col = st.columns([3, 2], gap="large")
-    with meta_col, st.expander("De-identified metadata and what the reader applied"):
-        st.dataframe(widgets.metadata_frame(radiograph.metadata), hide_index=True)
-    with report_col:
-        alpha = view.opacity if view.overlay else 0.0
-        with st.spinner("Preparing the PDF report…"):
-            pdf = resources.radiograph_pdf(sha256, models, round(alpha, 2), analysis)
-        st.download_button(
-            "Download the one-page PDF report",
-            pdf,
-            file_name=f"ankle-report-{sha256[:8]}.pdf",
-            mime="application/pdf",
-            key="rg_pdf",
-            icon=":material/picture_as_pdf:",
         )

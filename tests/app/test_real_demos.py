@@ -65,6 +65,11 @@ def test_localiser_section_renders_with_committed_model(with_localiser: Path) ->
     at.radio(key="rg_mode").set_value("Demo case").run()
     assert not at.exception, at.exception
     assert any(e.label == LOCALISER_TITLE for e in at.expander)
+    # nothing runs that the user did not ask for: the localiser waits for its switch
+    assert "suggested box(es)" not in _texts(at)
+    assert f"Training data: {DATASET_CREDIT}" in _texts(at)
+    at.toggle(key="loc_run").set_value(True).run()
+    assert not at.exception, at.exception
     text = _texts(at)
     assert f"Training data: {DATASET_CREDIT}" in text
     assert "NOT been validated on ankles" in text  # the card's intended use

@@ -87,6 +87,7 @@ def test_screenshot_localiser(page: Page, demo_app_url: str) -> None:
     expect(page.get_by_text("Case call:")).to_be_visible(timeout=TIMEOUT_MS)
     expander = page.locator('[data-testid="stExpander"]', has_text="General fracture localiser")
     expander.locator("summary").click()
+    expander.get_by_text("Run the general fracture localiser on this image").click()
     expect(expander.get_by_text("Detector Grad-CAM for box")).to_be_visible(timeout=TIMEOUT_MS)
     expect(expander.locator("img").nth(1)).to_be_visible(timeout=TIMEOUT_MS)
     assert _shot(page, "radiograph_localiser", 1000, expander).stat().st_size > 10_000
