@@ -16,17 +16,42 @@
 - ``overlay``: colour maps, heat-map blending and box drawing for display and reports.
 """
 
-from ankle_core.explain.boxes import BoxSettings, HeatRegion, find_regions, otsu_threshold
-from ankle_core.explain.ct import (
-    PAPER_GRADCAM,
-    CamRegion,
-    CamSettings,
-    cam_regions,
-    cam_to_original,
-    gradcam_layer,
-)
-from ankle_core.explain.gradcam import count_hooks, grad_cam, normalize01, upsample_cam
-from ankle_core.explain.overlay import draw_boxes, overlay_heatmap
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ankle_core.explain.boxes import BoxSettings, HeatRegion, find_regions, otsu_threshold
+    from ankle_core.explain.ct import (
+        PAPER_GRADCAM,
+        CamRegion,
+        CamSettings,
+        cam_regions,
+        cam_to_original,
+        gradcam_layer,
+    )
+    from ankle_core.explain.gradcam import count_hooks, grad_cam, normalize01, upsample_cam
+    from ankle_core.explain.overlay import draw_boxes, overlay_heatmap
+
+#: Where each public name lives. Modules load on first use, so that drawing an overlay does
+#: not import torch, Captum or MONAI.
+_HOMES = {
+    **dict.fromkeys(("BoxSettings", "HeatRegion", "find_regions", "otsu_threshold"), "boxes"),
+    **dict.fromkeys(
+        (
+            "PAPER_GRADCAM",
+            "CamRegion",
+            "CamSettings",
+            "cam_regions",
+            "cam_to_original",
+            "gradcam_layer",
+        ),
+        "ct",
+    ),
+    **dict.fromkeys(("count_hooks", "grad_cam", "normalize01", "upsample_cam"), "gradcam"),
+    **dict.fromkeys(("draw_boxes", "overlay_heatmap"), "overlay"),
+}
 
 __all__ = [
     "PAPER_GRADCAM",
@@ -46,3 +71,10 @@ __all__ = [
     "overlay_heatmap",
     "upsample_cam",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

@@ -31,6 +31,15 @@ _BUILDER_MODULES: tuple[str, ...] = (
     "ankle_core.models.cnn3d",
     "ankle_core.realdata.localiser",
 )
+#: Where the bundled architectures live, so that building one imports only its module (a 2D
+#: model never imports MONAI). Architectures not listed are found by importing them all.
+_HOMES: dict[str, str] = {
+    "lmaf_classifier": "ankle_core.models.classifier2d",
+    "retinanet_fragment": "ankle_core.models.detector",
+    "ct_mobilenet3d": "ankle_core.models.cnn3d",
+    "ct_resnet": "ankle_core.models.cnn3d",
+    "ct_efficientnet": "ankle_core.models.cnn3d",
+}
 _REGISTRY: dict[str, Builder] = {}
 _loaded = False
 
@@ -77,7 +86,11 @@ def build_network(card: ModelCard, **overrides: Any) -> nn.Module:
     Raises:
         ModelLoadError: the architecture is unknown.
     """
-    _load_builder_modules()
+    home = _HOMES.get(card.architecture)
+    if card.architecture not in _REGISTRY and home is not None:
+        importlib.import_module(home)
+    if card.architecture not in _REGISTRY:
+        _load_builder_modules()
     builder = _REGISTRY.get(card.architecture)
     if builder is None:
         raise ModelLoadError(
