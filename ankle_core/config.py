@@ -8,6 +8,12 @@ Environment variables (all optional):
 - ``ANKLE_MODELS_DIR``: folder of installed models (default: ``models/`` in the checkout).
 - ``ANKLE_DATABASE_URL``: SQLAlchemy URL of the case history (default: SQLite file).
 - ``ANKLE_DEVICE``: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+- ``ANKLE_RUNTIME``: ``auto`` (ONNX Runtime on the CPU, torch on CUDA), ``onnx`` or ``torch``.
+- ``ANKLE_CACHE_DIR``: folder for caches that outlive the server (exported ONNX files,
+  phantom cohorts, teaching cases); default ``.cache/ankle`` in the checkout (git-ignored).
+- ``ANKLE_WARM_MODELS``: ``0`` stops the dashboard loading its default models in the
+  background after the first page (default ``1``).
+- ``ANKLE_THREADS``: CPU threads per process (see :func:`ankle_core.device.configure_threads`).
 - ``ANKLE_MAX_UPLOAD_MB``: largest file a reader accepts, in MB (default 200).
 - ``ANKLE_MAX_PIXELS``: largest decoded image or volume, in pixels or voxels.
 - ``ANKLE_MAX_DECODED_MB``: memory budget of one read, in MB of decoded data (default 2048).
@@ -66,6 +72,10 @@ class ReadLimits:
     max_decoded_bytes: int = 2 * 1024**3
 
 
+def _default_cache_dir() -> Path:
+    return PROJECT_ROOT / ".cache" / "ankle"
+
+
 def _default_database_url() -> str:
     return f"sqlite:///{PROJECT_ROOT / 'data' / 'case_history.sqlite'}"
 
@@ -78,6 +88,10 @@ class Settings:
         models_dir: folder holding ``<model-name>/{model.safetensors, card.json}``.
         database_url: SQLAlchemy URL of the case history and reader studies.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        runtime: ``"auto"`` (ONNX Runtime on the CPU, torch on a GPU), ``"onnx"`` or
+            ``"torch"``; Grad-CAM always runs in torch.
+        cache_dir: folder of caches that last across server restarts (exported ONNX files
+            under ``onnx/``, phantom cohorts, teaching cases).
         limits: reader limits.
         trusted_weights_path: the site's trusted-weights manifest (JSON).
         pacs_url: DICOMweb root URL, or None.
@@ -93,6 +107,9 @@ class Settings:
     models_dir: Path = PROJECT_ROOT / "models"
     database_url: str = field(default_factory=_default_database_url)
     device: str = "auto"
+    runtime: str = "auto"
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    warm_models: bool = True
     limits: ReadLimits = field(default_factory=ReadLimits)
     trusted_weights_path: Path = PROJECT_ROOT / "data" / "trusted_weights.json"
     pacs_url: str | None = None
@@ -120,6 +137,10 @@ class Settings:
             models_dir=Path(env.get("ANKLE_MODELS_DIR", str(PROJECT_ROOT / "models"))),
             database_url=env.get("ANKLE_DATABASE_URL", _default_database_url()),
             device=env.get("ANKLE_DEVICE", "auto"),
+            runtime=env.get("ANKLE_RUNTIME", "auto").strip().lower() or "auto",
+            cache_dir=Path(env.get("ANKLE_CACHE_DIR", "") or _default_cache_dir()),
+            warm_models=env.get("ANKLE_WARM_MODELS", "1").strip().lower()
+            not in ("0", "false", "no"),
             limits=limits,
             trusted_weights_path=Path(
                 env.get(

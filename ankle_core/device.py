@@ -41,9 +41,13 @@ __all__ = [
     "current_thread_plan",
     "onnx_session_options",
     "resolve_device",
+    "resolve_runtime",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Runtimes a pipeline can run its networks in (``"auto"``: ONNX Runtime on the CPU).
+RUNTIMES: tuple[str, ...] = ("auto", "onnx", "torch")
 
 #: Environment variable overriding the threads per worker.
 THREADS_ENV = "ANKLE_THREADS"
@@ -246,3 +250,30 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
             raise InvalidInputError("CUDA was requested but no CUDA GPU is available here.")
         return torch.device(text)
     raise InvalidInputError(f"Unknown device {spec!r}: use 'auto', 'cpu' or 'cuda'.")
+
+
+def resolve_runtime(runtime: str, device: str | torch.device = "auto") -> str:
+    """Turn a runtime choice into ``"onnx"`` or ``"torch"``.
+
+    ``"auto"`` picks ONNX Runtime when the models run on the CPU (measured here 2 to 9 times
+    faster than torch for the same networks, see ``docs/performance.md``) and torch on a GPU.
+
+    Args:
+        runtime: ``"auto"``, ``"onnx"`` or ``"torch"``.
+        device: where the torch models live (see :func:`resolve_device`).
+
+    Returns:
+        ``"onnx"`` or ``"torch"``.
+
+    Raises:
+        InvalidInputError: the runtime is unknown.
+
+    >>> resolve_runtime("auto", "cpu"), resolve_runtime("torch", "cpu")
+    ('onnx', 'torch')
+    """
+    text = runtime.strip().lower()
+    if text not in RUNTIMES:
+        raise InvalidInputError(f"Unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES)}.")
+    if text != "auto":
+        return text
+    return "onnx" if resolve_device(device).type == "cpu" else "torch"

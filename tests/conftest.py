@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -36,6 +37,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     configure_threads(max(1, workers))
+    # ONNX exports and phantoms the code under test keeps go to a throw-away folder, never
+    # into the checkout's .cache/ (the CLIs and the app default to it)
+    if "ANKLE_CACHE_DIR" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="ankle-test-cache-")
+        os.environ["ANKLE_CACHE_DIR"] = folder
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 @pytest.fixture(scope="session")

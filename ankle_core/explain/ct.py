@@ -364,6 +364,15 @@ def _cam_region(region: HeatRegion, affine: F64, offset: Sequence[int]) -> CamRe
     )
 
 
+def _window_mask(
+    mask: npt.NDArray[np.bool_] | None, shape: tuple[int, ...], window: tuple[slice, ...]
+) -> npt.NDArray[np.bool_] | None:
+    """``mask`` restricted to ``window``; a mask already of the window's shape is kept."""
+    if mask is None or mask.shape != tuple(shape):
+        return mask
+    return mask[window]
+
+
 def cam_regions(
     heat: F32,
     affine: npt.ArrayLike,
@@ -382,7 +391,8 @@ def cam_regions(
             default :class:`~ankle_core.explain.boxes.BoxSettings`.
         footprint: the part of ``heat`` to search (the model's field of view); all if None.
         mask: (z, y, x) voxels that take part in the threshold and in the regions (the
-            body, ``settings.body``); all of the footprint if None. Without it, a map that
+            body, ``settings.body``), of ``heat``'s shape or of the footprint's; all of the
+            footprint if None. Without it, a map that
             is warm all over the body and zero in the air gets a threshold that separates
             body from air.
         threshold: a threshold already taken (e.g. to keep it with the result);
@@ -398,7 +408,7 @@ def cam_regions(
         slice(0, heat.shape[1]),
         slice(0, heat.shape[2]),
     )
-    inside = mask[window] if mask is not None else None
+    inside = _window_mask(mask, heat.shape, window)
     if threshold is None:
         threshold = settings.threshold(heat[window], inside)
     regions = settings.regions(

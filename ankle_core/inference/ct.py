@@ -24,14 +24,17 @@ explanation runs under the core's per-model lock.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from ankle_core.device import resolve_runtime
 from ankle_core.errors import ModelLoadError
 from ankle_core.explain.boxes import BoxSettings
 from ankle_core.explain.ct import (
@@ -42,11 +45,14 @@ from ankle_core.explain.ct import (
     fracture_log_odds,
     gradcam_layer,
 )
-from ankle_core.explain.gradcam import grad_cam, normalize01
+from ankle_core.explain.gradcam import grad_cam
 from ankle_core.models.weights import LoadedModel, load_model
 from ankle_core.preprocess.spatial import body_section_cm2
 from ankle_core.preprocess.volume import CtPreprocessing, PreparedVolume, preprocess_volume
 from ankle_core.types import Volume
+
+if TYPE_CHECKING:
+    from ankle_core.models.onnx_runtime import OnnxSession
 
 __all__ = [
     "INDETERMINATE",
@@ -58,6 +64,8 @@ __all__ = [
 ]
 
 INDETERMINATE = "indeterminate — review"
+
+logger = logging.getLogger(__name__)
 
 #: Largest axial body cross-section (cm^2) accepted without a warning: well above a foot's.
 MAX_BODY_SECTION_CM2 = 400.0
@@ -74,7 +82,9 @@ class CtResult:
             explained.
         regions: ranked Grad-CAM regions (empty when not explained or nothing stands out).
         timings_s: seconds for ``"preprocess"``, ``"forward"``, ``"gradcam"`` (Captum),
-            ``"upsample"`` (spline to the original grid), ``"boxes"`` and ``"total"``.
+            ``"upsample"`` (spline to the original grid), ``"body_mask"`` (the body in the
+            field of view, :func:`~ankle_core.preprocess.spatial.body_mask_window`),
+            ``"boxes"`` and ``"total"``.
         model: ``"name version"``.
         gradcam_layer: name of the explained block (empty when not explained).
         explanation: how the map and boxes were made (None when not explained).
@@ -123,6 +133,11 @@ class CtPipeline:
             volume, ranking, most boxes); default: the explanation's own.
         max_body_section_cm2: warn when the body's largest axial cross-section exceeds this
             (cm^2); None skips the check.
+        runtime: the forward pass's runtime: ``"torch"``, ``"onnx"`` (ONNX Runtime on the
+            CPU) or ``"auto"`` (ONNX Runtime when the model is on the CPU, torch when it does
+            not export or on a GPU). Grad-CAM always runs the torch network.
+        onnx_cache_dir: folder for the exported ONNX file, reused per weights hash (None:
+            export in memory).
     """
 
     def __init__(
@@ -134,6 +149,8 @@ class CtPipeline:
         explanation: CamSettings | None = None,
         boxes: BoxSettings | None = None,
         max_body_section_cm2: float | None = MAX_BODY_SECTION_CM2,
+        runtime: str = "torch",
+        onnx_cache_dir: str | Path | None = None,
     ) -> None:
         self.model = model
         self.max_body_section_cm2 = max_body_section_cm2
@@ -145,6 +162,42 @@ class CtPipeline:
             explanation = replace(explanation, boxes=boxes)
         self.explanation = explanation
         self.layer_name, self.layer = self.layer_for(self.explanation)
+        self.runtime = resolve_runtime(runtime, model.device)
+        self._onnx: OnnxSession | None = None
+        if self.runtime == "onnx":
+            try:
+                self._onnx = self._export(onnx_cache_dir)
+            except ModelLoadError as exc:
+                if runtime != "auto":
+                    raise
+                logger.warning("ONNX export failed, running in torch: %s", exc)
+                self.runtime = "torch"
+
+    def _export(self, cache_dir: str | Path | None) -> OnnxSession:
+        from ankle_core.models.onnx_runtime import onnx_session_for
+
+        network = self.model.network
+        size = int(self.preprocessing.input_size)
+        example = torch.zeros(1, 1, size, size, size)
+        try:
+            return onnx_session_for(
+                network.cpu(),
+                example,
+                weights_sha256=self.model.card.weights_sha256,
+                dynamic_batch=False,
+                cache_dir=cache_dir,
+            )
+        finally:
+            network.to(self.model.device)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's logits (N, K) for preprocessed cubes (N, 1, d, h, w)."""
+        if self._onnx is not None:  # exported for one cube: one call per cube
+            session = self._onnx
+            return torch.cat([session(x[i : i + 1].cpu())[0] for i in range(x.shape[0])])
+        with torch.no_grad():
+            out: torch.Tensor = self.model.network(x.to(self.model.device))
+        return out.cpu()
 
     def layer_for(self, explanation: CamSettings) -> tuple[str, torch.nn.Module]:
         """The block these settings explain, at this pipeline's input size."""
@@ -159,9 +212,15 @@ class CtPipeline:
         *,
         models_dir: str | Path | None = None,
         device: str = "auto",
+        runtime: str = "torch",
+        onnx_cache_dir: str | Path | None = None,
     ) -> CtPipeline:
-        """Load an installed model (hash-checked) and wrap it."""
-        return cls(load_model(name, models_dir=models_dir, device=device))
+        """Load an installed model (hash-checked) and wrap it (see the class for ``runtime``)."""
+        return cls(
+            load_model(name, models_dir=models_dir, device=device),
+            runtime=runtime,
+            onnx_cache_dir=onnx_cache_dir,
+        )
 
     @property
     def model_label(self) -> str:
@@ -224,8 +283,7 @@ class CtPipeline:
         t1 = time.perf_counter()
         network, device = self.model.network, self.model.device
         x = torch.from_numpy(np.stack([p.array for p in prepared]))[:, None].to(device)
-        with torch.no_grad():
-            logits = network(x).float().cpu()
+        logits = self._forward(x).float()
         if logits.shape[1] >= 2:
             probabilities = torch.softmax(logits, dim=1)[:, 1].tolist()
         else:
@@ -280,22 +338,24 @@ class CtPipeline:
         """A cube's CAM on the volume's own grid, restricted to the body, and its regions."""
         t3 = time.perf_counter()
         heatmap, footprint = cam_to_original(cam, prepared.transform, order=self.spline_order)
+        t4 = time.perf_counter()
         boxes = settings.boxes
         # Explanations stay on the scanned body, never in the air around it, and the
-        # threshold is taken over the body alone (unless the settings say otherwise).
-        inside = boxes.body(volume.array)
+        # threshold is taken over the body alone (unless the settings say otherwise). The
+        # map is zero outside the model's field of view, so the body is only needed there.
+        inside = boxes.body(volume.array, window=footprint)
         if inside is not None:
-            heatmap = normalize01(heatmap * inside)
+            heatmap[footprint] *= inside
+            _normalise_in_place(heatmap, footprint)
         heatmap.setflags(write=False)
-        t4 = time.perf_counter()
-        threshold = boxes.threshold(
-            heatmap[footprint], inside[footprint] if inside is not None else None
-        )
+        t5 = time.perf_counter()
+        threshold = boxes.threshold(heatmap[footprint], inside)
         regions = cam_regions(
             heatmap, volume.affine, boxes, footprint=footprint, mask=inside, threshold=threshold
         )
-        t5 = time.perf_counter()
-        return heatmap, threshold, regions, {"upsample": t4 - t3, "boxes": t5 - t4}
+        t6 = time.perf_counter()
+        timings = {"upsample": t4 - t3, "body_mask": t5 - t4, "boxes": t6 - t5}
+        return heatmap, threshold, regions, timings
 
     def scope_warnings(self, volume: Volume) -> tuple[str, ...]:
         """Cautions about a volume the model was not made for (empty when it looks fine)."""
@@ -310,3 +370,23 @@ class CtPipeline:
             f"{self.max_body_section_cm2:.0f} cm². The model was trained on ankle phantoms; "
             "its probability and boxes mean nothing on another body part.",
         )
+
+
+def _normalise_in_place(heat: np.ndarray, footprint: tuple[slice, slice, slice]) -> None:
+    """Scale ``heat`` to [0, 1] in place, changing only the footprint (as ``normalize01``).
+
+    The map is zero (its minimum) outside the footprint whenever the footprint does not
+    cover the whole grid, so only the footprint's values change.
+    """
+    part = heat[footprint]
+    if part.size == 0:
+        return
+    covers_all = part.shape == heat.shape
+    lo = float(part.min()) if covers_all else min(0.0, float(part.min()))
+    hi = float(part.max())
+    if not np.isfinite(lo) or not np.isfinite(hi) or hi - lo < 1e-12:
+        heat[...] = 0.0
+        return
+    if covers_all:
+        part -= np.float32(lo)
+    part /= np.float32(hi - lo)

@@ -105,6 +105,8 @@ class CtConfig:
         min_region_mm3: smallest region kept, mm^3.
         max_file_mb: largest file the reader accepts, MB (a 512 x 512 x 400 int16 NIfTI is
             just over 200 MB, the library's default).
+        runtime: the forward pass's runtime (``"auto"``: ONNX Runtime on the CPU).
+        onnx_cache_dir: folder for the exported ONNX file (None: in memory).
     """
 
     model: str = "ct-fracture-mobilenet3d"
@@ -115,6 +117,8 @@ class CtConfig:
     spline_order: int = 3
     min_region_mm3: float = 20.0
     max_file_mb: float = 1024.0
+    runtime: str = "torch"
+    onnx_cache_dir: str | None = None
 
 
 @functools.lru_cache(maxsize=2)
@@ -125,7 +129,14 @@ def _pipeline(config: CtConfig) -> CtPipeline:
     model = load_model(config.model, models_dir=config.models_dir, device=config.device)
     explanation = PAPER_GRADCAM if config.reference_method else card_explanation(model)
     boxes = replace(explanation.boxes, min_volume_mm3=config.min_region_mm3)
-    return CtPipeline(model, spline_order=config.spline_order, explanation=explanation, boxes=boxes)
+    return CtPipeline(
+        model,
+        spline_order=config.spline_order,
+        explanation=explanation,
+        boxes=boxes,
+        runtime=config.runtime,
+        onnx_cache_dir=config.onnx_cache_dir,
+    )
 
 
 @dataclass(frozen=True)
@@ -322,7 +333,12 @@ def _main(args: Any) -> int:
     if not cases:
         print(f"error: no CT cases in {args.folder}")
         return 2
+    from ankle_core.config import Settings
+
+    settings = Settings.from_env()
     config = CtConfig(
+        runtime=args.runtime or settings.runtime,
+        onnx_cache_dir=str(settings.cache_dir / "onnx"),
         model=args.model,
         models_dir=None if args.models_dir is None else str(args.models_dir),
         device=args.device,
@@ -358,6 +374,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--models-dir", type=Path, default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--no-explain", action="store_true", help="skip Grad-CAM and boxes")
+    p.add_argument(
+        "--runtime",
+        choices=("auto", "torch", "onnx"),
+        default=None,
+        help="forward pass: auto (default, or ANKLE_RUNTIME) = ONNX Runtime on the CPU",
+    )
     p.add_argument(
         "--paper-gradcam",
         "--study-gradcam",  # deprecated alias, kept so existing scripts still run

@@ -36,7 +36,8 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from ankle_core.errors import InvalidInputError
+from ankle_core.device import resolve_runtime
+from ankle_core.errors import InvalidInputError, ModelLoadError
 from ankle_core.explain.radiograph import crop_saliency, detector_saliency
 from ankle_core.models.card import ModelCard, OperatingPoints
 from ankle_core.models.detector import (
@@ -64,7 +65,7 @@ logger = logging.getLogger(__name__)
 
 INDETERMINATE = "indeterminate — review"
 NO_FRAGMENT = "no perimalleolar fragment found"
-RUNTIMES: tuple[str, ...] = ("torch", "onnx")
+RUNTIMES: tuple[str, ...] = ("torch", "onnx", "auto")
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -162,7 +163,9 @@ class RadiographPipeline:
     Args:
         detector: a loaded ``retinanet_fragment`` model.
         classifier: a loaded ``lmaf_classifier`` model.
-        runtime: ``"torch"`` or ``"onnx"`` (ONNX Runtime on the CPU).
+        runtime: ``"torch"``, ``"onnx"`` (ONNX Runtime on the CPU) or ``"auto"`` (ONNX
+            Runtime when the models are on the CPU, falling back to torch when a network
+            does not export; torch on a GPU). Grad-CAM always uses the torch networks.
         detection_threshold: lowest detection score kept; default: the detector card's
             ``operating_points.default``.
         max_fragments: most fragments classified per radiograph.
@@ -197,11 +200,18 @@ class RadiographPipeline:
         self.detector_core = DetectorCore(detector.network).eval()  # type: ignore[arg-type]
         self._run_detector: Callable[[torch.Tensor], tuple[torch.Tensor, ...]]
         self._run_classifier: Callable[[torch.Tensor], torch.Tensor]
-        if runtime == "onnx":
+        self._run_detector = self._torch_detector
+        self._run_classifier = self._torch_classifier
+        if runtime == "auto":
+            self.runtime = resolve_runtime("auto", detector.device)
+            if self.runtime == "onnx":
+                try:
+                    self._init_onnx(onnx_cache_dir)
+                except ModelLoadError as exc:
+                    logger.warning("ONNX export failed, running in torch: %s", exc)
+                    self.runtime = "torch"
+        elif runtime == "onnx":
             self._init_onnx(onnx_cache_dir)
-        else:
-            self._run_detector = self._torch_detector
-            self._run_classifier = self._torch_classifier
 
     @classmethod
     def from_names(

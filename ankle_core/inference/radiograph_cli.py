@@ -89,7 +89,7 @@ class PipelineConfig:
         classifier: installed name or folder of the classifier.
         models_dir: folder of installed models (None: the project's ``models/``).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
-        runtime: ``"torch"`` or ``"onnx"``.
+        runtime: ``"torch"``, ``"onnx"`` or ``"auto"`` (ONNX Runtime on the CPU).
         onnx_cache_dir: folder for exported ONNX files (None: in memory).
     """
 
@@ -310,13 +310,17 @@ def _main(args: Any) -> int:
     if not files:
         print(f"error: no image files in {args.folder}")
         return 2
+    from ankle_core.config import Settings
+
+    settings = Settings.from_env()
+    onnx_cache = args.onnx_cache or settings.cache_dir / "onnx"
     config = PipelineConfig(
         detector=args.detector,
         classifier=args.classifier,
         models_dir=None if args.models_dir is None else str(args.models_dir),
         device=args.device,
-        runtime=args.runtime,
-        onnx_cache_dir=None if args.onnx_cache is None else str(args.onnx_cache),
+        runtime=args.runtime or settings.runtime,
+        onnx_cache_dir=str(onnx_cache),
     )
     options = engine_options(args)
     if options.engine == "ray":
@@ -345,8 +349,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--classifier", default="lmaf-classifier-mobilenetv2")
     p.add_argument("--models-dir", type=Path, default=None)
     p.add_argument("--device", default="auto")
-    p.add_argument("--runtime", choices=("torch", "onnx"), default="torch")
-    p.add_argument("--onnx-cache", type=Path, default=None, help="folder for ONNX exports")
+    p.add_argument(
+        "--runtime",
+        choices=("auto", "torch", "onnx"),
+        default=None,
+        help="auto (default, or ANKLE_RUNTIME): ONNX Runtime on the CPU, torch on a GPU",
+    )
+    p.add_argument(
+        "--onnx-cache",
+        type=Path,
+        default=None,
+        help="folder for ONNX exports (default: <ANKLE_CACHE_DIR>/onnx)",
+    )
     p.add_argument("--recursive", action="store_true")
     add_engine_arguments(p, batch_size=4)
     p.set_defaults(func=_main)

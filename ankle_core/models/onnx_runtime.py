@@ -6,14 +6,16 @@ for one fixed padded input size; anchors, decoding and NMS stay in torch
 (:func:`~ankle_core.models.detector.decode_detections`), shared with the torch runtime, so
 the two runtimes differ only in the network's arithmetic.
 
-Exports go to memory (bytes) by default, or to a folder the caller names (``cache_dir``);
-there is no hidden global cache. A cached file is reused only when its name carries the
-sha256 of the weights it came from and the input shape.
+Exports go to memory (bytes) by default, or to a folder the caller names (``cache_dir``; the
+applications pass ``<Settings.cache_dir>/onnx``, so the export is paid once per machine, not
+once per server start); there is no hidden global cache. A cached file is reused only when
+its name carries the sha256 of the weights it came from and the input shape.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,7 +65,7 @@ def export_onnx(
     if path is not None:
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
+        tmp = out.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # writers race
         tmp.write_bytes(data)
         tmp.replace(out)
     return data

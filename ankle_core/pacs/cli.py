@@ -146,14 +146,23 @@ def _analyse(
         from ankle_core.inference.radiograph import RadiographPipeline
 
         return RadiographPipeline.from_names(
-            args.detector, args.model, models_dir=settings.models_dir, device=settings.device
+            args.detector,
+            args.model,
+            models_dir=settings.models_dir,
+            device=settings.device,
+            runtime=settings.runtime,
+            onnx_cache_dir=settings.cache_dir / "onnx",
         )
 
     def ct_pipeline() -> CtPipeline:
         from ankle_core.inference.ct import CtPipeline
 
         return CtPipeline.from_name(
-            args.ct_model, models_dir=settings.models_dir, device=settings.device
+            args.ct_model,
+            models_dir=settings.models_dir,
+            device=settings.device,
+            runtime=settings.runtime,
+            onnx_cache_dir=settings.cache_dir / "onnx",
         )
 
     images = retrieve_study(client, args.study, limits=settings.limits)

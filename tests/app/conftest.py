@@ -22,6 +22,12 @@ def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app's cache folder for the session (ONNX exports, phantoms), outside the checkout."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny ``demo_cases`` folder: one radiograph PNG and one NIfTI volume."""
     root = tmp_path_factory.mktemp("demo_cases")
@@ -34,7 +40,11 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def app_env(
-    tiny_models_dir: Path, demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_models_dir: Path,
+    demo_dir: Path,
+    cache_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[dict[str, str]]:
     """Point the app at the tiny models, the tiny demos and a fresh SQLite case history."""
     import streamlit as st
@@ -45,6 +55,8 @@ def app_env(
         "ANKLE_MODELS_DIR": str(tiny_models_dir),
         "ANKLE_DATABASE_URL": f"sqlite:///{tmp_path / 'cases.sqlite'}",
         "ANKLE_DEVICE": "cpu",
+        "ANKLE_CACHE_DIR": str(cache_dir),  # ONNX exports of the tiny models, per session
+        "ANKLE_WARM_MODELS": "0",  # no background loading racing the test's own
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

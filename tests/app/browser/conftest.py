@@ -74,6 +74,7 @@ def _server(models_dir: Path, tmp: Path, log_path: Path) -> Iterator[str]:
         ANKLE_MODELS_DIR=str(models_dir),
         ANKLE_DATABASE_URL=f"sqlite:///{tmp / 'cases.sqlite'}",
         ANKLE_DEVICE="cpu",
+        ANKLE_CACHE_DIR=str(tmp / "cache"),  # ONNX exports and phantoms, not in the checkout
         OMP_NUM_THREADS="1",
     )
     cmd = [

@@ -75,3 +75,24 @@ def test_pipeline_results_match_torch(
         assert abs(a.detection_score - b.detection_score) < 1e-4
         assert abs(a.p_lmaf - b.p_lmaf) < 1e-4
         assert a.call == b.call
+
+
+def test_auto_runtime_is_onnx_on_the_cpu_and_reuses_the_cached_files(
+    onnx_pipeline: tuple[RadiographPipeline, Path],
+    tiny_detector: LoadedModel,
+    tiny_classifier: LoadedModel,
+    phantom: Radiograph,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ankle_core.models import onnx_runtime
+
+    pipe, cache = onnx_pipeline
+
+    def no_export(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("exported again although the files are cached")
+
+    monkeypatch.setattr(onnx_runtime, "export_onnx", no_export)
+    auto = RadiographPipeline(tiny_detector, tiny_classifier, runtime="auto", onnx_cache_dir=cache)
+    assert auto.runtime == "onnx"
+    a, b = auto.run(phantom), pipe.run(phantom)
+    assert [f.p_lmaf for f in a.fragments] == pytest.approx([f.p_lmaf for f in b.fragments])
