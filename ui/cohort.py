@@ -61,26 +61,26 @@ def phantom_predictions(
         One row per case: ``case``, ``truth``, a subgroup column (``view`` or ``difficulty``)
         and one score column per model.
     """
-    from ankle_core.phantoms.ct import make_volume
-    from ankle_core.phantoms.radiograph import make_case
-
     models_dir, device = str(settings.models_dir), settings.device
+    phantoms = resources.phantom_cache()  # drawn once per machine, then read from disk
     rows: list[dict[str, object]] = []
     for i in range(n):
         positive = i % 2 == 0
         difficulty = round(0.2 + 0.6 * ((i // 2) % 3) / 2, 2)
         row: dict[str, object] = {"case": f"phantom-{seed + i:04d}", "truth": int(positive)}
         if kind == "radiograph":
-            case = make_case(seed + i, "lmaf" if positive else "sfo", difficulty=difficulty)
-            row["view"] = case.view
+            image, view = phantoms.radiograph(
+                seed + i, "lmaf" if positive else "sfo", difficulty=difficulty
+            )
+            row["view"] = view
             for model in models:
                 pipe = resources.radiograph_pipeline(
                     "lmaf-fragment-detector", model, models_dir, device
                 )
-                p = pipe.run(case.radiograph).case_p_lmaf
+                p = pipe.run(image).case_p_lmaf
                 row[model] = 0.5 if p is None else p
         else:
-            volume = make_volume(seed + i, positive, difficulty=difficulty)
+            volume = phantoms.volume(seed + i, positive, difficulty=difficulty)
             row["difficulty"] = f"{difficulty:.1f}"
             for model in models:
                 pipe_ct = resources.ct_pipeline(model, models_dir, device)

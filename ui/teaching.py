@@ -68,8 +68,14 @@ def library(n_generated_per_class: int) -> list[TeachingCase]:
 
 
 def case_data(case: TeachingCase) -> bytes:
-    """The case's file bytes (a generated phantom is drawn once per session)."""
-    return _memo(f"bytes:{case.case_id}", lambda: case_bytes(case))
+    """The case's file bytes (a generated phantom is drawn once per machine, kept on disk)."""
+    if case.path is not None:
+        return _memo(f"bytes:{case.case_id}", lambda: case_bytes(case))
+    key = {"teaching_png": case.case_id, "label": case.label, "seed": case.seed}
+    return _memo(
+        f"bytes:{case.case_id}",
+        lambda: resources.phantom_cache().png_bytes(key, lambda: case_bytes(case)),
+    )
 
 
 def case_pixels(case_id: str, data: bytes) -> npt.NDArray[np.float32]:
