@@ -76,3 +76,5 @@ try:
 finally:  # after the page, so a case it just stored is listed at once
     if user.has_any(("clinician", "researcher")):
         history.render_history(history_slot, store)
+if settings.warm_models:  # after the first page has drawn: load the default models, once
+    resources.warm_models(str(settings.models_dir), settings.device)

@@ -10,6 +10,8 @@ map can take hundreds of MB).
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +31,7 @@ from ui.analysis import CtAnalysis, RadiographAnalysis, analyse_ct, analyse_radi
 if TYPE_CHECKING:
     from ankle_core.inference.ct import CtPipeline
     from ankle_core.inference.radiograph import RadiographPipeline
+    from ankle_core.phantoms.disk_cache import PhantomDiskCache
     from ankle_core.realdata.localise import FractureLocaliser, LocaliserResult
     from ankle_core.stats.report import CohortReport
 
@@ -48,11 +51,19 @@ __all__ = [
     "model_cards",
     "model_names",
     "owner_key_limiter",
+    "phantom_cache",
     "radiograph_analysis",
     "radiograph_pdf",
     "radiograph_pipeline",
     "settings",
+    "warm_models",
 ]
+
+logger = logging.getLogger(__name__)
+
+#: The models the first case of each kind needs, loaded in the background at start-up.
+_WARM_RADIOGRAPH = ("lmaf-fragment-detector", "lmaf-classifier-mobilenetv2")
+_WARM_CT = "ct-fracture-mobilenet3d"
 
 
 @st.cache_resource(show_spinner=False)
@@ -64,6 +75,19 @@ def settings() -> Settings:
     """
     suppress_identifying_warnings()
     return Settings.from_env()
+
+
+def _onnx_cache_dir() -> str:
+    """Where exported ONNX files are kept (``<cache_dir>/onnx``, one file per weights hash)."""
+    return str(settings().cache_dir / "onnx")
+
+
+@st.cache_resource(show_spinner=False)
+def phantom_cache() -> PhantomDiskCache:
+    """Phantoms kept on disk under ``<cache_dir>/phantoms`` (they outlive the server)."""
+    from ankle_core.phantoms.disk_cache import PhantomDiskCache
+
+    return PhantomDiskCache(settings().cache_dir / "phantoms")
 
 
 @st.cache_resource(show_spinner=False)
@@ -105,26 +129,54 @@ def model_cards(models_dir: str) -> dict[str, ModelCard]:
 def radiograph_pipeline(
     detector: str, classifier: str, models_dir: str, device: str
 ) -> RadiographPipeline:
-    """The detector + classifier pipeline, loaded once per process."""
+    """The detector + classifier pipeline, loaded once per process.
+
+    It runs in the settings' runtime (ONNX Runtime on the CPU by default) from the exports
+    kept under the cache folder per weights hash. It never waits for an export (minutes on
+    a busy CPU): until :func:`warm_models` has made them, it runs torch.
+    """
     from ankle_core.inference.radiograph import RadiographPipeline
 
-    return RadiographPipeline.from_names(detector, classifier, models_dir=models_dir, device=device)
+    return RadiographPipeline.from_names(
+        detector,
+        classifier,
+        models_dir=models_dir,
+        device=device,
+        runtime=settings().runtime,
+        onnx_cache_dir=_onnx_cache_dir(),
+        onnx_export=False,
+    )
 
 
 @st.cache_resource(show_spinner="Loading the CT model…")
 def ct_pipeline(name: str, models_dir: str, device: str) -> CtPipeline:
-    """The CT pipeline, loaded once per process."""
+    """The CT pipeline, loaded once per process (forward pass in the settings' runtime, from
+    a cached export only, as :func:`radiograph_pipeline`)."""
     from ankle_core.inference.ct import CtPipeline
 
-    return CtPipeline.from_name(name, models_dir=models_dir, device=device)
+    return CtPipeline.from_name(
+        name,
+        models_dir=models_dir,
+        device=device,
+        runtime=settings().runtime,
+        onnx_cache_dir=_onnx_cache_dir(),
+        onnx_export=False,
+    )
 
 
 @st.cache_resource(show_spinner="Loading the general fracture localiser…")
 def fracture_localiser(name: str, models_dir: str, device: str) -> FractureLocaliser:
     """The general fracture localiser (hash-checked weights), loaded once per process."""
+    from ankle_core.device import resolve_runtime
+    from ankle_core.models.weights import load_model
     from ankle_core.realdata.localise import FractureLocaliser
 
-    return FractureLocaliser.from_name(name, models_dir=models_dir, device=device)
+    model = load_model(name, models_dir=models_dir, device=device)
+    runtime = resolve_runtime(settings().runtime, model.device)
+    cached = Path(_onnx_cache_dir()).glob(f"*-{model.card.weights_sha256[:16]}-*.onnx")
+    if runtime == "onnx" and not any(cached):  # never wait for an export here
+        runtime = "torch"
+    return FractureLocaliser(model, runtime=runtime, onnx_cache_dir=_onnx_cache_dir())
 
 
 @st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
@@ -233,6 +285,52 @@ def cohort_html(
         return "<html><body><h1>Cohort report</h1>" + "".join(parts) + "</body></html>"
     html: str = render_html(_report)
     return html
+
+
+@st.cache_resource(show_spinner=False)
+def warm_models(models_dir: str, device: str) -> threading.Thread:
+    """Load the default models, and export them to ONNX, in a background thread, once.
+
+    ``app.py`` calls this after the first page has drawn, so the page never waits for it.
+    The thread fills the caches the pages use (:func:`radiograph_pipeline`,
+    :func:`ct_pipeline`; a page asking for a model being loaded waits for that one load).
+    When the settings' runtime is ONNX Runtime and a model has no cached export yet, the
+    pages run it in torch while this thread exports it (paid once per machine: the file is
+    kept under the cache folder), then drops the torch pipeline so the next case uses ONNX
+    Runtime. A model that is not installed is skipped.
+    """
+    from ankle_core.inference.ct import CtPipeline
+    from ankle_core.inference.radiograph import RadiographPipeline
+
+    installed = set(model_names(models_dir))
+    cache, runtime = _onnx_cache_dir(), settings().runtime
+
+    def warm() -> None:
+        try:
+            if set(_WARM_RADIOGRAPH) <= installed:
+                pipeline = radiograph_pipeline(*_WARM_RADIOGRAPH, models_dir, device)
+                if pipeline.runtime == "torch" and runtime != "torch":
+                    exported = RadiographPipeline.from_names(
+                        *_WARM_RADIOGRAPH, models_dir=models_dir, device=device,
+                        runtime=runtime, onnx_cache_dir=cache,
+                    )  # fmt: skip
+                    if exported.runtime == "onnx":
+                        radiograph_pipeline.clear()  # the next case loads the ONNX one
+            if _WARM_CT in installed:
+                ct = ct_pipeline(_WARM_CT, models_dir, device)
+                if ct.runtime == "torch" and runtime != "torch":
+                    done = CtPipeline.from_name(
+                        _WARM_CT, models_dir=models_dir, device=device, runtime=runtime,
+                        onnx_cache_dir=cache,
+                    )  # fmt: skip
+                    if done.runtime == "onnx":
+                        ct_pipeline.clear()
+        except Exception:  # a failed warm-up only means the page loads the model itself
+            logger.warning("background model warm-up failed", exc_info=True)
+
+    thread = threading.Thread(target=warm, name="ankle-model-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def clear_all() -> None:

@@ -138,6 +138,8 @@ class CtPipeline:
             not export or on a GPU). Grad-CAM always runs the torch network.
         onnx_cache_dir: folder for the exported ONNX file, reused per weights hash (None:
             export in memory).
+        onnx_export: export when no cached file exists; False uses only a cached export
+            (under ``"auto"``, torch when there is none yet).
     """
 
     def __init__(
@@ -151,6 +153,7 @@ class CtPipeline:
         max_body_section_cm2: float | None = MAX_BODY_SECTION_CM2,
         runtime: str = "torch",
         onnx_cache_dir: str | Path | None = None,
+        onnx_export: bool = True,
     ) -> None:
         self.model = model
         self.max_body_section_cm2 = max_body_section_cm2
@@ -166,14 +169,14 @@ class CtPipeline:
         self._onnx: OnnxSession | None = None
         if self.runtime == "onnx":
             try:
-                self._onnx = self._export(onnx_cache_dir)
+                self._onnx = self._export(onnx_cache_dir, onnx_export)
             except ModelLoadError as exc:
                 if runtime != "auto":
                     raise
-                logger.warning("ONNX export failed, running in torch: %s", exc)
+                logger.warning("running in torch, not ONNX Runtime: %s", exc)
                 self.runtime = "torch"
 
-    def _export(self, cache_dir: str | Path | None) -> OnnxSession:
+    def _export(self, cache_dir: str | Path | None, export: bool) -> OnnxSession:
         from ankle_core.models.onnx_runtime import onnx_session_for
 
         network = self.model.network
@@ -186,6 +189,7 @@ class CtPipeline:
                 weights_sha256=self.model.card.weights_sha256,
                 dynamic_batch=False,
                 cache_dir=cache_dir,
+                export=export,
             )
         finally:
             network.to(self.model.device)
@@ -214,12 +218,14 @@ class CtPipeline:
         device: str = "auto",
         runtime: str = "torch",
         onnx_cache_dir: str | Path | None = None,
+        onnx_export: bool = True,
     ) -> CtPipeline:
         """Load an installed model (hash-checked) and wrap it (see the class for ``runtime``)."""
         return cls(
             load_model(name, models_dir=models_dir, device=device),
             runtime=runtime,
             onnx_cache_dir=onnx_cache_dir,
+            onnx_export=onnx_export,
         )
 
     @property

@@ -170,6 +170,9 @@ class RadiographPipeline:
             ``operating_points.default``.
         max_fragments: most fragments classified per radiograph.
         onnx_cache_dir: folder for exported ONNX files (None: export in memory).
+        onnx_export: export when no cached file exists; False uses only cached exports
+            (under ``"auto"``, torch when there are none yet; see
+            :func:`~ankle_core.models.onnx_runtime.onnx_session_for`).
     """
 
     def __init__(
@@ -181,6 +184,7 @@ class RadiographPipeline:
         detection_threshold: float | None = None,
         max_fragments: int = 5,
         onnx_cache_dir: str | Path | None = None,
+        onnx_export: bool = True,
     ) -> None:
         if runtime not in RUNTIMES:
             raise InvalidInputError(f"Unknown runtime {runtime!r}; choose one of {RUNTIMES}.")
@@ -206,12 +210,12 @@ class RadiographPipeline:
             self.runtime = resolve_runtime("auto", detector.device)
             if self.runtime == "onnx":
                 try:
-                    self._init_onnx(onnx_cache_dir)
+                    self._init_onnx(onnx_cache_dir, export=onnx_export)
                 except ModelLoadError as exc:
-                    logger.warning("ONNX export failed, running in torch: %s", exc)
+                    logger.warning("running in torch, not ONNX Runtime: %s", exc)
                     self.runtime = "torch"
         elif runtime == "onnx":
-            self._init_onnx(onnx_cache_dir)
+            self._init_onnx(onnx_cache_dir, export=onnx_export)
 
     @classmethod
     def from_names(
@@ -223,11 +227,14 @@ class RadiographPipeline:
         device: str = "auto",
         runtime: str = "torch",
         onnx_cache_dir: str | Path | None = None,
+        onnx_export: bool = True,
     ) -> RadiographPipeline:
         """Load both models by installed name (or folder path) and build the pipeline."""
         det = load_model(detector, models_dir=models_dir, device=device)
         clf = load_model(classifier, models_dir=models_dir, device=device)
-        return cls(det, clf, runtime=runtime, onnx_cache_dir=onnx_cache_dir)
+        return cls(
+            det, clf, runtime=runtime, onnx_cache_dir=onnx_cache_dir, onnx_export=onnx_export
+        )
 
     # --- runtimes -------------------------------------------------------------------------
     def _torch_detector(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -240,7 +247,7 @@ class RadiographPipeline:
             out: torch.Tensor = self.classifier.network(x.to(self.classifier.device))
         return out.cpu()
 
-    def _init_onnx(self, cache_dir: str | Path | None) -> None:
+    def _init_onnx(self, cache_dir: str | Path | None, *, export: bool = True) -> None:
         from ankle_core.models.onnx_runtime import onnx_session_for
 
         example = prepare_detector_input(
@@ -253,6 +260,7 @@ class RadiographPipeline:
             weights_sha256=self.detector.card.weights_sha256,
             dynamic_batch=False,
             cache_dir=cache_dir,
+            export=export,
         )
         size = int(self.classifier.card.input_size[-1])
         clf_session = onnx_session_for(
@@ -261,6 +269,7 @@ class RadiographPipeline:
             weights_sha256=self.classifier.card.weights_sha256,
             dynamic_batch=True,
             cache_dir=cache_dir,
+            export=export,
         )
         self.detector_core.to(self.detector.device)
         self.classifier.network.to(self.classifier.device)

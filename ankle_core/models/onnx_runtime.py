@@ -106,6 +106,7 @@ def onnx_session_for(
     dynamic_batch: bool,
     cache_dir: str | Path | None = None,
     threads: int = 0,
+    export: bool = True,
 ) -> OnnxSession:
     """Export (or reuse a cached export of) ``network`` and open a session on it.
 
@@ -116,12 +117,21 @@ def onnx_session_for(
         dynamic_batch: see :func:`export_onnx`.
         cache_dir: folder for exported files (None: export in memory every time).
         threads: intra-op threads for the session.
+        export: export when no cached file exists; False raises instead (a caller that
+            cannot wait for an export, up to minutes on a busy CPU, runs torch meanwhile).
+
+    Raises:
+        ModelLoadError: the export failed, or ``export`` is False and nothing is cached.
     """
+    if cache_dir is None and not export:
+        raise ModelLoadError("No ONNX export is cached (no cache folder given).")
     if cache_dir is None:
         return OnnxSession(export_onnx(network, example, dynamic_batch=dynamic_batch))
     shape = "x".join(str(s) for s in example.shape[1:])
     path = Path(cache_dir) / f"{type(network).__name__}-{weights_sha256[:16]}-{shape}.onnx"
     if not path.is_file():
+        if not export:
+            raise ModelLoadError(f"No cached ONNX export {path.name} yet.")
         logger.info("exporting %s to %s", type(network).__name__, path.name)
         export_onnx(network, example, dynamic_batch=dynamic_batch, path=path)
     return OnnxSession(path, threads=threads)
