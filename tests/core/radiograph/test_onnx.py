@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from ankle_core.errors import ModelLoadError
 from ankle_core.inference import RadiographPipeline
 from ankle_core.models.detector import prepare_detector_input
 from ankle_core.models.weights import LoadedModel
@@ -96,3 +97,18 @@ def test_auto_runtime_is_onnx_on_the_cpu_and_reuses_the_cached_files(
     assert auto.runtime == "onnx"
     a, b = auto.run(phantom), pipe.run(phantom)
     assert [f.p_lmaf for f in a.fragments] == pytest.approx([f.p_lmaf for f in b.fragments])
+
+
+def test_auto_without_export_runs_torch_until_an_export_is_cached(
+    tiny_detector: LoadedModel, tiny_classifier: LoadedModel, tmp_path: Path
+) -> None:
+    pipe = RadiographPipeline(
+        tiny_detector, tiny_classifier, runtime="auto", onnx_cache_dir=tmp_path, onnx_export=False
+    )
+    assert pipe.runtime == "torch"  # nothing cached: no export waited for
+    assert not list(tmp_path.glob("*.onnx"))
+    with pytest.raises(ModelLoadError, match="cached"):
+        RadiographPipeline(
+            tiny_detector, tiny_classifier, runtime="onnx", onnx_cache_dir=tmp_path,
+            onnx_export=False,
+        )  # fmt: skip

@@ -1,0 +1,224 @@
+"""Dashboard benchmark in a real browser, runnable by hand: ``python benchmarks/dashboard.py``.
+
+Starts ``streamlit run app.py`` on 127.0.0.1 with the installed demo models (the app's own
+settings: chosen threads, ONNX Runtime, the cache folder) and drives Debian's Chromium with
+Playwright. From one run it prints:
+
+1. the first page: seconds from the server's start until the Radiograph page's heading is
+   drawn (the models load in the background afterwards);
+2. upload to result: for each of ``--n`` phantom radiographs (PNG), the time from handing the
+   file to the uploader until the page shows its result, summed, divided by the bare
+   analysis of the same files in this process (read + both stages + the Grad-CAM overlay,
+   the same work the page asks of the library; goal at most 1.3);
+3. the opacity slider: the time for its redraw (an ``st.fragment``) against a full page
+   rerun (the ``R`` key), medians of a few tries.
+
+Also the load average before and after. Compare ratios, not seconds; no test asserts on
+timings.
+
+Usage::
+
+    python benchmarks/dashboard.py [--n 10] [--models-dir models]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from ankle_core.device import configure_threads_for_cli  # noqa: E402
+
+configure_threads_for_cli(sys.argv[1:])  # before torch loads: passive waits, chosen threads
+
+CHROMIUM = os.environ.get("ANKLE_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 600_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pngs(n: int, cache: Path) -> list[tuple[str, bytes]]:
+    import numpy as np
+    from PIL import Image
+
+    from ankle_core.phantoms.disk_cache import PhantomDiskCache
+
+    phantoms = PhantomDiskCache(cache / "phantoms")
+    out = []
+    for i in range(n):
+        image, _ = phantoms.radiograph(900 + i, ("lmaf", "sfo")[i % 2])
+        pixels = np.rint(np.asarray(image.pixels) * 255).astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
+        out.append((f"bench-{i:02d}.png", buffer.getvalue()))
+    return out
+
+
+def _bare_seconds(files: list[tuple[str, bytes]], models_dir: Path) -> float:
+    """The library's analysis of the same files, as the page asks for it, summed."""
+    from ankle_core.config import Settings
+    from ankle_core.inference.radiograph import RadiographPipeline
+    from ui.analysis import analyse_radiograph
+
+    settings = Settings.from_env()
+    pipeline = RadiographPipeline.from_names(
+        models_dir=models_dir, device="cpu", runtime=settings.runtime,
+        onnx_cache_dir=settings.cache_dir / "onnx",
+    )  # fmt: skip
+    analyse_radiograph(pipeline, files[0][1], settings.limits)  # warm-up
+    total = 0.0
+    for _, data in files:
+        start = time.perf_counter()
+        analyse_radiograph(pipeline, data, settings.limits)
+        total += time.perf_counter() - start
+    return total
+
+
+def _wait_idle(page: object, timeout_s: float = 600.0) -> None:
+    """Until Streamlit's running indicator has gone (the run finished)."""
+    deadline = time.monotonic() + timeout_s
+    status = page.locator('[data-testid="stStatusWidget"]')  # type: ignore[attr-defined]
+    while time.monotonic() < deadline:
+        if status.count() == 0 or not status.first.is_visible():
+            return
+        time.sleep(0.02)
+
+
+def _viewer_href(page: object) -> str:
+    image = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot image').first  # type: ignore[attr-defined]
+    return str(image.get_attribute("href") or image.get_attribute("xlink:href") or "")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--n", type=int, default=10, help="radiographs uploaded")
+    parser.add_argument("--models-dir", type=Path, default=ROOT / "models")
+    parser.add_argument("--tries", type=int, default=5, help="slider and rerun tries")
+    parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    from playwright.sync_api import expect, sync_playwright
+
+    from ankle_core.config import Settings
+
+    settings = Settings.from_env()
+    files = _pngs(args.n, settings.cache_dir)
+    load_before = os.getloadavg()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    tmp = Path(tempfile.mkdtemp(prefix="ankle-bench-"))
+    env = dict(os.environ, ANKLE_MODELS_DIR=str(args.models_dir), ANKLE_DEVICE="cpu",
+               ANKLE_DATABASE_URL=f"sqlite:///{tmp / 'cases.sqlite'}")  # fmt: skip
+    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "ANKLE_THREAD_PLAN"):
+        env.pop(key, None)  # the app chooses its own
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+           "--server.address", "127.0.0.1", "--server.port", str(port),
+           "--browser.gatherUsageStats", "false"]  # fmt: skip
+    log = (tmp / "server.log").open("w")
+    started = time.perf_counter()
+    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as resp:
+                    if resp.read().strip() == b"ok":
+                        break
+            except OSError:
+                time.sleep(0.2)
+            if server.poll() is not None:
+                print(f"streamlit exited; see {tmp / 'server.log'}")
+                return 2
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            expect.set_options(timeout=TIMEOUT_MS)
+            page.goto(url)
+            expect(page.get_by_role("heading", name="Radiograph case")).to_be_visible()
+            first_page = time.perf_counter() - started
+            uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
+            times = []
+            for name, data in [("warm-up.png", files[0][1]), *files]:
+                start = time.perf_counter()
+                uploader.set_input_files(
+                    files=[{"name": name, "mimeType": "image/png", "buffer": data}]
+                )
+                expect(page.get_by_text(f"{name} ·")).to_be_visible()
+                _wait_idle(page)
+                times.append(time.perf_counter() - start)
+            upload_total = sum(times[1:])  # the warm-up loads the models if still needed
+            slider_s, rerun_s = [], []
+            for i in range(args.tries):
+                before = _viewer_href(page)
+                thumb = page.get_by_role("slider", name="Overlay opacity")
+                thumb.focus()
+                start = time.perf_counter()
+                thumb.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+                page.wait_for_function(
+                    """(before) => {
+                        const img = document.querySelector(
+                            '[data-testid="stPlotlyChart"] .js-plotly-plot image');
+                        const href = img && (img.getAttribute('href') ||
+                                             img.getAttribute('xlink:href'));
+                        return href && href !== before;
+                    }""",
+                    arg=before,
+                    timeout=TIMEOUT_MS,
+                )
+                _wait_idle(page)
+                slider_s.append(time.perf_counter() - start)
+                page.locator("body").click(position={"x": 5, "y": 5})
+                start = time.perf_counter()
+                page.keyboard.press("r")
+                page.locator('[data-testid="stStatusWidget"]').first.wait_for(timeout=10_000)
+                _wait_idle(page)
+                rerun_s.append(time.perf_counter() - start)
+            browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+    bare = _bare_seconds(files, args.models_dir)
+    load_after = os.getloadavg()
+    print(f"Dashboard, Chromium + Playwright, demo models, runtime {settings.runtime}, "
+          f"{len(os.sched_getaffinity(0))} cores")  # fmt: skip
+    print(f"load average (1, 5, 15 min): before {' '.join(f'{v:.1f}' for v in load_before)}, "
+          f"after {' '.join(f'{v:.1f}' for v in load_after)}")  # fmt: skip
+    print(f"1. first page drawn {first_page:.1f} s after the server started")
+    ratio = upload_total / bare
+    print(f"2. upload to result, {args.n} radiographs: {upload_total:.2f} s; bare analysis "
+          f"{bare:.2f} s; ratio {ratio:.2f} (goal <= 1.3)")  # fmt: skip
+    s, r = statistics.median(slider_s), statistics.median(rerun_s)
+    print(f"3. opacity slider redraw {s:.2f} s; full page rerun {r:.2f} s; ratio {s / r:.2f}")
+    return 0 if ratio <= 1.3 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
