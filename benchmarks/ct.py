@@ -198,10 +198,8 @@ def child_rss(path: str) -> None:
 
 def _full_grid_boxes(pipeline: CtPipeline, volume: object) -> list[object]:
     """The boxes as the pipeline made them before: the body mask over the whole grid."""
-    from ankle_core.explain.boxes import otsu_threshold
     from ankle_core.explain.ct import cam_regions, cam_to_original, ct_grad_cam
     from ankle_core.explain.gradcam import normalize01
-    from ankle_core.preprocess.spatial import body_mask
     from ankle_core.preprocess.volume import preprocess_volume
 
     prepared = preprocess_volume(volume, pipeline.preprocessing)  # type: ignore[arg-type]
@@ -209,13 +207,13 @@ def _full_grid_boxes(pipeline: CtPipeline, volume: object) -> list[object]:
     cam = ct_grad_cam(pipeline.model.network, prepared.array, layer=pipeline.layer,
                       device=pipeline.model.device, method=settings.method)  # fmt: skip
     heat, footprint = cam_to_original(cam, prepared.transform, order=pipeline.spline_order)
-    inside = body_mask(volume.array, threshold_hu=-500.0)  # type: ignore[attr-defined]
-    heat = normalize01(heat * inside)
-    threshold = otsu_threshold(heat[footprint], inside[footprint], classes=settings.otsu_classes)
-    regions = cam_regions(heat, volume.affine, footprint=footprint,  # type: ignore[attr-defined]
-                          min_volume_mm3=pipeline.min_region_mm3, rank_by=pipeline.rank_by,
-                          max_regions=pipeline.max_regions, mask=inside,
-                          threshold=threshold)  # fmt: skip
+    boxes = settings.boxes
+    inside = boxes.body(volume.array)  # type: ignore[attr-defined]  # the whole grid
+    if inside is not None:
+        heat = normalize01(heat * inside)
+    threshold = boxes.threshold(heat[footprint], None if inside is None else inside[footprint])
+    regions = cam_regions(heat, volume.affine, boxes, footprint=footprint,  # type: ignore[attr-defined]
+                          mask=inside, threshold=threshold)  # fmt: skip
     return [r.box_voxels for r in regions]
 
 

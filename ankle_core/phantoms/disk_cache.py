@@ -99,7 +99,7 @@ class PhantomDiskCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
-            np.savez(tmp, **arrays)
+            np.savez(tmp, **dict(arrays))  # type: ignore[arg-type]
             tmp.replace(path)
         except OSError as exc:  # a read-only or full disk: keep going without the cache
             logger.warning("could not keep a phantom in %s: %s", path.parent, exc)

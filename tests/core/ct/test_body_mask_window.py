@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from ankle_core.explain.boxes import otsu_threshold
+from ankle_core.explain.boxes import BoxSettings
 from ankle_core.explain.ct import cam_regions, cam_to_original, ct_grad_cam
 from ankle_core.explain.gradcam import normalize01
 from ankle_core.inference.ct import CtPipeline
@@ -74,18 +74,13 @@ def _reference_regions(pipeline: CtPipeline, volume: Volume):  # type: ignore[no
         method=settings.method,
     )
     heat, footprint = cam_to_original(cam, prepared.transform, order=pipeline.spline_order)
-    inside = body_mask(volume.array, threshold_hu=-500.0)
+    boxes = settings.boxes
+    inside = boxes.body(volume.array)  # the whole grid
+    assert inside is not None
     heat = normalize01(heat * inside)
-    threshold = otsu_threshold(heat[footprint], inside[footprint], classes=settings.otsu_classes)
+    threshold = boxes.threshold(heat[footprint], inside[footprint])
     regions = cam_regions(
-        heat,
-        volume.affine,
-        footprint=footprint,
-        min_volume_mm3=pipeline.min_region_mm3,
-        rank_by=pipeline.rank_by,
-        max_regions=pipeline.max_regions,
-        mask=inside,
-        threshold=threshold,
+        heat, volume.affine, boxes, footprint=footprint, mask=inside, threshold=threshold
     )
     return heat, regions
 
@@ -93,7 +88,7 @@ def _reference_regions(pipeline: CtPipeline, volume: Volume):  # type: ignore[no
 @pytest.mark.slow
 def test_pipeline_boxes_within_one_voxel_of_the_full_grid_mask(tiny_model: LoadedModel) -> None:
     volume = _fine_phantom((100, 128, 128))
-    pipeline = CtPipeline(tiny_model, min_region_mm3=0.0)
+    pipeline = CtPipeline(tiny_model, boxes=BoxSettings(min_volume_mm3=0.0))
     result = pipeline.run(volume)
     heat, regions = _reference_regions(pipeline, volume)
     assert "body_mask" in result.timings_s
