@@ -104,7 +104,9 @@ def main() -> int:
         return 0
     busy = None
     if not args.no_busy:
-        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        # spins until this process ends (even when it is killed: the loop checks its parent)
+        spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
+        busy = subprocess.Popen([sys.executable, "-c", spin])
     try:
         _run_child(SETTINGS[-1], 2, args.cache)  # draws the phantoms and exports ONNX once
         load_before = os.getloadavg()
