@@ -18,7 +18,6 @@ import streamlit as st
 from ankle_core.errors import AnkleError
 from ankle_core.explain.overlay import draw_boxes, overlay_heatmap
 from ankle_core.realdata.fracture_boxes import DATASET_CREDIT
-from ankle_core.realdata.localise import LOCALISER_NAME
 from ankle_core.types import Radiograph
 from ui import resources, widgets
 
@@ -47,6 +46,8 @@ def render_localiser_section(
         models_dir: the installed models folder.
         device: torch device name.
     """
+    from ankle_core.realdata.localise import LOCALISER_NAME  # torch: only once a case is shown
+
     with st.expander(LOCALISER_TITLE, icon=":material/travel_explore:"):
         cards = resources.model_cards(models_dir)
         card = cards.get(LOCALISER_NAME)
@@ -67,6 +68,8 @@ def render_localiser_section(
 @st.fragment
 def _localiser_body(radiograph: Radiograph, sha256: str, models_dir: str, device: str) -> None:
     """The localiser's boxes and the Grad-CAM of the picked box (redrawn on its own)."""
+    from ankle_core.realdata.localise import LOCALISER_NAME
+
     card = resources.model_cards(models_dir)[LOCALISER_NAME]
     try:
         with st.spinner("Running the general fracture localiser…"):

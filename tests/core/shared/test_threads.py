@@ -110,7 +110,9 @@ def test_cli_peek_reads_threads() -> None:
         configure_threads()
 
 
-@pytest.mark.parametrize("module", ["ankle_core.inference", "ankle_core.models", "ui.resources"])
+@pytest.mark.parametrize(
+    "module", ["ankle_core.inference", "ankle_core.models", "ui.resources", "ui.localiser_panel"]
+)
 def test_entry_modules_do_not_import_torch(module: str) -> None:
     code = f"import sys, {module}; print('torch' in sys.modules, 'monai' in sys.modules)"
     out = subprocess.run(
