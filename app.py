@@ -8,6 +8,8 @@ sign in (OpenID Connect) and see only the pages their roles open (``docs/securit
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from ankle_core.access import may_open
@@ -15,7 +17,8 @@ from ui import auth, history, resources, shell, widgets
 
 st.set_page_config(
     page_title="Ankle fracture-AI workbench",
-    page_icon=":material/orthopedics:",
+    # a local file: a material-icon favicon would be fetched from fonts.gstatic.com
+    page_icon=str(Path(__file__).parent / "ui" / "assets" / "favicon.png"),
     layout="wide",
     initial_sidebar_state="expanded",
 )

@@ -14,6 +14,7 @@ from ankle_core.inference.ct import CamRegion, CtPipeline, CtResult
 from ankle_core.inference.radiograph import (
     INDETERMINATE,
     NO_FRAGMENT,
+    OUT_OF_DOMAIN,
     Fragment,
     RadiographPipeline,
     RadiographResult,
@@ -24,6 +25,7 @@ from ankle_core.inference.radiograph_cli import PipelineConfig, predict_file
 __all__ = [
     "INDETERMINATE",
     "NO_FRAGMENT",
+    "OUT_OF_DOMAIN",
     "CamRegion",
     "CtPipeline",
     "CtResult",

@@ -20,13 +20,27 @@ The call uses the card's operating points: ``probability >= high_specificity`` i
 
 A pipeline holds no per-call state: one cached instance serves every session, and the
 explanation runs under the core's per-model lock.
+
+**Domain gate.** The card's declared domain (:mod:`ankle_core.models.domain`) is checked:
+the DICOM header (modality, body part, phantom marker), the distance of the network's pooled
+deepest-block features to the training phantoms', and the scope check above. Out of domain
+the call is :data:`OUT_OF_DOMAIN` (never "no fracture"); the probability and the heat map
+stay in the result, ``raw_call`` keeps what the call would have been.
+
+**Ranked boxes only where they mean something.** ``regions`` (the ranked findings) are
+filled only when the call is ``"fracture"`` or :data:`INDETERMINATE`; on a negative or
+withheld call the heat map alone is kept ("where the model looked"), and
+``looked_regions`` holds the boxes that were not reported.
+
+A pipeline holds no per-call state: one cached instance serves every session, and the
+explanation runs under the core's per-model lock.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +57,13 @@ from ankle_core.explain.ct import (
     gradcam_layer,
 )
 from ankle_core.explain.gradcam import grad_cam, normalize01
+from ankle_core.models.domain import (
+    NOT_DECLARED,
+    DomainCheck,
+    ModelDomain,
+    check_domain,
+    ct_features,
+)
 from ankle_core.models.weights import LoadedModel, load_model
 from ankle_core.preprocess.spatial import body_section_cm2
 from ankle_core.preprocess.volume import CtPreprocessing, PreparedVolume, preprocess_volume
@@ -51,6 +72,7 @@ from ankle_core.types import Volume
 __all__ = [
     "INDETERMINATE",
     "MAX_BODY_SECTION_CM2",
+    "OUT_OF_DOMAIN",
     "CamRegion",
     "CtPipeline",
     "CtResult",
@@ -58,6 +80,10 @@ __all__ = [
 ]
 
 INDETERMINATE = "indeterminate — review"
+#: The call on a volume outside the model's training domain: withheld.
+OUT_OF_DOMAIN = "out of domain — call withheld"
+#: Calls under which ranked boxes are reported as findings.
+BOXED_CALLS: tuple[str, ...] = ("fracture", INDETERMINATE)
 
 #: Largest axial body cross-section (cm^2) accepted without a warning: well above a foot's.
 MAX_BODY_SECTION_CM2 = 400.0
@@ -82,6 +108,10 @@ class CtResult:
             threshold over the body in the field of view; None when not explained). The SEG
             export cuts its segments there.
         warnings: plain-language cautions about the input (e.g. not an ankle-sized body).
+        domain: the domain gate's finding (``in_domain``, ``reason``).
+        raw_call: the call before the domain gate (equals ``call`` in domain).
+        looked_regions: the boxes of the heat map when they are not reported as findings
+            (negative or withheld call); empty otherwise.
     """
 
     probability: float
@@ -94,6 +124,14 @@ class CtResult:
     explanation: CamSettings | None = None
     region_threshold: float | None = None
     warnings: tuple[str, ...] = ()
+    domain: DomainCheck = field(default_factory=lambda: DomainCheck(True, NOT_DECLARED))
+    raw_call: str = ""
+    looked_regions: tuple[CamRegion, ...] = ()
+
+    @property
+    def withheld(self) -> bool:
+        """True when the call was withheld because the volume is out of domain."""
+        return not self.domain.in_domain
 
 
 def card_explanation(model: LoadedModel) -> CamSettings:
@@ -226,6 +264,10 @@ class CtPipeline:
         x = torch.from_numpy(np.stack([p.array for p in prepared]))[:, None].to(device)
         with torch.no_grad():
             logits = network(x).float().cpu()
+        domains = [
+            self.domain_check(v, x[i : i + 1], w)
+            for i, (v, w) in enumerate(zip(volumes, warnings, strict=True))
+        ]
         if logits.shape[1] >= 2:
             probabilities = torch.softmax(logits, dim=1)[:, 1].tolist()
         else:
@@ -258,10 +300,18 @@ class CtPipeline:
                 )
                 timings.update(more)
             timings["total"] = (t2 - t0) / n + shared.get("gradcam", 0.0) + time.perf_counter() - t3
+            raw_call = self.call_for(float(probability))
+            call = raw_call if domains[i].in_domain else OUT_OF_DOMAIN
+            looked: tuple[CamRegion, ...] = ()
+            if call not in BOXED_CALLS:
+                regions, looked = (), regions
             results.append(
                 CtResult(
                     probability=float(probability),
-                    call=self.call_for(float(probability)),
+                    call=call,
+                    raw_call=raw_call,
+                    domain=domains[i],
+                    looked_regions=looked,
                     heatmap=heatmap,
                     regions=regions,
                     timings_s=timings,
@@ -297,6 +347,32 @@ class CtPipeline:
         t5 = time.perf_counter()
         return heatmap, threshold, regions, {"upsample": t4 - t3, "boxes": t5 - t4}
 
+    def domain_check(
+        self, volume: Volume, x: torch.Tensor, scope: tuple[str, ...] = ()
+    ) -> DomainCheck:
+        """The domain gate for one volume (module docstring).
+
+        Args:
+            volume: the scan (its header facts).
+            x: the network's (1, 1, D, H, W) input for this volume.
+            scope: the scope check's warnings, each a reason to be out of domain.
+        """
+        domain = ModelDomain.from_card(self.model.card.domain)
+        feats = None
+        if domain is not None and domain.features is not None:
+            if domain.features.extractor != "ct-last-stage-gap":
+                raise ModelLoadError(
+                    f"Unknown domain feature extractor {domain.features.extractor!r}."
+                )
+            feats = ct_features(self.model.network, x)
+        return check_domain(
+            domain,
+            volume.metadata,
+            feats,
+            model=self.model.card.name,
+            extra_reasons=[_scope_reason(w) for w in scope],
+        )
+
     def scope_warnings(self, volume: Volume) -> tuple[str, ...]:
         """Cautions about a volume the model was not made for (empty when it looks fine)."""
         if self.max_body_section_cm2 is None:
@@ -310,3 +386,15 @@ class CtPipeline:
             f"{self.max_body_section_cm2:.0f} cm². The model was trained on ankle phantoms; "
             "its probability and boxes mean nothing on another body part.",
         )
+
+
+def _scope_reason(warning: str) -> str:
+    """A scope warning's first sentence, as a gate reason.
+
+    >>> _scope_reason("Not an ankle: the body is 600 cm². More words.")
+    'not an ankle (the body is 600 cm²)'
+    """
+    first = warning.split(". ")[0].rstrip(".")
+    head, _, detail = first.partition(": ")
+    head = head[:1].lower() + head[1:]
+    return f"{head} ({detail})" if detail else head

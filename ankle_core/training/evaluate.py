@@ -19,7 +19,6 @@ import numpy.typing as npt
 
 from ankle_core.models.card import OperatingPoints
 from ankle_core.stats.metrics import wilson_interval
-from ankle_core.types import Box2D
 
 __all__ = [
     "auc_with_ci",
@@ -274,7 +273,7 @@ def evaluate_on_phantoms(
         dets = pipes[0].detect(case.radiograph)
         boxes.append(dets.boxes)
         scores.append(dets.scores)
-        kept_boxes.append([Box2D(*map(float, dets.boxes[i])) for i in pipes[0].kept_boxes(dets)])
+        kept_boxes.append([box for _, box in pipes[0].kept_fragments(dets)])
     thr = pipes[0].detection_threshold
     found, total = detection_recall(boxes, scores, gt, thr)
     none_cases = [i for i, c in enumerate(cases) if not c.boxes]
