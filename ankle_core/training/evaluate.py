@@ -209,10 +209,13 @@ def classifier_operating_points(
     # the pipeline calls SFO at p <= high_sensitivity; stats calls negative at p < rule_out.
     # Nudge down by one ulp-like step so that the boundary case keeps its stats meaning.
     low = max(0.0, float(np.nextafter(low, -1.0)))
+    default = clip(youden.value)
+    # On separable validation data the rule-in threshold can fall below Youden's; the
+    # three bands then widen to hold the default (never a rule-in below the default).
     return OperatingPoints(
-        default=clip(youden.value),
-        high_sensitivity=min(low, high),
-        high_specificity=high,
+        default=default,
+        high_sensitivity=min(low, high, default),
+        high_specificity=max(high, default),
         chosen_on=chosen_on,
     )
 
