@@ -10,6 +10,8 @@ module imports torch.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ankle_core.device import configure_threads
 
 configure_threads()  # before anything imports torch: passive OpenMP waits, chosen threads
@@ -21,7 +23,8 @@ from ui import auth, history, resources, shell, widgets  # noqa: E402
 
 st.set_page_config(
     page_title="Ankle fracture-AI workbench",
-    page_icon=":material/orthopedics:",
+    # a local file: a material-icon favicon would be fetched from fonts.gstatic.com
+    page_icon=str(Path(__file__).parent / "ui" / "assets" / "favicon.png"),
     layout="wide",
     initial_sidebar_state="expanded",
 )

@@ -50,15 +50,15 @@ if source is not None:
         )
     except AnkleError as exc:
         failed = True
+        st.session_state.pop("ct_last", None)  # never leave the previous case's result
         widgets.show_error(exc)
 
 last = st.session_state.get("ct_last")
 if last is None:
-    st.info("Upload a NIfTI (.nii, .nii.gz) or a zipped DICOM series, or pick a demo volume.")
+    if not failed:
+        st.info("Upload a NIfTI (.nii, .nii.gz) or a zipped DICOM series, or pick a demo volume.")
 else:
     name, sha256, analysis = last
-    if failed:
-        st.caption(f"Still showing your previous case: {name}")
     render_ct_case(name, sha256, analysis)
     if source is not None and not failed:  # a PACS input can send its results back
         pacs_panel.send_results_panel("ct", analysis, source, settings, key="ct")

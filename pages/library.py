@@ -53,7 +53,8 @@ if not shown:
 for case in shown:
     with st.container(border=True):
         st.markdown(f"#### {case.title}")
-        st.caption(f"🧪 {case.provenance} — ground truth: **{CLASS_NAMES[case.label]}**")
+        truth = CLASS_NAMES[case.label]
+        st.caption(f":material/science: {case.provenance} — ground truth: **{truth}**")
         image_col, signs_col = st.columns([3, 2], gap="large")
         data = teaching.case_data(case)
         with signs_col:

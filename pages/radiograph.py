@@ -35,7 +35,7 @@ with pick_models:
     classifier = st.selectbox("LMAF/SFO classifier", classifiers, index=default)
 with pick_input:
     source = pacs_panel.choose_case_source(
-        "radiograph", ["dcm", "dicom", "png", "jpg", "jpeg"], settings, key="rg"
+        "radiograph", ["dcm", "dicom", "png", "jpg", "jpeg", "nii", "gz"], settings, key="rg"
     )
 
 failed = False
@@ -60,15 +60,15 @@ if source is not None:
         )
     except AnkleError as exc:
         failed = True
+        st.session_state.pop("rg_last", None)  # never leave the previous case's result
         widgets.show_error(exc)
 
 last = st.session_state.get("rg_last")
 if last is None:
-    st.info("Upload a DICOM, PNG or JPEG ankle radiograph, or pick a demo case.")
+    if not failed:
+        st.info("Upload a DICOM, PNG, JPEG or 2D NIfTI ankle radiograph, or pick a demo case.")
 else:
     name, sha256, models, analysis = last
-    if failed:
-        st.caption(f"Still showing your previous case: {name}")
     render_radiograph_case(name, sha256, models, analysis)
     render_localiser_section(analysis.radiograph, sha256, models_dir, settings.device)
     if source is not None and not failed:  # a PACS input can send its results back

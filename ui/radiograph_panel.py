@@ -23,30 +23,52 @@ def render_radiograph_case(
     """
     result, radiograph = analysis.result, analysis.radiograph
     p = result.case_p_lmaf
-    headline = f"Case call: {widgets.call_badge(result.case_call)}"
-    if p is not None:
-        headline += f" — case p(LMAF) = **{p:.2f}**"
-    st.subheader(headline, anchor=False)
+    show_raw = True
+    if result.withheld:
+        st.subheader(f"Case call: {widgets.call_badge(result.case_call)}", anchor=False)
+        widgets.withheld_notice(result.domain.reason)
+        show_raw = widgets.show_anyway("rg_show_raw")
+        if show_raw:
+            raw = "no fragment" if p is None else f"case p(LMAF) = {p:.2f}"
+            st.warning(
+                f"Raw output, out of domain (not a finding): {result.raw_case_call}, {raw}.",
+                icon=":material/visibility:",
+            )
+    else:
+        headline = f"Case call: {widgets.call_badge(result.case_call)}"
+        if p is not None:
+            headline += f" — case p(LMAF) = **{p:.2f}**"
+        st.subheader(headline, anchor=False)
     widgets.research_note()
-    _case_view(name, sha256, models, analysis)
+    _case_view(name, sha256, models, analysis, show_raw)
     with st.expander("De-identified metadata and what the reader applied"):
         st.dataframe(widgets.metadata_frame(radiograph.metadata), hide_index=True)
 
 
 @st.fragment
-def _case_view(name: str, sha256: str, models: str, analysis: RadiographAnalysis) -> None:
+def _case_view(
+    name: str, sha256: str, models: str, analysis: RadiographAnalysis, show_raw: bool
+) -> None:
     """Viewer, findings and the report button, redrawn on their own (an ``st.fragment``).
 
     Window, level, zoom and opacity rerun only this function: the page, its reader and its
     models do not run again.
     """
     result, radiograph = analysis.result, analysis.radiograph
+    fragments = result.fragments if show_raw else ()
     left, right = st.columns([1, 1], gap="large")
     with right:
         view = viewer.view_controls("rg_view")
-        st.markdown("**Detected fragments**")
-        if result.fragments:
-            st.dataframe(widgets.fragments_frame(result), hide_index=True, key="rg_fragments")
+        st.markdown("**Detected fragments** — numbered as on the image")
+        if fragments:
+            st.dataframe(
+                widgets.fragments_frame(result, raw=result.withheld),
+                hide_index=True,
+                key="rg_fragments",
+                width="stretch",
+            )
+        elif result.withheld:
+            st.info("Fragments hidden: the call is withheld (out of domain).")
         else:
             st.info("No perimalleolar fragment found.")
         st.caption(
@@ -64,12 +86,10 @@ def _case_view(name: str, sha256: str, models: str, analysis: RadiographAnalysis
             icon=":material/picture_as_pdf:",
         )
     with left:
-        boxes = [f.box.as_xyxy() for f in result.fragments]
-        labels = [
-            f"{i} · {f.call if f.call in ('LMAF', 'SFO') else 'review'} {f.p_lmaf:.2f}"
-            for i, f in enumerate(result.fragments, 1)
-        ]
-        calls = [f.call for f in result.fragments]
+        boxes = [f.box.as_xyxy() for f in fragments]
+        # numbers only on the image (the table names each box), so labels never pile up
+        labels = [str(i) for i in range(1, len(fragments) + 1)]
+        calls = [f.call for f in fragments]
         fig = viewer.radiograph_figure(
             radiograph.pixels, analysis.saliency, boxes, labels, calls, view
         )

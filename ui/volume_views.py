@@ -1,10 +1,20 @@
 """CT views: axial, coronal and sagittal slices with the Grad-CAM overlay and 3D boxes,
 and an optional 3D bone surface. Everything here only redraws an existing result.
+
+**Display orientation.** Every view is drawn in the radiological convention whatever the
+file's storage order: the volume is shown through a :class:`DisplayOrientation`, a
+permutation and flips of its (z, y, x) axes (read from the affine) onto display axes whose
+index grows towards the patient's inferior, posterior and left. Then the axial view has
+anterior up and the patient's right on screen left, the coronal view superior up and right
+on the left, the sagittal view superior up and anterior on the left, and each view carries
+its orientation letters (A/P/L/R/S/I). Boxes keep their coordinates (voxel indices of the
+original file, patient mm); only their drawing goes through the same map.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -12,14 +22,123 @@ import plotly.graph_objects as go
 
 from ankle_core.types import Box3D
 
-__all__ = ["PLANES", "WINDOWS", "bone_surface_figure", "plane_figure", "plane_rgb"]
+__all__ = [
+    "PLANES",
+    "PLANE_LETTERS",
+    "WINDOWS",
+    "DisplayOrientation",
+    "bone_surface_figure",
+    "plane_figure",
+    "plane_rgb",
+]
 
-#: plane name -> (sliced axis, (row axis, column axis)) of the (z, y, x) array.
+#: plane name -> (sliced axis, (row axis, column axis)) of the DISPLAY array (axes growing
+#: towards inferior, posterior, left; see :class:`DisplayOrientation`).
 PLANES: dict[str, tuple[int, tuple[int, int]]] = {
     "Axial": (0, (1, 2)),
     "Coronal": (1, (0, 2)),
     "Sagittal": (2, (0, 1)),
 }
+#: plane name -> orientation letters at its (top, bottom, left, right) edges.
+PLANE_LETTERS: dict[str, tuple[str, str, str, str]] = {
+    "Axial": ("A", "P", "R", "L"),
+    "Coronal": ("S", "I", "R", "L"),
+    "Sagittal": ("S", "I", "A", "P"),
+}
+
+
+@dataclass(frozen=True)
+class DisplayOrientation:
+    """How a stored (z, y, x) volume maps onto the display axes (inferior, posterior, left).
+
+    Attributes:
+        perm: ``perm[d]`` is the stored axis shown as display axis ``d``.
+        flip: ``flip[d]`` is True when that stored axis runs the other way.
+        shape: the stored (z, y, x) shape.
+    """
+
+    perm: tuple[int, int, int]
+    flip: tuple[bool, bool, bool]
+    shape: tuple[int, int, int]
+
+    @classmethod
+    def from_affine(
+        cls, affine: npt.NDArray[np.float64], shape: tuple[int, int, int]
+    ) -> DisplayOrientation:
+        """Read the orientation from a NIfTI-convention affine (index (x, y, z) -> RAS mm).
+
+        Each display axis (S-I, A-P, R-L) takes the stored axis whose direction is closest
+        to it (the largest component; oblique scans go to the nearest axis).
+        """
+        # direction in RAS of stored axis a (z, y, x order): affine column 2 - a
+        dirs = np.stack([np.asarray(affine, np.float64)[:3, 2 - a] for a in range(3)])
+        perm, flip, free = [], [], [0, 1, 2]
+        for ras in (2, 1, 0):  # display axes: S-I (RAS z), A-P (RAS y), R-L (RAS x)
+            a = max(free, key=lambda k: abs(dirs[k, ras]))
+            free.remove(a)
+            perm.append(a)
+            # display index grows towards I / P / L, i.e. against +S / +A / +R
+            flip.append(bool(dirs[a, ras] > 0))
+        return cls((perm[0], perm[1], perm[2]), (flip[0], flip[1], flip[2]), shape)
+
+    @property
+    def display_shape(self) -> tuple[int, int, int]:
+        """Shape of the display array."""
+        return (
+            self.shape[self.perm[0]],
+            self.shape[self.perm[1]],
+            self.shape[self.perm[2]],
+        )
+
+    def spacing(self, spacing_mm: Sequence[float]) -> tuple[float, float, float]:
+        """The stored (z, y, x) spacing along the display axes."""
+        return (
+            float(spacing_mm[self.perm[0]]),
+            float(spacing_mm[self.perm[1]]),
+            float(spacing_mm[self.perm[2]]),
+        )
+
+    def array(self, volume: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """The display view of a stored array (no copy)."""
+        out = np.transpose(volume, self.perm)
+        for d, flipped in enumerate(self.flip):
+            if flipped:
+                out = np.flip(out, axis=d)
+        return out
+
+    def index(self, zyx: Sequence[float]) -> tuple[float, float, float]:
+        """A stored (z, y, x) voxel index (continuous) as a display index."""
+        out = []
+        for d in range(3):
+            a = self.perm[d]
+            v = float(zyx[a])
+            out.append(self.shape[a] - 1 - v if self.flip[d] else v)
+        return out[0], out[1], out[2]
+
+    def stored_index(self, display: Sequence[float]) -> tuple[float, float, float]:
+        """Inverse of :meth:`index`."""
+        out = [0.0, 0.0, 0.0]
+        for d in range(3):
+            a = self.perm[d]
+            v = float(display[d])
+            out[a] = self.shape[a] - 1 - v if self.flip[d] else v
+        return out[0], out[1], out[2]
+
+    def box(self, box: Box3D) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """A stored box (upper exclusive) as display ``(lower, upper)`` (upper exclusive)."""
+        lo, hi = box.as_tuple()[:3], box.as_tuple()[3:]
+        dlo, dhi = [], []
+        for d in range(3):
+            a = self.perm[d]
+            if self.flip[d]:
+                dlo.append(self.shape[a] - hi[a])
+                dhi.append(self.shape[a] - lo[a])
+            else:
+                dlo.append(lo[a])
+                dhi.append(hi[a])
+        return tuple(dlo), tuple(dhi)
+
+
 #: display windows, (level, width) in HU.
 WINDOWS: dict[str, tuple[float, float]] = {
     "Bone (L 500 / W 2000)": (500.0, 2000.0),
@@ -40,10 +159,10 @@ def plane_rgb(
     """One slice, windowed, with the heat map blended in.
 
     Args:
-        hu: (z, y, x) volume in HU.
-        heat: (z, y, x) Grad-CAM in [0, 1] on the same grid, or None.
+        hu: the DISPLAY volume in HU (:meth:`DisplayOrientation.array`).
+        heat: Grad-CAM in [0, 1] on the same display grid, or None.
         plane: ``"Axial"``, ``"Coronal"`` or ``"Sagittal"``.
-        index: slice index along the plane's axis.
+        index: slice index along the plane's display axis.
         window: (level, width) in HU.
         alpha: overlay opacity; 0 hides the overlay.
 
@@ -66,55 +185,74 @@ def plane_figure(
     plane: str,
     index: int,
     spacing_mm: tuple[float, float, float],
-    boxes: Sequence[Box3D],
+    boxes: Sequence[tuple[Sequence[int], Sequence[int]]],
     crosshair: tuple[float, float, float] | None = None,
+    numbers: Sequence[int] | None = None,
 ) -> go.Figure:
-    """A slice figure in mm, with every box that the slice cuts drawn and numbered.
+    """A slice figure in mm with its orientation letters and every box the slice cuts.
 
     Args:
-        rgb: the slice from :func:`plane_rgb`.
+        rgb: the slice from :func:`plane_rgb` (display grid).
         plane: its plane name.
-        index: its index along the plane's axis.
-        spacing_mm: (z, y, x) voxel spacing.
-        boxes: 3D boxes in voxel indices (upper exclusive).
-        crosshair: (z, y, x) voxel position to mark, or None.
+        index: its index along the plane's display axis.
+        spacing_mm: spacing along the display axes.
+        boxes: display ``(lower, upper)`` boxes (:meth:`DisplayOrientation.box`).
+        crosshair: display index to mark, or None.
+        numbers: the number drawn on each box (default 1, 2, ...), as in the box table.
 
     Returns:
-        The figure; rows grow downwards on the axial view and upwards (superior up) on the
-        coronal and sagittal views.
+        The figure; row 0 of the slice is at the top (anterior on the axial view, superior on
+        the others), column 0 on the left (the patient's right; anterior on the sagittal).
     """
     axis, (row_ax, col_ax) = PLANES[plane]
     dy, dx = spacing_mm[row_ax], spacing_mm[col_ax]
     fig = go.Figure(go.Image(z=rgb, dx=dx, dy=dy, hoverinfo="skip"))
-    for rank, box in enumerate(boxes, start=1):
-        lo, hi = box.as_tuple()[:3], box.as_tuple()[3:]
+    numbers = list(numbers) if numbers is not None else list(range(1, len(boxes) + 1))
+    for number, (lo, hi) in zip(numbers, boxes, strict=True):
         if not lo[axis] <= index < hi[axis]:
             continue
-        colour = _BOX_COLOURS[(rank - 1) % len(_BOX_COLOURS)]
+        colour = _BOX_COLOURS[(number - 1) % len(_BOX_COLOURS)]
         x0, x1 = (lo[col_ax] - 0.5) * dx, (hi[col_ax] - 0.5) * dx
         y0, y1 = (lo[row_ax] - 0.5) * dy, (hi[row_ax] - 0.5) * dy
         fig.add_shape(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, line=dict(color=colour, width=2))
         fig.add_annotation(
             x=x0,
             y=y0,
-            text=f"#{rank}",
+            text=f"#{number}",
             showarrow=False,
-            xanchor="left",
-            yanchor="top" if plane != "Axial" else "bottom",
+            xanchor="right",
+            yanchor="bottom",
             font=dict(color="white", size=11),
             bgcolor=colour,
         )
+    height_mm, width_mm = rgb.shape[0] * dy, rgb.shape[1] * dx
     if crosshair is not None:
         cx, cy = crosshair[col_ax] * dx, crosshair[row_ax] * dy
         for kw in (
-            dict(x0=cx, x1=cx, y0=-0.5 * dy, y1=(rgb.shape[0] - 0.5) * dy),
-            dict(y0=cy, y1=cy, x0=-0.5 * dx, x1=(rgb.shape[1] - 0.5) * dx),
+            dict(x0=cx, x1=cx, y0=-0.5 * dy, y1=height_mm - 0.5 * dy),
+            dict(y0=cy, y1=cy, x0=-0.5 * dx, x1=width_mm - 0.5 * dx),
         ):
             fig.add_shape(type="line", line=dict(color="#7fdbff", width=1, dash="dot"), **kw)
+    top, bottom, left, right = PLANE_LETTERS[plane]
+    mid_x, mid_y = width_mm / 2 - 0.5 * dx, height_mm / 2 - 0.5 * dy
+    for text, x, y, xa, ya in (
+        (top, mid_x, -0.5 * dy, "center", "top"),
+        (bottom, mid_x, height_mm - 0.5 * dy, "center", "bottom"),
+        (left, -0.5 * dx, mid_y, "left", "middle"),
+        (right, width_mm - 0.5 * dx, mid_y, "right", "middle"),
+    ):
+        fig.add_annotation(
+            x=x,
+            y=y,
+            text=f"<b>{text}</b>",
+            showarrow=False,
+            xanchor=xa,
+            yanchor=ya,
+            font=dict(color="#ffd166", size=14),
+            name=f"orientation-{text}",
+        )
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(
-        visible=False, scaleanchor="x", autorange="reversed" if plane == "Axial" else True
-    )
+    fig.update_yaxes(visible=False, scaleanchor="x", autorange="reversed")
     fig.update_layout(margin=dict(l=0, r=0, t=0, b=0), height=340, dragmode="pan")
     return fig
 

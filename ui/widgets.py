@@ -16,19 +16,32 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RESEARCH_NOTE",
+    "WITHHELD_HEADLINE",
     "call_badge",
     "disclaimer",
     "fragments_frame",
     "metadata_frame",
     "reader_applied",
     "research_note",
+    "show_anyway",
     "show_error",
+    "withheld_notice",
 ]
 
 logger = logging.getLogger(__name__)
 
 RESEARCH_NOTE = "Research use; demo models trained on synthetic phantoms."
-_CALL_COLOURS = {"LMAF": "red", "SFO": "blue", "fracture": "red", "no fracture": "green"}
+WITHHELD_HEADLINE = "No call — outside the model's training domain"
+# Each call its own colour: "no fragment found" (violet) is not "indeterminate" (orange), and a
+# withheld call (grey) is neither.
+_CALL_COLOURS = {
+    "LMAF": "red",
+    "SFO": "blue",
+    "fracture": "red",
+    "no fracture": "green",
+    "no perimalleolar fragment found": "violet",
+    "out of domain — call withheld": "gray",
+}
 
 
 def disclaimer() -> None:
@@ -58,9 +71,30 @@ def show_error(exc: Exception) -> None:
 
 
 def call_badge(call: str) -> str:
-    """Markdown for a coloured call (``:red[LMAF]``; indeterminate in orange)."""
+    """Markdown for a coloured call (``:red[LMAF]``; indeterminate in orange, no fragment
+    found in violet, a withheld call in grey)."""
     colour = _CALL_COLOURS.get(call, "orange")
     return f":{colour}[**{call}**]"
+
+
+def withheld_notice(reason: str) -> None:
+    """Say, in words, why a call was withheld (the input is out of the model's domain)."""
+    st.error(
+        f"**{WITHHELD_HEADLINE}.** {reason} The model's output on this input means nothing, "
+        "so no call is made.",
+        icon=":material/block:",
+    )
+
+
+def show_anyway(key: str) -> bool:
+    """The control behind which an out-of-domain raw score is shown; True when switched on."""
+    return st.toggle(
+        "Show the raw score anyway (out of domain — not a finding)",
+        value=False,
+        key=key,
+        help="The model was not made for this input. Its raw output is shown only for "
+        "research, labelled as out of domain.",
+    )
 
 
 def reader_applied(metadata: Mapping[str, Any]) -> str:
@@ -88,21 +122,28 @@ def metadata_frame(metadata: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Field", "Value"])
 
 
-def fragments_frame(result: RadiographResult) -> pd.DataFrame:
-    """One row per detected fragment: box (px and mm), detection score, p(LMAF), call."""
+def fragments_frame(result: RadiographResult, *, raw: bool = False) -> pd.DataFrame:
+    """One row per detected fragment, numbered as on the image: call, p(LMAF), detection
+    score, size (mm) and box (px).
+
+    Args:
+        result: the pipeline's result.
+        raw: show the calls before the domain gate, labelled as out of domain.
+    """
     rows = []
     for i, frag in enumerate(result.fragments, start=1):
         b = frag.box
         mm = frag.box_mm
         size_mm = f"{mm[2] - mm[0]:.1f} × {mm[3] - mm[1]:.1f}" if mm else "—"
+        call = f"{frag.raw_call or frag.call} (out of domain)" if raw else frag.call
         rows.append(
             {
                 "#": i,
-                "Call": frag.call,
+                "Call": call,
                 "p(LMAF)": round(frag.p_lmaf, 3),
                 "Detection": round(frag.detection_score, 3),
                 "Size (mm)": size_mm,
-                "Box x0, y0, x1, y1 (px)": f"{b.x0:.0f}, {b.y0:.0f}, {b.x1:.0f}, {b.y1:.0f}",
+                "Box (px)": f"{b.x0:.0f}, {b.y0:.0f}, {b.x1:.0f}, {b.y1:.0f}",
             }
         )
     return pd.DataFrame(rows)

@@ -108,6 +108,7 @@ def detector_saliency(
     *,
     threshold: float | None = None,
     max_boxes: int | None = None,
+    merge_iou: float = 1.0,
 ) -> FloatArray:
     """Grad-CAM of a loaded detector for one reported box.
 
@@ -118,6 +119,7 @@ def detector_saliency(
             :meth:`~ankle_core.models.detector.FragmentDetections.kept`.
         threshold: lowest detection score kept; default: the card's default operating point.
         max_boxes: most boxes kept (None: all).
+        merge_iou: overlapping boxes fuse at this IoU, as the pipeline keeps them.
 
     Returns:
         (H, W) float32 in [0, 1].
@@ -133,7 +135,7 @@ def detector_saliency(
     with torch.no_grad():
         outputs = core(prepared.tensor)
     detections = decode_detections(outputs, retinanet, prepared)  # type: ignore[arg-type]
-    kept = detections.kept(threshold, max_boxes)
+    kept = detections.kept(threshold, max_boxes, merge_iou)
     if not 0 <= box_index < len(kept):
         raise IndexError(f"box_index {box_index} out of range ({len(kept)} boxes).")
     level, channel, row, col = (int(v) for v in detections.anchor_refs[kept[box_index]])

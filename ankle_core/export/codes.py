@@ -27,6 +27,7 @@ __all__ = [
     "GRADCAM_REGION",
     "IMAGING_PROCEDURE",
     "NO_FRAGMENT_FOUND",
+    "OUT_OF_DOMAIN",
     "PROBABILITY_UNIT",
     "P_LMAF",
     "SCHEME",
@@ -58,11 +59,15 @@ NO_FRAGMENT_FOUND = _c("NOFRAG", "No perimalleolar fragment found")
 #: Measurement name of a fragment's probability of lateral malleolar avulsion fracture.
 P_LMAF = _c("PLMAF", "Probability of lateral malleolar avulsion fracture")
 
+#: A call withheld because the input lies outside the model's training domain.
+OUT_OF_DOMAIN = _c("OUTDOMAIN", "Outside the model's training domain - call withheld")
+
 CALL_CODES: dict[str, CodedConcept] = {
     "LMAF": _c("LMAF", "Lateral malleolar avulsion fracture"),
     "SFO": _c("SFO", "Subfibular ossicle"),
     "indeterminate — review": _c("INDET", "Indeterminate - review"),
     "no perimalleolar fragment found": NO_FRAGMENT_FOUND,
+    "out of domain — call withheld": OUT_OF_DOMAIN,
 }
 
 FRACTURE_PROBABILITY = _c("PFRACT", "Probability of fracture")
@@ -73,6 +78,7 @@ CT_CALL_CODES: dict[str, CodedConcept] = {
     ),
     "no fracture": _c("NOFRACT", "No fracture"),
     "indeterminate — review": _c("INDET", "Indeterminate - review"),
+    "out of domain — call withheld": OUT_OF_DOMAIN,
 }
 GRADCAM_REGION = _c("GCREGION", "Grad-CAM region")
 GRADCAM_PEAK = _c("GCPEAK", "Grad-CAM peak value")

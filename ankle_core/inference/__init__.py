@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ankle_core.inference.radiograph import (
         INDETERMINATE,
         NO_FRAGMENT,
+        OUT_OF_DOMAIN,
         Fragment,
         RadiographPipeline,
         RadiographResult,
@@ -35,6 +36,7 @@ _HOMES = {
     "CtResult": "ankle_core.inference.ct",
     "INDETERMINATE": "ankle_core.inference.radiograph",
     "NO_FRAGMENT": "ankle_core.inference.radiograph",
+    "OUT_OF_DOMAIN": "ankle_core.inference.radiograph",
     "Fragment": "ankle_core.inference.radiograph",
     "RadiographPipeline": "ankle_core.inference.radiograph",
     "RadiographResult": "ankle_core.inference.radiograph",
@@ -46,6 +48,7 @@ _HOMES = {
 __all__ = [
     "INDETERMINATE",
     "NO_FRAGMENT",
+    "OUT_OF_DOMAIN",
     "CamRegion",
     "CtPipeline",
     "CtResult",

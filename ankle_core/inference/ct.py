@@ -20,6 +20,20 @@ The call uses the card's operating points: ``probability >= high_specificity`` i
 
 A pipeline holds no per-call state: one cached instance serves every session, and the
 explanation runs under the core's per-model lock.
+
+**Domain gate.** The card's declared domain (:mod:`ankle_core.models.domain`) is checked:
+the DICOM header (modality, body part, phantom marker), the distance of the network's pooled
+deepest-block features to the training phantoms', and the scope check above. Out of domain
+the call is :data:`OUT_OF_DOMAIN` (never "no fracture"); the probability and the heat map
+stay in the result, ``raw_call`` keeps what the call would have been.
+
+**Ranked boxes only where they mean something.** ``regions`` (the ranked findings) are
+filled only when the call is ``"fracture"`` or :data:`INDETERMINATE`; on a negative or
+withheld call the heat map alone is kept ("where the model looked"), and
+``looked_regions`` holds the boxes that were not reported.
+
+A pipeline holds no per-call state: one cached instance serves every session, and the
+explanation runs under the core's per-model lock.
 """
 
 from __future__ import annotations
@@ -27,7 +41,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +60,13 @@ from ankle_core.explain.ct import (
     gradcam_layer,
 )
 from ankle_core.explain.gradcam import grad_cam
+from ankle_core.models.domain import (
+    NOT_DECLARED,
+    DomainCheck,
+    ModelDomain,
+    check_domain,
+    ct_features,
+)
 from ankle_core.models.weights import LoadedModel, load_model
 from ankle_core.preprocess.spatial import body_section_cm2
 from ankle_core.preprocess.volume import CtPreprocessing, PreparedVolume, preprocess_volume
@@ -57,6 +78,7 @@ if TYPE_CHECKING:
 __all__ = [
     "INDETERMINATE",
     "MAX_BODY_SECTION_CM2",
+    "OUT_OF_DOMAIN",
     "CamRegion",
     "CtPipeline",
     "CtResult",
@@ -64,6 +86,10 @@ __all__ = [
 ]
 
 INDETERMINATE = "indeterminate — review"
+#: The call on a volume outside the model's training domain: withheld.
+OUT_OF_DOMAIN = "out of domain — call withheld"
+#: Calls under which ranked boxes are reported as findings.
+BOXED_CALLS: tuple[str, ...] = ("fracture", INDETERMINATE)
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +118,10 @@ class CtResult:
             threshold over the body in the field of view; None when not explained). The SEG
             export cuts its segments there.
         warnings: plain-language cautions about the input (e.g. not an ankle-sized body).
+        domain: the domain gate's finding (``in_domain``, ``reason``).
+        raw_call: the call before the domain gate (equals ``call`` in domain).
+        looked_regions: the boxes of the heat map when they are not reported as findings
+            (negative or withheld call); empty otherwise.
     """
 
     probability: float
@@ -104,6 +134,14 @@ class CtResult:
     explanation: CamSettings | None = None
     region_threshold: float | None = None
     warnings: tuple[str, ...] = ()
+    domain: DomainCheck = field(default_factory=lambda: DomainCheck(True, NOT_DECLARED))
+    raw_call: str = ""
+    looked_regions: tuple[CamRegion, ...] = ()
+
+    @property
+    def withheld(self) -> bool:
+        """True when the call was withheld because the volume is out of domain."""
+        return not self.domain.in_domain
 
 
 def card_explanation(model: LoadedModel) -> CamSettings:
@@ -290,6 +328,10 @@ class CtPipeline:
         network, device = self.model.network, self.model.device
         x = torch.from_numpy(np.stack([p.array for p in prepared]))[:, None].to(device)
         logits = self._forward(x).float()
+        domains = [
+            self.domain_check(v, x[i : i + 1], w)
+            for i, (v, w) in enumerate(zip(volumes, warnings, strict=True))
+        ]
         if logits.shape[1] >= 2:
             probabilities = torch.softmax(logits, dim=1)[:, 1].tolist()
         else:
@@ -322,10 +364,18 @@ class CtPipeline:
                 )
                 timings.update(more)
             timings["total"] = (t2 - t0) / n + shared.get("gradcam", 0.0) + time.perf_counter() - t3
+            raw_call = self.call_for(float(probability))
+            call = raw_call if domains[i].in_domain else OUT_OF_DOMAIN
+            looked: tuple[CamRegion, ...] = ()
+            if call not in BOXED_CALLS:
+                regions, looked = (), regions
             results.append(
                 CtResult(
                     probability=float(probability),
-                    call=self.call_for(float(probability)),
+                    call=call,
+                    raw_call=raw_call,
+                    domain=domains[i],
+                    looked_regions=looked,
                     heatmap=heatmap,
                     regions=regions,
                     timings_s=timings,
@@ -363,6 +413,32 @@ class CtPipeline:
         timings = {"upsample": t4 - t3, "body_mask": t5 - t4, "boxes": t6 - t5}
         return heatmap, threshold, regions, timings
 
+    def domain_check(
+        self, volume: Volume, x: torch.Tensor, scope: tuple[str, ...] = ()
+    ) -> DomainCheck:
+        """The domain gate for one volume (module docstring).
+
+        Args:
+            volume: the scan (its header facts).
+            x: the network's (1, 1, D, H, W) input for this volume.
+            scope: the scope check's warnings, each a reason to be out of domain.
+        """
+        domain = ModelDomain.from_card(self.model.card.domain)
+        feats = None
+        if domain is not None and domain.features is not None:
+            if domain.features.extractor != "ct-last-stage-gap":
+                raise ModelLoadError(
+                    f"Unknown domain feature extractor {domain.features.extractor!r}."
+                )
+            feats = ct_features(self.model.network, x)
+        return check_domain(
+            domain,
+            volume.metadata,
+            feats,
+            model=self.model.card.name,
+            extra_reasons=[_scope_reason(w) for w in scope],
+        )
+
     def scope_warnings(self, volume: Volume) -> tuple[str, ...]:
         """Cautions about a volume the model was not made for (empty when it looks fine)."""
         if self.max_body_section_cm2 is None:
@@ -396,3 +472,15 @@ def _normalise_in_place(heat: np.ndarray, footprint: tuple[slice, slice, slice])
     if covers_all:
         part -= np.float32(lo)
     part /= np.float32(hi - lo)
+
+
+def _scope_reason(warning: str) -> str:
+    """A scope warning's first sentence, as a gate reason.
+
+    >>> _scope_reason("Not an ankle: the body is 600 cm². More words.")
+    'not an ankle (the body is 600 cm²)'
+    """
+    first = warning.split(". ")[0].rstrip(".")
+    head, _, detail = first.partition(": ")
+    head = head[:1].lower() + head[1:]
+    return f"{head} ({detail})" if detail else head

@@ -10,7 +10,9 @@ alternative is a subfibular ossicle, SFO).
 at the threshold is called LMAF.)
 
 **Fragments kept.** Boxes whose detection score is at least the detector card's default
-operating point (the detection threshold), at most ``max_fragments`` of them, by score.
+operating point (the detection threshold); boxes overlapping a higher-scoring one at the card's
+``postprocessing.merge_iou`` or more are fused into one box (class-agnostic weighted box
+fusion, :mod:`ankle_core.models.box_merge`); at most ``max_fragments`` of them, by score.
 
 **Saliency.** :meth:`RadiographPipeline.fragment_saliency` (each kept fragment's classifier
 Grad-CAM, for the class it favours, pasted into the radiograph) and
@@ -21,6 +23,13 @@ with the pipeline; they call :mod:`ankle_core.explain.radiograph`, which knows n
 as suspicious as its most suspicious fragment), and the case call applies the same bands to
 it. With no fragment kept, ``case_p_lmaf`` is None and the call is
 ``"no perimalleolar fragment found"``: a valid result, not an error.
+
+**Domain gate.** Before any call, the input is checked against both cards' declared domain
+(:mod:`ankle_core.models.domain`: the DICOM header's modality, body part and phantom marker,
+and the distance of the detector's pooled FPN features to the training phantoms'). Out of
+domain, every call (the case's and each fragment's) is :data:`OUT_OF_DOMAIN`; the raw
+probabilities stay in the result, and ``raw_case_call`` / ``Fragment.raw_call`` keep what
+the call would have been. ``result.domain`` says why in words.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -46,13 +55,27 @@ from ankle_core.models.detector import (
     decode_detections,
     prepare_detector_input,
 )
+from ankle_core.models.domain import (
+    NOT_DECLARED,
+    DomainCheck,
+    ModelDomain,
+    check_domain,
+    detector_features,
+)
 from ankle_core.models.weights import LoadedModel, load_model
-from ankle_core.preprocess.crops import CropWindow, crop_with_context, to_channels
+from ankle_core.preprocess.crops import (
+    CropWindow,
+    crop_with_context,
+    scaled_box,
+    to_channels,
+    tta_views,
+)
 from ankle_core.types import Box2D, Radiograph
 
 __all__ = [
     "INDETERMINATE",
     "NO_FRAGMENT",
+    "OUT_OF_DOMAIN",
     "RUNTIMES",
     "Fragment",
     "RadiographPipeline",
@@ -65,6 +88,8 @@ logger = logging.getLogger(__name__)
 
 INDETERMINATE = "indeterminate — review"
 NO_FRAGMENT = "no perimalleolar fragment found"
+#: The call of an input outside the model's training domain: withheld.
+OUT_OF_DOMAIN = "out of domain — call withheld"
 RUNTIMES: tuple[str, ...] = ("torch", "onnx", "auto")
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -79,8 +104,9 @@ class Fragment:
         box: pixels of the input radiograph (x0, y0, x1, y1).
         box_mm: x0, y0, x1, y1 in mm from the image's top-left corner, when spacing is known.
         detection_score: detector probability in [0, 1].
-        p_lmaf: classifier probability of LMAF in [0, 1].
-        call: ``"LMAF"``, ``"SFO"`` or :data:`INDETERMINATE`.
+        p_lmaf: classifier probability of LMAF in [0, 1] (kept out of domain too).
+        call: ``"LMAF"``, ``"SFO"``, :data:`INDETERMINATE`, or :data:`OUT_OF_DOMAIN`.
+        raw_call: the three-band call before the domain gate (equals ``call`` in domain).
     """
 
     box: Box2D
@@ -88,6 +114,7 @@ class Fragment:
     detection_score: float
     p_lmaf: float
     call: str
+    raw_call: str = ""
 
 
 @dataclass(frozen=True)
@@ -96,11 +123,17 @@ class RadiographResult:
 
     Attributes:
         fragments: by detection score, descending; empty when none was found.
-        case_p_lmaf: the largest fragment ``p_lmaf``; None when no fragment.
-        case_call: ``"LMAF"``, ``"SFO"``, :data:`INDETERMINATE` or :data:`NO_FRAGMENT`.
-        timings_s: seconds per stage: ``"detect"``, ``"classify"``, ``"total"``.
+        case_p_lmaf: the largest fragment ``p_lmaf``; None when no fragment (kept out of
+            domain too: the raw score).
+        case_call: ``"LMAF"``, ``"SFO"``, :data:`INDETERMINATE`, :data:`NO_FRAGMENT`, or
+            :data:`OUT_OF_DOMAIN` when the input is outside the models' domain.
+        timings_s: seconds per stage: ``"detect"``, ``"classify"``, ``"domain"``,
+            ``"total"``.
         detector: ``"name version"`` of the detector.
         classifier: ``"name version"`` of the classifier.
+        domain: the domain gate's finding (``in_domain``, ``reason``).
+        raw_case_call: the case call before the domain gate (equals ``case_call`` in
+            domain).
     """
 
     fragments: tuple[Fragment, ...]
@@ -109,6 +142,13 @@ class RadiographResult:
     timings_s: Mapping[str, float]
     detector: str
     classifier: str
+    domain: DomainCheck = field(default_factory=lambda: DomainCheck(True, NOT_DECLARED))
+    raw_case_call: str = ""
+
+    @property
+    def withheld(self) -> bool:
+        """True when the call was withheld because the input is out of domain."""
+        return not self.domain.in_domain
 
 
 def call_for(p_lmaf: float, points: OperatingPoints) -> str:
@@ -126,7 +166,7 @@ def call_for(p_lmaf: float, points: OperatingPoints) -> str:
 
 
 def classifier_inputs(
-    pixels: npt.NDArray[np.float32], boxes: list[Box2D], card: ModelCard
+    pixels: npt.NDArray[np.float32], boxes: list[Box2D], card: ModelCard, *, tta: bool = False
 ) -> tuple[torch.Tensor, list[CropWindow]]:
     """Crops around ``boxes`` as the classifier's card prescribes, normalised.
 
@@ -134,23 +174,48 @@ def classifier_inputs(
         pixels: (H, W) radiograph in [0, 1].
         boxes: fragment boxes in pixels.
         card: classifier card (``input_size``, ``preprocessing.context_margin``,
-            ``preprocessing.channel_mode``).
+            ``preprocessing.channel_mode``, optional ``preprocessing.tta``).
+        tta: when True, every box gives the V views of the card's ``preprocessing.tta``
+            (see :func:`ankle_core.preprocess.crops.tta_views`), box-major: rows
+            ``i * V .. i * V + V - 1`` belong to box ``i``; the windows are still one per box
+            (the plain view's).
 
     Returns:
-        ``(x, windows)``: (N, 3, S, S) float32 ImageNet-normalised, and each crop's window.
+        ``(x, windows)``: (N * V, 3, S, S) float32 ImageNet-normalised (V = 1 without
+        ``tta``), and each box's crop window.
     """
     size = int(card.input_size[-1])
     margin = float(card.preprocessing.get("context_margin", 0.5))
     mode = str(card.preprocessing.get("channel_mode", "grey3"))
+    views = tta_views(card.preprocessing.get("tta")) if tta else tta_views(None)
     crops, windows = [], []
     for box in boxes:
-        crop, window = crop_with_context(pixels, box, margin=margin, out_size=size)
-        crops.append(to_channels(crop, mode))
-        windows.append(window)
+        windows.append(crop_with_context(pixels, box, margin=margin, out_size=size)[1])
+        for view in views:
+            crop, _ = crop_with_context(
+                pixels, scaled_box(box, view.scale), margin=margin, out_size=size
+            )
+            if view.hflip:
+                crop = np.ascontiguousarray(crop[:, ::-1])
+            crops.append(to_channels(crop, mode))
     x = torch.from_numpy(np.stack(crops)) if crops else torch.zeros(0, 3, size, size)
     mean = torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1)
     return (x - mean) / std, windows
+
+
+def _combine(checks: list[DomainCheck]) -> DomainCheck:
+    """One finding from several models' checks: out when any is out."""
+    out = [c for c in checks if not c.in_domain]
+    if not out:
+        measured = [c for c in checks if c.distance is not None]
+        first = measured[0] if measured else checks[0]
+        reasons = list(dict.fromkeys(c.reason for c in checks if c.reason != NOT_DECLARED))
+        return DomainCheck(True, " ".join(reasons) or NOT_DECLARED, first.distance, first.threshold)
+    measured = [c for c in out if c.distance is not None]
+    first = measured[0] if measured else out[0]
+    reasons = list(dict.fromkeys(c.reason for c in out))
+    return DomainCheck(False, " ".join(reasons), first.distance, first.threshold)
 
 
 def _name(model: LoadedModel) -> str:
@@ -201,6 +266,7 @@ class RadiographPipeline:
             if detection_threshold is None
             else float(detection_threshold)
         )
+        self.merge_iou = float(detector.card.postprocessing.get("merge_iou", 1.0))
         self.detector_core = DetectorCore(detector.network).eval()  # type: ignore[arg-type]
         self._run_detector: Callable[[torch.Tensor], tuple[torch.Tensor, ...]]
         self._run_classifier: Callable[[torch.Tensor], torch.Tensor]
@@ -286,17 +352,32 @@ class RadiographPipeline:
     def classify(
         self, pixels: npt.NDArray[np.float32], boxes: list[Box2D]
     ) -> npt.NDArray[np.float32]:
-        """Stage 2: ``p_lmaf`` (N,) for each box (the softmax of the LMAF logit)."""
+        """Stage 2: ``p_lmaf`` (N,) for each box (the softmax of the LMAF logit).
+
+        With a ``preprocessing.tta`` in the classifier's card, each box's ``p_lmaf`` is the
+        mean probability over the card's test-time views (box scales, mirror).
+        """
         if not boxes:
             return np.zeros(0, np.float32)
-        x, _ = classifier_inputs(pixels, boxes, self.classifier.card)
+        x, _ = classifier_inputs(pixels, boxes, self.classifier.card, tta=True)
         logits = self._run_classifier(x)
-        probs: npt.NDArray[np.float32] = torch.softmax(logits.float(), dim=1)[:, 1].numpy()
-        return probs.astype(np.float32)
+        probs = torch.softmax(logits.float(), dim=1)[:, 1].numpy()
+        mean: npt.NDArray[np.float32] = probs.reshape(len(boxes), -1).mean(axis=1)
+        return mean.astype(np.float32)
 
     def kept_boxes(self, detections: FragmentDetections) -> list[int]:
-        """Indices of the detections reported as fragments (threshold, then top-k)."""
-        return detections.kept(self.detection_threshold, self.max_fragments)
+        """Indices of the detections reported as fragments (threshold, fusion of overlapping
+        boxes at the detector card's ``postprocessing.merge_iou``, top-k)."""
+        return detections.kept(self.detection_threshold, self.max_fragments, self.merge_iou)
+
+    def kept_fragments(self, detections: FragmentDetections) -> list[tuple[int, Box2D]]:
+        """The reported fragments as ``(best detection index, fused box)``, by score.
+
+        See :meth:`~ankle_core.models.detector.FragmentDetections.kept_boxes`: one box per
+        spot, whatever overlapped there.
+        """
+        kept = detections.kept_boxes(self.detection_threshold, self.max_fragments, self.merge_iou)
+        return [(i, Box2D(*box)) for i, box in kept]
 
     def run(self, radiograph: Radiograph) -> RadiographResult:
         """Both stages on one radiograph.
@@ -328,6 +409,8 @@ class RadiographPipeline:
         if not radiographs:
             return []
         t0 = time.perf_counter()
+        domains = [self.domain_check(r) for r in radiographs]
+        td = time.perf_counter()
         network = self.detector.network
         prepared = [prepare_detector_input(r.pixels, network) for r in radiographs]  # type: ignore[arg-type]
         if self.runtime == "onnx":
@@ -340,11 +423,9 @@ class RadiographPipeline:
             for out, prep in zip(per_image, prepared, strict=True)
         ]
         t1 = time.perf_counter()
-        kept = [self.kept_boxes(d) for d in detections]
-        boxes = [
-            [Box2D(*(float(v) for v in d.boxes[i])) for i in keep]
-            for d, keep in zip(detections, kept, strict=True)
-        ]
+        fragments = [self.kept_fragments(d) for d in detections]
+        kept = [[i for i, _ in f] for f in fragments]
+        boxes = [[box for _, box in f] for f in fragments]
         if len(radiographs) == 1:  # the same forward pass, through the public stage
             probs = [self.classify(radiographs[0].pixels, boxes[0])]
         else:
@@ -352,11 +433,18 @@ class RadiographPipeline:
         t2 = time.perf_counter()
         n = len(radiographs)
         timings = MappingProxyType(
-            {"detect": (t1 - t0) / n, "classify": (t2 - t1) / n, "total": (t2 - t0) / n}
+            {
+                "domain": (td - t0) / n,
+                "detect": (t1 - td) / n,
+                "classify": (t2 - t1) / n,
+                "total": (t2 - t0) / n,
+            }
         )
         return [
-            self._result(r, d, keep, b, p, timings)
-            for r, d, keep, b, p in zip(radiographs, detections, kept, boxes, probs, strict=True)
+            self._result(r, d, keep, b, p, timings, dom)
+            for r, d, keep, b, p, dom in zip(
+                radiographs, detections, kept, boxes, probs, domains, strict=True
+            )
         ]
 
     def _classify_many(
@@ -364,14 +452,16 @@ class RadiographPipeline:
     ) -> list[npt.NDArray[np.float32]]:
         """Stage 2 for several radiographs in one forward pass: ``p_lmaf`` per box."""
         crops = [
-            classifier_inputs(px, b, self.classifier.card)[0]
+            classifier_inputs(px, b, self.classifier.card, tta=True)[0]
             for px, b in zip(pixels, boxes, strict=True)
             if b
         ]
         if not crops:
             return [np.zeros(0, np.float32) for _ in boxes]
         logits = self._run_classifier(torch.cat(crops))
-        probs = torch.softmax(logits.float(), dim=1)[:, 1].numpy().astype(np.float32)
+        views = len(tta_views(self.classifier.card.preprocessing.get("tta")))
+        probs = torch.softmax(logits.float(), dim=1)[:, 1].numpy()
+        probs = probs.reshape(-1, views).mean(axis=1).astype(np.float32)
         out, start = [], 0
         for b in boxes:
             out.append(probs[start : start + len(b)])
@@ -386,6 +476,7 @@ class RadiographPipeline:
         boxes: list[Box2D],
         probs: npt.NDArray[np.float32],
         timings: Mapping[str, float],
+        domain: DomainCheck,
     ) -> RadiographResult:
         points = self.classifier.card.operating_points
         spacing = radiograph.pixel_spacing_mm
@@ -395,28 +486,53 @@ class RadiographPipeline:
             if spacing is not None:
                 sy, sx = spacing
                 box_mm = (box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
+            raw = call_for(float(p), points)
             fragments.append(
                 Fragment(
                     box=box,
                     box_mm=box_mm,
                     detection_score=float(detections.scores[i]),
                     p_lmaf=float(p),
-                    call=call_for(float(p), points),
+                    call=raw if domain.in_domain else OUT_OF_DOMAIN,
+                    raw_call=raw,
                 )
             )
         if fragments:
             case_p: float | None = max(f.p_lmaf for f in fragments)
-            case_call = call_for(float(case_p), points)  # type: ignore[arg-type]
+            raw_case = call_for(float(case_p), points)  # type: ignore[arg-type]
         else:
-            case_p, case_call = None, NO_FRAGMENT
+            case_p, raw_case = None, NO_FRAGMENT
         return RadiographResult(
             fragments=tuple(fragments),
             case_p_lmaf=case_p,
-            case_call=case_call,
+            case_call=raw_case if domain.in_domain else OUT_OF_DOMAIN,
             timings_s=timings,
             detector=_name(self.detector),
             classifier=_name(self.classifier),
+            domain=domain,
+            raw_case_call=raw_case,
         )
+
+    def domain_check(self, radiograph: Radiograph) -> DomainCheck:
+        """The domain gate for one radiograph, against both cards (module docstring).
+
+        The detector card's feature statistics (extractor ``"detector-fpn-meanstd"``) are
+        compared with this radiograph's; each card's header rules apply. In domain only
+        when both models agree.
+        """
+        checks = []
+        for loaded in (self.detector, self.classifier):
+            domain = ModelDomain.from_card(loaded.card.domain)
+            feats = None
+            if domain is not None and domain.features is not None:
+                if domain.features.extractor != "detector-fpn-meanstd":
+                    raise InvalidInputError(
+                        f"{loaded.card.name}: unknown domain feature extractor "
+                        f"{domain.features.extractor!r}."
+                    )
+                feats = detector_features(self.detector.network, radiograph.pixels)
+            checks.append(check_domain(domain, radiograph.metadata, feats, model=loaded.card.name))
+        return _combine(checks)
 
     # --- explanations ---------------------------------------------------------------------
     def fragment_saliency(
@@ -456,4 +572,5 @@ class RadiographPipeline:
             box_index,
             threshold=self.detection_threshold,
             max_boxes=self.max_fragments,
+            merge_iou=self.merge_iou,
         )

@@ -68,6 +68,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "error",
     "case_call",
     "case_p_lmaf",
+    "in_domain",
+    "domain_reason",
     "n_fragments",
     "fragments",
     "detector",
@@ -220,6 +222,8 @@ def predict_loaded(files: Sequence[LoadedFile], config: PipelineConfig) -> list[
                 status="ok",
                 case_call=result.case_call,
                 case_p_lmaf="" if result.case_p_lmaf is None else round(result.case_p_lmaf, 4),
+                in_domain=result.domain.in_domain,
+                domain_reason=result.domain.reason,
                 n_fragments=len(result.fragments),
                 fragments=_fragments_json(result),
             )

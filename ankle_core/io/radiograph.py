@@ -1,4 +1,4 @@
-"""``read_radiograph``: one entry point for DICOM, PNG and JPEG radiographs.
+"""``read_radiograph``: one entry point for DICOM, PNG, JPEG and 2D NIfTI radiographs.
 
 The format is recognised from the content (magic bytes, the ``DICM`` preamble or a bare
 DICOM data set), never from the file name; the work is done by
@@ -11,6 +11,7 @@ from ankle_core.config import ReadLimits
 from ankle_core.errors import InvalidInputError
 from ankle_core.io._guard import input_boundary
 from ankle_core.io.dicom import read_dicom_radiograph
+from ankle_core.io.nifti2d import read_nifti_radiograph
 from ankle_core.io.raster import read_raster_radiograph
 from ankle_core.io.sources import Source, read_bytes, sniff
 from ankle_core.types import Radiograph
@@ -20,7 +21,7 @@ __all__ = ["read_radiograph"]
 
 @input_boundary("radiograph")
 def read_radiograph(source: Source, *, limits: ReadLimits | None = None) -> Radiograph:
-    """Read a radiograph from a DICOM, PNG or JPEG file.
+    """Read a radiograph from a DICOM, PNG, JPEG or 2D NIfTI file.
 
     Args:
         source: a path (``str`` or ``Path``), the file's bytes, or a binary file object
@@ -50,14 +51,23 @@ def read_radiograph(source: Source, *, limits: ReadLimits | None = None) -> Radi
         return read_dicom_radiograph(data, limits)
     if kind in ("png", "jpeg"):
         return read_raster_radiograph(data, kind, limits)
-    if kind in ("nifti", "gzip"):
-        raise InvalidInputError(
-            "This is a NIfTI volume (or a compressed file), not a radiograph. Open it as a CT "
-            "volume instead."
-        )
+    if kind == "nifti" or (kind == "gzip" and _gzipped_nifti(data)):
+        return read_nifti_radiograph(data, limits)  # a volume is refused with a clear message
+    if kind == "gzip":
+        raise InvalidInputError("This is a compressed file, not a radiograph.")
     if kind == "zip":
         raise InvalidInputError(
             "This is a .zip archive. Radiographs are read one file at a time; a zipped DICOM "
             "series can be opened as a volume."
         )
     raise InvalidInputError("The file is not a DICOM, PNG or JPEG image.")
+
+
+def _gzipped_nifti(data: bytes) -> bool:
+    import zlib
+
+    try:
+        head = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(data[:65536], 540)
+    except zlib.error:
+        return False
+    return sniff(head) == "nifti"

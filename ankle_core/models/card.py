@@ -105,6 +105,8 @@ class ModelCard:
         preprocessing: how inputs are prepared (channel mode, window, spacing, normalisation).
         architecture_params: keyword arguments of the builder (e.g. ``{"backbone": ...}``).
         operating_points: thresholds chosen on validation data.
+        postprocessing: how outputs are post-processed (detector: ``merge_iou``, the IoU
+            above which overlapping boxes are merged across the result).
         explanation: recommended explanation settings (CT: ``method``, ``min_cells`` and any
             :class:`ankle_core.explain.boxes.BoxSettings` field such as ``otsu_classes``,
             read by :meth:`ankle_core.explain.ct.CamSettings.from_dict`); empty for the
@@ -112,6 +114,9 @@ class ModelCard:
         training: data (synthetic or site), command, seed, device, epochs, splits.
         metrics: test metrics, each ideally ``{"value": v, "ci95": [lo, hi], "n": n}``.
         intended_use: plain-words statement of use and limits.
+        domain: the training domain the gate checks inputs against (kind, modalities, body
+            regions, pooled-feature statistics; see :mod:`ankle_core.models.domain`); empty
+            when not declared.
         weights_sha256: sha256 hex digest of ``model.safetensors``.
         weights_dtype: dtype the weights are stored in (``"float16"`` or ``"float32"``).
     """
@@ -126,10 +131,12 @@ class ModelCard:
     preprocessing: Mapping[str, Any] = field(default_factory=dict)
     architecture_params: Mapping[str, Any] = field(default_factory=dict)
     operating_points: OperatingPoints = field(default_factory=OperatingPoints)
+    postprocessing: Mapping[str, Any] = field(default_factory=dict)
     explanation: Mapping[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
     metrics: Mapping[str, Any] = field(default_factory=dict)
     intended_use: str = SYNTHETIC_DISCLAIMER
+    domain: Mapping[str, Any] = field(default_factory=dict)
     weights_sha256: str = ""
     weights_dtype: str = "float32"
 
@@ -173,11 +180,13 @@ class ModelCard:
 
 _OPTIONAL_FIELDS = {
     "preprocessing",
+    "postprocessing",
     "explanation",
     "architecture_params",
     "training",
     "metrics",
     "intended_use",
+    "domain",
     "weights_sha256",
     "weights_dtype",
 }

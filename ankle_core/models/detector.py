@@ -297,19 +297,41 @@ class FragmentDetections:
     def __len__(self) -> int:
         return int(self.scores.shape[0])
 
-    def kept(self, threshold: float, max_boxes: int | None = None) -> list[int]:
+    def kept(
+        self, threshold: float, max_boxes: int | None = None, merge_iou: float = 1.0
+    ) -> list[int]:
         """Indices of the detections reported as boxes: the one rule for which are kept.
 
-        Detections scoring at least ``threshold`` (a detection probability in [0, 1]), at
-        most ``max_boxes`` of them (None: all), by score descending.
+        Detections scoring at least ``threshold`` (a detection probability in [0, 1]);
+        where they overlap at ``merge_iou`` or more they form one cluster (class-agnostic,
+        :func:`~ankle_core.models.box_merge.fuse_overlapping`), represented by its best
+        detection; at most ``max_boxes`` of them (None: all), by score descending.
 
         >>> d = FragmentDetections(np.zeros((3, 4), np.float32),
         ...     np.array([0.9, 0.6, 0.2], np.float32), np.zeros((3, 4), np.int64))
         >>> d.kept(0.5), d.kept(0.5, max_boxes=1)
         ([0, 1], [0])
         """
+        return [i for i, _ in self.kept_boxes(threshold, max_boxes, merge_iou)]
+
+    def kept_boxes(
+        self, threshold: float, max_boxes: int | None = None, merge_iou: float = 1.0
+    ) -> list[tuple[int, tuple[float, float, float, float]]]:
+        """:meth:`kept`'s indices with each one's reported box (x0, y0, x1, y1, pixels): the
+        score-weighted fusion of its cluster (its own box when alone or ``merge_iou >= 1``)."""
+        from ankle_core.models.box_merge import fuse_overlapping
+
         keep = [i for i, s in enumerate(self.scores) if s >= threshold]
-        return keep if max_boxes is None else keep[:max_boxes]
+        if merge_iou >= 1.0 or len(keep) < 2:
+            out = [(i, _xyxy(self.boxes[i])) for i in keep]
+        else:
+            clusters = fuse_overlapping(self.boxes[keep], self.scores[keep], merge_iou)
+            out = [(keep[best], fused) for best, _, fused in clusters]
+        return out if max_boxes is None else out[:max_boxes]
+
+
+def _xyxy(box: npt.NDArray[np.float32]) -> tuple[float, float, float, float]:
+    return float(box[0]), float(box[1]), float(box[2]), float(box[3])
 
 
 def decode_detections(

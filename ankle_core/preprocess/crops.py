@@ -23,12 +23,64 @@ from skimage.filters import threshold_local
 from ankle_core.errors import InvalidInputError
 from ankle_core.types import Box2D
 
-__all__ = ["CHANNEL_MODES", "CropWindow", "context_window", "crop_with_context", "to_channels"]
+__all__ = [
+    "CHANNEL_MODES",
+    "CropWindow",
+    "TtaView",
+    "context_window",
+    "crop_with_context",
+    "scaled_box",
+    "to_channels",
+    "tta_views",
+]
 
 FloatArray = npt.NDArray[np.float32]
 
 #: Channel modes accepted by :func:`to_channels`.
 CHANNEL_MODES: tuple[str, ...] = ("grey3", "grey_inv_edge")
+
+
+@dataclass(frozen=True)
+class TtaView:
+    """One test-time-augmentation view of a fragment crop.
+
+    Attributes:
+        scale: the box is scaled by this about its centre before the crop (>1 shows more
+            context, the fragment looks smaller).
+        hflip: the crop is mirrored left-right.
+    """
+
+    scale: float = 1.0
+    hflip: bool = False
+
+
+def tta_views(spec: object) -> tuple[TtaView, ...]:
+    """The views of a card's ``preprocessing.tta`` (``{"scales": [...], "hflip": bool}``).
+
+    Every scale is taken plain and, when ``hflip`` is true, mirrored as well. A missing or
+    empty spec gives the single plain view.
+
+    >>> [(v.scale, v.hflip) for v in tta_views({"scales": [1.0, 1.25], "hflip": True})]
+    [(1.0, False), (1.0, True), (1.25, False), (1.25, True)]
+    """
+    if not isinstance(spec, dict) or not spec.get("scales"):
+        return (TtaView(),)
+    scales = [float(v) for v in spec["scales"]]
+    if any(v <= 0 for v in scales):
+        raise InvalidInputError(f"TTA scales must be > 0, got {scales}.")
+    flips = (False, True) if spec.get("hflip") else (False,)
+    return tuple(TtaView(scale, flip) for scale in scales for flip in flips)
+
+
+def scaled_box(box: Box2D, scale: float) -> Box2D:
+    """``box`` scaled by ``scale`` about its centre (pixels).
+
+    >>> scaled_box(Box2D(10, 10, 20, 30), 2.0)
+    Box2D(x0=5.0, y0=0.0, x1=25.0, y1=40.0)
+    """
+    cx, cy = box.center
+    hw, hh = box.width * scale / 2.0, box.height * scale / 2.0
+    return Box2D(cx - hw, cy - hh, cx + hw, cy + hh)
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,8 @@ def radiograph_report(
         rgb = overlay_heatmap(radiograph.pixels, saliency, alpha=overlay_alpha)
     else:
         rgb = (np.repeat(radiograph.pixels[..., None], 3, axis=-1) * 255).astype(np.uint8)
-    frags = result.fragments
+    withheld = not result.domain.in_domain
+    frags = () if withheld else result.fragments
     rgb = draw_boxes(
         rgb,
         [f.box for f in frags],
@@ -65,6 +66,12 @@ def radiograph_report(
     ]
     p = result.case_p_lmaf
     summary = f"Case call: {result.case_call}" + (f" (p(LMAF) = {p:.2f})" if p is not None else "")
+    if withheld:
+        raw = "no fragment" if p is None else f"p(LMAF) = {p:.2f}"
+        summary = (
+            f"No call - outside the models' training domain. {result.domain.reason} "
+            f"Raw output, not a finding: {result.raw_case_call}, {raw}."
+        )
     return CaseReport(
         title="Ankle radiograph: perimalleolar fragment analysis",
         image_rgb=rgb,

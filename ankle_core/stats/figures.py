@@ -99,7 +99,15 @@ def roc_figure(report: CohortReport) -> go.Figure:
         xaxis={"range": [0, 1], "constrain": "domain"},
         yaxis={"range": [0, 1.01], "scaleanchor": "x", "constrain": "domain"},
         height=600,
-        legend={"x": 0.45, "y": 0.05},
+        # inside the plot, anchored at its bottom-right corner (the empty side of a ROC)
+        legend={
+            "x": 0.99,
+            "y": 0.01,
+            "xanchor": "right",
+            "yanchor": "bottom",
+            "bgcolor": "rgba(255,255,255,0.85)",
+            "font": {"size": 11},
+        },
     )
     return fig
 
@@ -121,7 +129,12 @@ def auc_table_figure(report: CohortReport) -> go.Figure:
 
 
 def _matrix(
-    names: tuple[str, ...], z: np.ndarray, text: list[list[str]], title: str, scale: str
+    names: tuple[str, ...],
+    z: np.ndarray,
+    text: list[list[str]],
+    title: str,
+    scale: str,
+    colour_title: str,
 ) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
@@ -133,6 +146,7 @@ def _matrix(
             colorscale=scale,
             zmin=0,
             zmax=1,
+            colorbar={"title": {"text": colour_title, "side": "right"}},
         )
     )
     fig.update_layout(title=title, yaxis={"autorange": "reversed"})
@@ -155,7 +169,7 @@ def delong_matrix_figure(report: CohortReport) -> go.Figure:
         f"DeLong tests (Holm-adjusted p); global χ²={comp.chi2:.2f}, df={comp.df}, "
         f"p={comp.p_global:.3g}"
     )
-    return _matrix(comp.names, p, text, title, "Blues_r")
+    return _matrix(comp.names, p, text, title, "Blues_r", "Holm-adjusted p")
 
 
 def mcnemar_matrix_figure(report: CohortReport, threshold: str = "chosen") -> go.Figure:
@@ -180,7 +194,8 @@ def mcnemar_matrix_figure(report: CohortReport, threshold: str = "chosen") -> go
         z[i, j] = z[j, i] = pair.test.p_exact
         text[i][j] = f"Δacc {pair.test.difference:+.3f}<br>p {pair.test.p_exact:.3g}"
         text[j][i] = f"Δacc {-pair.test.difference:+.3f}<br>p {pair.test.p_exact:.3g}"
-    return _matrix(names, z, text, f"McNemar exact tests at the {threshold} thresholds", "Blues_r")
+    title = f"McNemar exact tests at the {threshold} thresholds"
+    return _matrix(names, z, text, title, "Blues_r", "exact p")
 
 
 def metrics_figure(report: CohortReport) -> go.Figure:
@@ -281,7 +296,8 @@ def kappa_figure(report: CohortReport) -> go.Figure:
             f"κ {pair.kappa.kappa:.2f}<br>({_ci(pair.kappa.ci_low, pair.kappa.ci_high)})"
         )
     fleiss = "" if report.fleiss is None else f"; Fleiss κ = {report.fleiss.kappa:.3f}"
-    return _matrix(names, z, text, f"Cohen's kappa at the chosen thresholds{fleiss}", "Greens")
+    title = f"Cohen's kappa at the chosen thresholds{fleiss}"
+    return _matrix(names, z, text, title, "Greens", "Cohen's κ")
 
 
 def subgroup_figure(report: CohortReport) -> go.Figure:

@@ -1,7 +1,9 @@
 """Recipe: train the LMAF vs SFO fragment classifier on a folder of radiographs.
 
 Config in (:class:`ClassifierConfig`), card out (:func:`train_classifier`). Crops around
-the ground-truth boxes, a patient-grouped split, optional K-fold cross-validation on the
+the ground-truth boxes (optionally also around the detector's own boxes, labelled by the true
+box they match, and its boxes on no fragment as "not LMAF"), scale-jittered, a
+patient-grouped split, optional K-fold cross-validation on the
 development cases, Adam with early stopping on the validation AUC, operating points chosen
 on the validation split, test AUC with a 95% CI and the three-band call counts in the card.
 ``python -m ankle_core.training classifier`` parses its flags into the config
@@ -13,11 +15,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
@@ -25,7 +28,7 @@ from ankle_core.errors import InvalidInputError
 from ankle_core.models.card import ModelCard, ModelTask, OperatingPoints
 from ankle_core.models.weights import save_model
 from ankle_core.training.augment2d import AugmentConfig
-from ankle_core.training.datasets2d import LABELS, ClassifierData, load_samples
+from ankle_core.training.datasets2d import LABELS, ClassifierData, Sample, load_samples
 from ankle_core.training.distributed import is_main_process, prepare_model
 from ankle_core.training.evaluate import auc_with_ci, classifier_operating_points
 from ankle_core.training.loop import FitResult, fit
@@ -40,8 +43,15 @@ from ankle_core.training.recipe import (
     training_record,
 )
 from ankle_core.training.splits import group_kfold
+from ankle_core.types import Box2D
 
-__all__ = ["ClassifierConfig", "initialise", "train_classifier"]
+__all__ = [
+    "ClassifierConfig",
+    "detector_boxes",
+    "initialise",
+    "train_classifier",
+    "tta_probabilities",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +69,13 @@ class ClassifierConfig(RadiographTrainConfig):
             ``mobilenet_v2`` when installed, else scratch), ``imagenet`` (required),
             ``scratch``, or an ImageNet weights file.
         init_sha256: sha256 of the ``init`` file.
+        zoom: Scale jitter of the training crops (low, high; >1 zooms in).
+        detector_crops: Also train on this detector's own boxes (installed name or folder).
+        detector_min_score: Lowest detector score of those boxes.
+        match_iou: IoU with a true box that labels a detector box with the case's label.
+        background_crops: Detector boxes touching no true box (IoU < 0.1) train as "not LMAF".
+        tta_scales: Test-time box scales averaged at inference (written into the card).
+        tta_hflip: Add mirrored test-time views.
     """
 
     backbone: str = "mobilenet_v2"
@@ -67,6 +84,13 @@ class ClassifierConfig(RadiographTrainConfig):
     channel_mode: str = "grey3"
     init: str = "auto"
     init_sha256: str | None = None
+    zoom: tuple[float, float] = (0.9, 1.15)
+    detector_crops: str | None = None
+    detector_min_score: float = 0.2
+    match_iou: float = 0.3
+    background_crops: bool = False
+    tta_scales: tuple[float, ...] | None = None
+    tta_hflip: bool = False
 
 
 def _probabilities(model: nn.Module, data: ClassifierData, device: torch.device) -> np.ndarray:
@@ -183,6 +207,94 @@ def _fit(
     return net, result, init_record
 
 
+def _read_pixels(path: Path) -> npt.NDArray[np.float32]:
+    from ankle_core.io import read_radiograph
+
+    return np.asarray(read_radiograph(path).pixels, dtype=np.float32)
+
+
+def detector_boxes(
+    config: ClassifierConfig, samples: Sequence[Sample], device: torch.device
+) -> tuple[dict[Path, list[tuple[Box2D, int]]], dict[str, Any]]:
+    """The detector's own boxes on every sample, labelled by the true box they match.
+
+    A box scoring at least ``detector_min_score`` (top 5 per image) whose best IoU with a true
+    box is at least ``match_iou`` takes that case's label (1 = LMAF, 0 = SFO); with
+    ``background_crops`` a box touching no true box (IoU < 0.1) is labelled 0 (not LMAF).
+    Boxes in between are left out (ambiguous).
+
+    Returns:
+        ``(boxes per image path, record for the card)``.
+    """
+    from ankle_core.models.detector import DetectorCore, decode_detections, prepare_detector_input
+    from ankle_core.models.weights import load_model
+
+    assert config.detector_crops is not None
+    loaded = load_model(config.detector_crops, device=device)
+    net = loaded.network
+    core = DetectorCore(net).eval()  # type: ignore[arg-type]
+    out: dict[Path, list[tuple[Box2D, int]]] = {}
+    counts = {"matched": 0, "background": 0, "ambiguous": 0}
+    for s in samples:
+        prepared = prepare_detector_input(_read_pixels(s.path), net, device=device)  # type: ignore[arg-type]
+        with torch.no_grad():
+            dets = decode_detections(core(prepared.tensor), net, prepared)  # type: ignore[arg-type]
+        chosen: list[tuple[Box2D, int]] = []
+        for xyxy, score in list(zip(dets.boxes, dets.scores, strict=True))[:5]:
+            if float(score) < config.detector_min_score:
+                continue
+            box = Box2D(*(float(v) for v in xyxy))
+            best = max((box.iou(t) for t in s.boxes), default=0.0)
+            if best >= config.match_iou and s.label in LABELS:
+                chosen.append((box, LABELS.index(s.label)))
+                counts["matched"] += 1
+            elif best < 0.1 and config.background_crops:
+                chosen.append((box, 0))
+                counts["background"] += 1
+            else:
+                counts["ambiguous"] += 1
+        out[s.path] = chosen
+    logger.info("detector crops: %s", counts)
+    return out, {"model": f"{loaded.card.name} {loaded.card.version}", **counts}
+
+
+def tta_probabilities(
+    model: nn.Module, entries: Sequence[tuple[Path, Box2D]], card: ModelCard, device: torch.device
+) -> np.ndarray:
+    """``p_lmaf`` per (image, box) exactly as the pipeline computes it (the card's TTA)."""
+    from ankle_core.inference.radiograph import classifier_inputs
+
+    model.eval()
+    out = np.zeros(len(entries), np.float64)
+    cache: dict[Path, npt.NDArray[np.float32]] = {}
+    for k, (path, box) in enumerate(entries):
+        if path not in cache:
+            cache = {path: _read_pixels(path)}
+        x, _ = classifier_inputs(cache[path], [box], card, tta=True)
+        with torch.no_grad():
+            p = torch.softmax(model(x.to(device)).float(), dim=1)[:, 1].cpu().numpy()
+        out[k] = float(p.mean())
+    return out
+
+
+def _entries(
+    samples: Sequence[Sample], extra: dict[Path, list[tuple[Box2D, int]]], detector: bool
+) -> tuple[list[tuple[Path, Box2D]], np.ndarray]:
+    """(image, box) pairs and labels: the true boxes, or the labelled detector boxes."""
+    pairs: list[tuple[Path, Box2D]] = []
+    labels: list[int] = []
+    for s in samples:
+        if detector:
+            for box, y in extra.get(s.path, ()):
+                pairs.append((s.path, box))
+                labels.append(y)
+        elif s.label in LABELS:
+            for box in s.boxes:
+                pairs.append((s.path, box))
+                labels.append(LABELS.index(s.label))
+    return pairs, np.asarray(labels, np.int64)
+
+
 def train_classifier(config: ClassifierConfig) -> ModelCard:
     """Train an LMAF vs SFO classifier and write its model folder.
 
@@ -196,8 +308,16 @@ def train_classifier(config: ClassifierConfig) -> ModelCard:
     commands = run_commands(config, command)
     device = setup(config)
     t0 = time.monotonic()
-    samples = [s for s in load_samples(config.data) if s.label in LABELS and s.boxes]
+    wanted = ("sfo", "lmaf", "none") if config.background_crops else LABELS
+    samples = [
+        s for s in load_samples(config.data) if s.label in wanted and (s.boxes or s.label == "none")
+    ]
     split = split_samples(samples, config)
+    extra: dict[Path, list[tuple[Box2D, int]]] = {}
+    crop_record: dict[str, Any] = {}
+    if config.detector_crops:
+        extra, crop_record = detector_boxes(config, samples, device)
+    zoom = (float(config.zoom[0]), float(config.zoom[1]))
 
     def data(idx: Any, augment: bool) -> ClassifierData:
         return ClassifierData(
@@ -205,7 +325,8 @@ def train_classifier(config: ClassifierConfig) -> ModelCard:
             config.input_size,
             config.margin,
             config.channel_mode,
-            AugmentConfig() if augment else None,
+            AugmentConfig(zoom_range=zoom) if augment else None,
+            extra_boxes=extra,
         )
 
     cv: dict[str, Any] = {}
@@ -229,28 +350,25 @@ def train_classifier(config: ClassifierConfig) -> ModelCard:
             "val_auc_mean": round(float(np.mean(scores)), 4),
             "val_auc_sd": round(float(np.std(scores, ddof=1)), 4),
         }
-    train, val, test = data(split.train, True), data(split.val, False), data(split.test, False)
+    train, val = data(split.train, True), data(split.val, False)
     model, result, init_record = _fit(
         config, device, train, val,
         checkpoint=Path(config.out) / "checkpoints" / "last.pt", resume=config.resume,
         commands=commands,
     )  # fmt: skip
-    p_val = _probabilities(model, val, device)
-    ops = classifier_operating_points(
-        val.labels, p_val, chosen_on=f"validation split, {len(val)} fragments"
-    )
-    p_test = _probabilities(model, test, device)
-    metrics: dict[str, Any] = {
-        "test_auc": auc_with_ci(test.labels, p_test, seed=config.seed),
-        "test_calls": _call_counts(test.labels, p_test, ops),
+    preprocessing: dict[str, Any] = {
+        "crop": "detected box, squared on its longer side, enlarged by context_margin x "
+        "that side on each side; outside the image reads 0; bilinear resize",
+        "context_margin": float(config.margin),
+        "channel_mode": config.channel_mode,
+        "normalize": "ImageNet mean/std",
     }
-    if cv:
-        metrics["cross_validation"] = cv
-    training = training_record(
-        config, command, commands, device, samples, split, result, time.monotonic() - t0
-    )
-    training["init"] = init_record
-    training["crops"] = "ground-truth boxes, jittered by the augmentation"
+    if config.tta_scales:
+        preprocessing["tta"] = {
+            "scales": [float(v) for v in config.tta_scales],
+            "hflip": bool(config.tta_hflip),
+            "combine": "mean p(LMAF) over the views (box scaled about its centre; mirrored)",
+        }
     card = ModelCard(
         name=config.name or Path(config.out).name,
         version=config.version,
@@ -259,19 +377,54 @@ def train_classifier(config: ClassifierConfig) -> ModelCard:
         spatial_dims=2,
         labels=LABELS,
         input_size=(int(config.input_size), int(config.input_size)),
-        preprocessing={
-            "crop": "detected box, squared on its longer side, enlarged by context_margin x "
-            "that side on each side; outside the image reads 0; bilinear resize",
-            "context_margin": float(config.margin),
-            "channel_mode": config.channel_mode,
-            "normalize": "ImageNet mean/std",
-        },
+        preprocessing=preprocessing,
         architecture_params={"backbone": config.backbone, "num_classes": 2},
-        operating_points=ops,
-        training=training,
-        metrics=metrics,
         intended_use=intended_use(config),
     )
+    val_samples = [samples[int(i)] for i in split.val]
+    test_samples = [samples[int(i)] for i in split.test]
+    # operating points on the validation split as the pipeline sees it: the detector's
+    # boxes when the run used them (else the true boxes), with the card's TTA
+    v_pairs, v_y = _entries(val_samples, extra, detector=bool(extra))
+    what = "detector boxes (labelled by the true box)" if extra else "fragments"
+    tta = ", with the card's TTA" if config.tta_scales else ""
+    ops = classifier_operating_points(
+        v_y,
+        tta_probabilities(model, v_pairs, card, device),
+        chosen_on=f"validation split, {len(v_y)} {what}{tta}",
+    )
+    t_pairs, t_y = _entries(test_samples, extra, detector=False)
+    p_test = tta_probabilities(model, t_pairs, card, device)
+    metrics: dict[str, Any] = {
+        "test_auc": auc_with_ci(t_y, p_test, seed=config.seed),
+        "test_calls": _call_counts([int(v) for v in t_y], p_test, ops),
+    }
+    if extra:
+        d_pairs, d_y = _entries(test_samples, extra, detector=True)
+        if len(set(d_y.tolist())) == 2:
+            p_det = tta_probabilities(model, d_pairs, card, device)
+            metrics["test_auc_at_detector_boxes"] = auc_with_ci(d_y, p_det, seed=config.seed)
+    if cv:
+        metrics["cross_validation"] = cv
+    training = training_record(
+        config, command, commands, device, samples, split, result, time.monotonic() - t0
+    )
+    training["init"] = init_record
+    training["zoom_range"] = list(zoom)
+    crops = "ground-truth boxes, jittered by the augmentation"
+    if extra:
+        crops += (
+            f"; plus {crop_record['model']}'s own boxes (score >= {config.detector_min_score}, "
+            f"top 5) labelled by the true box they match at IoU >= {config.match_iou} "
+            f"({crop_record['matched']} boxes)"
+        )
+        if config.background_crops:
+            crops += (
+                f", and its boxes touching no true box (IoU < 0.1) as 'not LMAF' "
+                f"({crop_record['background']} boxes)"
+            )
+    training["crops"] = crops
+    card = replace(card, operating_points=ops, training=training, metrics=metrics)
     if not is_main_process():  # one writer: the other ranks trained the same weights
         return card
     return save_model(model.cpu(), card, config.out, half=True)

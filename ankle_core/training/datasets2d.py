@@ -19,7 +19,7 @@ import csv
 import json
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,7 +201,8 @@ class ClassifierData:
     A context patch ``pad`` times larger than the classifier's window is cut once per
     fragment; each training draw rotates, flips, zooms and shifts it (so the box is
     jittered) and takes the central window, which is what :func:`crop_with_context` gives
-    at inference.
+    at inference. ``pad`` grows with the widest zoom-out of ``augment`` so that a zoomed-out
+    draw still shows real context rather than black.
 
     Args:
         samples: annotated images; those without a box or with label ``none`` are skipped.
@@ -209,6 +210,10 @@ class ClassifierData:
         margin: context margin (fraction of the box's longer side on each side).
         channel_mode: ``"grey3"`` or ``"grey_inv_edge"``.
         augment: augmentation ranges, or None for evaluation data.
+        extra_boxes: optional extra crops per sample path: ``(box, label)`` with label 1
+            (LMAF) or 0 (not LMAF), e.g. the detector's own boxes labelled by the true box
+            they match (see ``ankle_core.training.radiograph_cli``). Samples of label
+            ``none`` contribute their extra boxes too.
     """
 
     pad = 1.6
@@ -220,32 +225,40 @@ class ClassifierData:
         margin: float,
         channel_mode: str,
         augment: AugmentConfig | None,
+        extra_boxes: Mapping[Path, Sequence[tuple[Box2D, int]]] | None = None,
     ) -> None:
         self.input_size = input_size
         self.margin = margin
         self.channel_mode = channel_mode
         self.augment = augment
-        self.patches: list[FloatArray] = []
+        if augment is not None:
+            self.pad = max(self.pad, 1.0 / min(augment.zoom_range) + 2 * augment.max_shift_frac)
+        self.patches: list[npt.NDArray[np.float16]] = []
         self.labels: list[int] = []
         self.groups: list[str] = []
+        self.from_detector: list[bool] = []
         big = math.ceil(input_size * self.pad)
+        extra = extra_boxes or {}
         for s in samples:
-            if s.label not in LABELS or not s.boxes:
+            own = [(b, LABELS.index(s.label), False) for b in s.boxes] if s.label in LABELS else []
+            more = [(b, int(y), True) for b, y in extra.get(s.path, ())]
+            if not own and not more:
                 continue
             pixels = _read_pixels(s.path)
-            for box in s.boxes:
+            for box, label, det in own + more:
                 grown = _grow(box, self.pad)
                 patch, _ = crop_with_context(pixels, grown, margin=margin, out_size=big)
-                self.patches.append(patch)
-                self.labels.append(LABELS.index(s.label))
+                self.patches.append(patch.astype(np.float16))
+                self.labels.append(label)
                 self.groups.append(s.patient_id)
+                self.from_detector.append(det)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def item(self, i: int, rng: np.random.Generator | None = None) -> FloatArray:
         """Normalised (3, S, S) crop of fragment ``i``."""
-        patch = self.patches[i]
+        patch = self.patches[i].astype(np.float32)
         if self.augment is not None and rng is not None:
             patch, _ = augment_image(patch, np.zeros((0, 4)), rng, self.augment)
         big = patch.shape[0]

@@ -19,7 +19,6 @@ import numpy.typing as npt
 
 from ankle_core.models.card import OperatingPoints
 from ankle_core.stats.metrics import wilson_interval
-from ankle_core.types import Box2D
 
 __all__ = [
     "auc_with_ci",
@@ -210,10 +209,13 @@ def classifier_operating_points(
     # the pipeline calls SFO at p <= high_sensitivity; stats calls negative at p < rule_out.
     # Nudge down by one ulp-like step so that the boundary case keeps its stats meaning.
     low = max(0.0, float(np.nextafter(low, -1.0)))
+    default = clip(youden.value)
+    # On separable validation data the rule-in threshold can fall below Youden's; the
+    # three bands then widen to hold the default (never a rule-in below the default).
     return OperatingPoints(
-        default=clip(youden.value),
-        high_sensitivity=min(low, high),
-        high_specificity=high,
+        default=default,
+        high_sensitivity=min(low, high, default),
+        high_specificity=max(high, default),
         chosen_on=chosen_on,
     )
 
@@ -274,7 +276,7 @@ def evaluate_on_phantoms(
         dets = pipes[0].detect(case.radiograph)
         boxes.append(dets.boxes)
         scores.append(dets.scores)
-        kept_boxes.append([Box2D(*map(float, dets.boxes[i])) for i in pipes[0].kept_boxes(dets)])
+        kept_boxes.append([box for _, box in pipes[0].kept_fragments(dets)])
     thr = pipes[0].detection_threshold
     found, total = detection_recall(boxes, scores, gt, thr)
     none_cases = [i for i, c in enumerate(cases) if not c.boxes]

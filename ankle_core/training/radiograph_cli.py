@@ -93,6 +93,39 @@ def register(subparsers: Any) -> None:
         ),
     )
     clf.add_argument("--init-sha256", default=None, help="sha256 of the --init file")
+    clf.add_argument(
+        "--zoom",
+        type=float,
+        nargs=2,
+        default=(0.9, 1.15),
+        metavar=("LO", "HI"),
+        help="scale jitter of the training crops (>1 zooms in)",
+    )
+    clf.add_argument(
+        "--detector-crops",
+        default=None,
+        help="also train on this detector's own boxes (installed name or folder), each "
+        "labelled by the true box it matches",
+    )
+    clf.add_argument(
+        "--detector-min-score", type=float, default=0.2, help="lowest detector score used"
+    )
+    clf.add_argument(
+        "--match-iou", type=float, default=0.3, help="IoU with a true box that labels a box"
+    )
+    clf.add_argument(
+        "--background-crops",
+        action="store_true",
+        help="detector boxes touching no true box (IoU < 0.1) train as 'not LMAF' (label 0)",
+    )
+    clf.add_argument(
+        "--tta-scales",
+        type=float,
+        nargs="+",
+        default=None,
+        help="test-time views: box scales averaged at inference (written into the card)",
+    )
+    clf.add_argument("--tta-hflip", action="store_true", help="add mirrored test-time views")
     clf.set_defaults(func=_run_classifier)
     ev = subparsers.add_parser(
         "evaluate-phantoms",

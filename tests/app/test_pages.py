@@ -135,7 +135,7 @@ def test_radiograph_upload_shows_fragments_overlay_report_and_history(
     assert not at.exception and _cases(app_env) == ["radiograph"]
 
 
-def test_radiograph_bad_upload_keeps_previous_result(app_env: dict[str, str]) -> None:
+def test_radiograph_bad_upload_clears_the_previous_result(app_env: dict[str, str]) -> None:
     at = _open("pages/radiograph.py")
     at.file_uploader(key="rg_upload").set_value(("ok.png", fixtures.radiograph_png(), "image/png"))
     at.run()
@@ -146,8 +146,10 @@ def test_radiograph_bad_upload_keeps_previous_result(app_env: dict[str, str]) ->
     at.run()
     assert not at.exception, at.exception
     assert at.error and "DICOM" in at.error[0].value
-    assert any("Still showing your previous case: ok.png" in c.value for c in at.caption)
-    assert _frame(at, "p(LMAF)").shape[0] >= 1
+    # the previous case's result and its PDF button are gone: only the error stays
+    assert "Case call" not in _markdown(at)
+    assert not at.get("download_button")
+    assert not [d for d in at.dataframe if "p(LMAF)" in d.value.columns]
 
 
 def test_radiograph_demo_case(app_env: dict[str, str]) -> None:
@@ -249,5 +251,13 @@ def test_ct_page_warns_when_the_scan_is_not_an_ankle(app_env: dict[str, str]) ->
     at.file_uploader(key="ct_upload").set_value(("trunk.nii.gz", data, "application/gzip"))
     at.run()
     assert not at.exception, at.exception
-    assert "Fracture probability" in _markdown(at)
     assert any("does not look like an ankle CT" in w.value for w in at.warning)
+    # out of scope: the call is withheld with the reason in words, never "no fracture"
+    text = _markdown(at)
+    assert "out of domain — call withheld" in text and "no fracture" not in text
+    assert any("outside the model's training domain" in e.value for e in at.error)
+    assert any("does not look like an ankle CT" in e.value for e in at.error)
+    assert not [d for d in at.dataframe if "Centre x, y, z (RAS mm)" in d.value.columns]
+    at.toggle(key="ct_show_raw").set_value(True).run()  # the raw score, labelled
+    assert not at.exception, at.exception
+    assert any("Raw output, out of domain" in w.value for w in at.warning)

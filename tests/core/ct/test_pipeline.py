@@ -7,7 +7,7 @@ import pytest
 
 from ankle_core.explain.boxes import BoxSettings
 from ankle_core.explain.gradcam import count_hooks
-from ankle_core.inference.ct import INDETERMINATE, CtPipeline, CtResult
+from ankle_core.inference.ct import BOXED_CALLS, INDETERMINATE, CtPipeline, CtResult
 from ankle_core.models.weights import LoadedModel
 from ankle_core.phantoms.ct import make_volume
 
@@ -30,8 +30,11 @@ def test_run_end_to_end(tiny_model: LoadedModel, phantom) -> None:  # type: igno
     assert not result.heatmap.flags.writeable
     assert set(result.timings_s) >= {"preprocess", "forward", "gradcam", "boxes", "total"}
     assert result.model == "tiny-ct 0.0.1" and result.gradcam_layer == "features.2"
-    assert result.regions, "a random network still gives a non-constant map"
-    for rank, region in enumerate(result.regions):
+    regions = result.regions or result.looked_regions
+    assert regions, "a random network still gives a non-constant map"
+    # ranked boxes are findings only under a fracture or indeterminate call
+    assert bool(result.regions) == (result.call in BOXED_CALLS)
+    for rank, region in enumerate(regions):
         assert region.rank == rank
         box = region.box_voxels
         assert 0 <= box.z0 < box.z1 <= phantom.shape[0]
@@ -39,7 +42,7 @@ def test_run_end_to_end(tiny_model: LoadedModel, phantom) -> None:  # type: igno
         np.testing.assert_allclose(region.center_mm, phantom.voxel_to_ras(region.center_voxel))
         assert all(lo <= hi for lo, hi in zip(region.box_mm_min, region.box_mm_max, strict=True))
         assert 0.0 < region.mean <= region.peak <= 1.0
-    scores = [r.peak * r.mean for r in result.regions]
+    scores = [r.peak * r.mean for r in regions]
     assert scores == sorted(scores, reverse=True)
     assert count_hooks(tiny_model.network) == 0
 
@@ -52,7 +55,7 @@ def test_without_explanation(tiny_model: LoadedModel, phantom) -> None:  # type:
 
 def test_min_region_volume_filters(tiny_model: LoadedModel, phantom) -> None:  # type: ignore[no-untyped-def]
     big = CtPipeline(tiny_model, boxes=BoxSettings(min_volume_mm3=1e9)).run(phantom)
-    assert big.regions == ()
+    assert big.regions == () and big.looked_regions == ()
 
 
 def test_calls_follow_the_operating_points(tiny_model: LoadedModel) -> None:
@@ -126,3 +129,48 @@ def test_a_trunk_sized_body_is_flagged_and_an_ankle_is_not(
     assert "does not look like an ankle CT" in warning and 0.0 <= result.probability <= 1.0
     unchecked = CtPipeline(tiny_model, max_body_section_cm2=None).run(trunk, explain=False)
     assert unchecked.warnings == ()
+
+
+def test_an_out_of_scope_volume_gets_no_call_and_no_boxes(tiny_model: LoadedModel) -> None:
+    from ankle_core.inference.ct import OUT_OF_DOMAIN
+    from ankle_core.types import Volume
+
+    hu = np.full((12, 64, 64), -1000.0, dtype=np.float32)
+    yy, xx = np.mgrid[:64, :64]
+    hu[:, (yy - 31.5) ** 2 + (xx - 31.5) ** 2 <= 28**2] = 30.0
+    trunk = Volume(hu, (5.0, 5.0, 5.0), np.diag([5.0, 5.0, 5.0, 1.0]))
+    result = CtPipeline(tiny_model, boxes=BoxSettings(min_volume_mm3=0.0)).run(trunk)
+    assert result.call == OUT_OF_DOMAIN and result.withheld
+    assert "does not look like an ankle CT" in result.domain.reason
+    assert result.raw_call in ("fracture", "no fracture", INDETERMINATE)
+    assert result.regions == () and result.heatmap is not None  # the map stays, boxes do not
+
+
+@pytest.mark.parametrize(
+    ("call", "boxed"), [("fracture", True), (INDETERMINATE, True), ("no fracture", False)]
+)
+def test_boxes_are_findings_only_for_fracture_or_indeterminate(
+    tiny_model: LoadedModel,
+    phantom,  # type: ignore[no-untyped-def]
+    call: str,
+    boxed: bool,
+) -> None:
+    from dataclasses import replace
+
+    from ankle_core.models.card import OperatingPoints
+
+    # place the operating points around the network's own probability to force each call
+    p = CtPipeline(tiny_model).run(phantom, explain=False).probability
+    assert 0.0 < p < 1.0
+    lo, hi = {
+        "fracture": (0.0, p / 2),
+        INDETERMINATE: (p / 2, (1 + p) / 2),
+        "no fracture": ((1 + p) / 2, 1.0),
+    }[call]
+    card = replace(tiny_model.card, operating_points=OperatingPoints((lo + hi) / 2, lo, hi, "t"))
+    result = CtPipeline(replace(tiny_model, card=card), boxes=BoxSettings(min_volume_mm3=0.0)).run(
+        phantom
+    )
+    assert result.call == call
+    assert bool(result.regions) == boxed
+    assert bool(result.looked_regions) == (not boxed)

@@ -69,7 +69,7 @@ def test_run_gives_fragments_with_boxes_scores_and_calls(
     # documented case rule: the largest p_lmaf, with the same bands
     assert result.case_p_lmaf == max(f.p_lmaf for f in result.fragments)
     assert result.case_call == call_for(result.case_p_lmaf, ops)
-    assert set(result.timings_s) == {"detect", "classify", "total"}
+    assert set(result.timings_s) == {"detect", "classify", "domain", "total"}
     assert result.timings_s["total"] >= result.timings_s["detect"]
     assert result.detector == "tiny-detector 0.0.1"
 

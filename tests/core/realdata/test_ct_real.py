@@ -8,7 +8,7 @@ import pytest
 from scipy import ndimage
 
 from ankle_core.explain.ct import cam_to_original
-from ankle_core.inference.ct import CtPipeline, CtResult
+from ankle_core.inference.ct import OUT_OF_DOMAIN, CtPipeline, CtResult
 from ankle_core.models.weights import LoadedModel
 from ankle_core.preprocess.spatial import body_section_cm2
 from ankle_core.preprocess.volume import preprocess_volume
@@ -44,12 +44,16 @@ def test_body_mask_is_plausible(real_ct: Volume) -> None:
 def test_pipeline_runs_end_to_end(ct_model: LoadedModel, real_ct: Volume) -> None:
     result = _run(ct_model, real_ct)
     assert 0.0 <= result.probability <= 1.0 and np.isfinite(result.probability)
-    assert result.call in ("fracture", "no fracture", "indeterminate — review")
+    # a real abdomen is outside the ankle-phantom model's domain: the call is withheld, the
+    # raw call kept, and its boxes are not findings (they stay as "where the model looked")
+    assert result.call == OUT_OF_DOMAIN and not result.domain.in_domain
+    assert result.raw_call in ("fracture", "no fracture", "indeterminate — review")
+    assert result.regions == ()
     heat = result.heatmap
     assert heat is not None and heat.shape == real_ct.array.shape and heat.dtype == np.float32
     assert float(heat.min()) >= 0.0 and float(heat.max()) <= 1.0 and float(heat.max()) > 0.0
-    assert result.regions, "no Grad-CAM region on a real CT"
-    for region in result.regions:
+    assert result.looked_regions, "no Grad-CAM region on a real CT"
+    for region in result.looked_regions:
         lo, hi = np.array(region.box_mm_min), np.array(region.box_mm_max)
         assert np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(hi > lo)
         assert all(s > 0 for s in region.size_mm) and region.volume_mm3 > 0
@@ -94,7 +98,7 @@ def test_heatmap_and_boxes_stay_inside_the_body(ct_model: LoadedModel, real_ct: 
     assert float(heat[mask].sum()) >= 0.95 * float(heat.sum())
     # the pipeline masks the map to the body (a subset of this mask): no heat in the air at all
     assert float(heat[~mask].sum()) == 0.0
-    for region in result.regions:
+    for region in result.looked_regions:
         z, y, x = (round(c) for c in region.center_voxel)
         assert mask[z, y, x], f"region {region.rank} centred in air"
 
@@ -110,4 +114,4 @@ def test_a_model_that_responds_to_air_still_explains_only_the_body(
     assert result.heatmap is not None and result.heatmap.max() > 0
     mask = body_mask(real_ct)
     assert float(result.heatmap[~mask].sum()) == 0.0
-    assert result.regions, "the masked map still yields regions"
+    assert result.regions or result.looked_regions, "the masked map still yields regions"

@@ -1,0 +1,254 @@
+"""Build and measure the radiograph domain gate (runnable by hand; writes JSON and the card).
+
+``extract``: pooled detector features (``detector-fpn-meanstd``) and the header gate's
+verdict of every image of each set, saved to one ``.npz``:
+
+- ``train``: the training phantoms (every k-th image of the training folder);
+- ``calib``: real calibration radiographs, the fracture-box set's ``valid/`` split;
+- ``fresh``: fresh phantoms (seeds never used; 256, 384 and 512 px);
+- the real test sets: FracAtlas leg/ankle/foot, the fracture-box ``train/`` split (one
+  image per source), the WG04 RG1/RG3 files of pydicom-data.
+
+``fit``: the card's statistics come from ``train`` alone: mean and standard deviation per
+dimension and the first K principal axes of the z-scores; the distance is the RMS of the
+z-scores' residual outside those axes. The in-domain limit is chosen on ``train`` and
+``calib`` only: the geometric mean of the largest training distance and the 1st percentile
+of the calibration distances, never below 1.25 x the largest training distance. Then it is
+measured on ``fresh`` and the real test sets (by features alone and by the whole gate,
+header included), with Wilson 95% CIs.
+
+Usage::
+
+    python benchmarks/domain_gate.py extract --train data/phantoms-train --npz data/gate.npz
+    python benchmarks/domain_gate.py fit --npz data/gate.npz --out docs/domain_gate.json --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from ankle_core.io import read_radiograph  # noqa: E402
+from ankle_core.models.card import read_card, write_card  # noqa: E402
+from ankle_core.models.domain import (  # noqa: E402
+    ModelDomain,
+    check_domain,
+    detector_features,
+    feature_stats,
+)
+from ankle_core.models.weights import LoadedModel, load_model  # noqa: E402
+from ankle_core.realdata.sources import FRACTURE_BOXES, find_real_data  # noqa: E402
+from ankle_core.stats.metrics import wilson_interval  # noqa: E402
+
+MODELS = ROOT / "models"
+EXTRACTOR = "detector-fpn-meanstd"
+RADIOGRAPH_DOMAIN = {
+    "kind": "synthetic",
+    "description": "synthetic ankle radiograph phantoms (ankle_core.phantoms)",
+    "modalities": ["DX", "CR"],
+    "body_regions": ["ANKLE"],
+}
+TEST_SETS = ("fresh", "fracatlas", "boxes_train", "wg04")
+LABELS = {
+    "fresh": "fresh phantoms (seeds never used; 256/384/512 px)",
+    "fracatlas": "FracAtlas leg/ankle/foot radiographs",
+    "boxes_train": "fracture-box train split, one image per source",
+    "wg04": "WG04 RG1/RG3 (pydicom-data)",
+}
+
+
+def _header_out(metadata: dict[str, Any]) -> bool:
+    domain = ModelDomain.from_card(RADIOGRAPH_DOMAIN)
+    return not check_domain(domain, metadata).in_domain
+
+
+def _from_paths(det: LoadedModel, paths: Iterable[Path]) -> tuple[np.ndarray, np.ndarray]:
+    feats, header_out = [], []
+    for p in paths:
+        try:
+            rg = read_radiograph(p)
+        except Exception as exc:  # a real file the reader refuses is reported, not fatal
+            print(f"skip {p.name}: {type(exc).__name__}", file=sys.stderr)
+            continue
+        feats.append(detector_features(det.network, rg.pixels))
+        header_out.append(_header_out(dict(rg.metadata)))
+    return np.asarray(feats), np.asarray(header_out, bool)
+
+
+def _spaced(paths: Sequence[Path], cap: int) -> list[Path]:
+    if not cap or len(paths) <= cap:
+        return list(paths)
+    step = len(paths) / cap
+    return [paths[int(i * step)] for i in range(cap)]
+
+
+def _one_per_source(paths: Iterable[Path]) -> list[Path]:
+    seen, out = set(), []
+    for p in sorted(paths):
+        key = p.name.split(".rf.")[0]
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def extract(args: argparse.Namespace) -> int:
+    from pydicom.data import get_testdata_file
+
+    from ankle_core.phantoms import make_case
+
+    t0 = time.monotonic()
+    det = load_model(args.detector, models_dir=MODELS, device="cpu")
+    boxes = find_real_data(FRACTURE_BOXES)
+    fracatlas = find_real_data("fracatlas-leg")
+    if boxes is None or fracatlas is None:
+        raise SystemExit("the real data sets are missing (shared/data)")
+    out: dict[str, np.ndarray] = {}
+    sets: dict[str, list[Path]] = {
+        "train": sorted(args.train.glob("*.png"))[:: args.train_step],
+        "calib": sorted((boxes / "valid" / "images").glob("*.jpg")),
+        "fracatlas": _spaced(sorted((fracatlas / "images").glob("*.jpg")), args.max_real),
+        "boxes_train": _spaced(
+            _one_per_source((boxes / "train" / "images").glob("*.jpg")), args.max_real
+        ),
+        "wg04": [
+            Path(str(f))
+            for n in ("RG1_UNCI", "RG1_UNCR", "RG3_UNCI", "RG3_UNCR", "RG1_J2KI", "RG3_J2KI")
+            if (f := get_testdata_file(f"{n}.dcm", download=False))
+        ],
+    }
+    for name, paths in sets.items():
+        out[name], out[f"{name}_header_out"] = _from_paths(det, paths)
+        print(f"{name}: {len(out[name])} images, {time.monotonic() - t0:.0f} s", flush=True)
+    rng = np.random.default_rng(args.fresh_seed)
+    feats, header = [], []
+    for i in range(args.n_fresh):
+        kind = ("lmaf", "sfo", "none")[int(rng.choice(3, p=[0.42, 0.42, 0.16]))]
+        case = make_case(
+            args.fresh_seed + i,
+            kind,
+            size=(256, 384, 512)[i % 3],
+            difficulty=float(rng.uniform(0.3, 0.9)),
+        )
+        feats.append(detector_features(det.network, case.radiograph.pixels))
+        header.append(_header_out(dict(case.radiograph.metadata)))
+    out["fresh"], out["fresh_header_out"] = np.asarray(feats), np.asarray(header, bool)
+    print(f"fresh: {len(feats)}, {time.monotonic() - t0:.0f} s", flush=True)
+    np.savez_compressed(args.npz, **out)
+    return 0
+
+
+def _rate(k: int, n: int) -> dict[str, Any]:
+    lo, hi = wilson_interval(k, n)
+    return {"k": k, "n": n, "rate": round(k / max(n, 1), 4), "ci95": [round(lo, 4), round(hi, 4)]}
+
+
+def fit(args: argparse.Namespace) -> int:
+    data = np.load(args.npz)
+    train, calib = data["train"], data["calib"]
+    base = feature_stats(
+        train, extractor=EXTRACTOR, threshold=np.inf, chosen_on="", n_components=args.k
+    )
+    d_train = np.array([base.distance(f) for f in train])
+    d_calib = np.array([base.distance(f) for f in calib])
+    q01 = float(np.percentile(d_calib, 1))
+    threshold = max(1.25 * float(d_train.max()), float(np.sqrt(d_train.max() * q01)))
+    chosen_on = (
+        f"{len(train)} training phantoms (largest distance {d_train.max():.2f}) and "
+        f"{len(calib)} real calibration radiographs (fracture-box valid split, 1st percentile "
+        f"{q01:.2f}): their geometric mean, at least 1.25 x the largest training distance"
+    )
+    stats = replace(base, threshold=threshold, chosen_on=chosen_on)
+    results: dict[str, Any] = {}
+    for name in TEST_SETS:
+        feats, header_out = data[name], data[f"{name}_header_out"]
+        d = np.array([stats.distance(f) for f in feats])
+        by_feat = d > threshold
+        by_gate = by_feat | header_out
+        n = len(d)
+        if name == "fresh":
+            results[name] = {
+                "label": LABELS[name],
+                "in_domain_by_gate": _rate(int((~by_gate).sum()), n),
+                "distance_max": round(float(d.max()), 3),
+            }
+        else:
+            results[name] = {
+                "label": LABELS[name],
+                "out_of_domain_by_features": _rate(int(by_feat.sum()), n),
+                "out_of_domain_by_gate": _rate(int(by_gate.sum()), n),
+                "distance_min": round(float(d.min()), 3),
+                "distance_median": round(float(np.median(d)), 3),
+            }
+        print(name, results[name])
+    det_card = read_card(MODELS / args.detector)
+    report = {
+        "detector": f"{det_card.name} {det_card.version}",
+        "extractor": EXTRACTOR,
+        "principal_components": args.k,
+        "threshold": round(threshold, 4),
+        "chosen_on": chosen_on,
+        "training_distance": {
+            "median": round(float(np.median(d_train)), 3),
+            "max": round(float(d_train.max()), 3),
+        },
+        "calibration_distance": {
+            "p01": round(q01, 3),
+            "median": round(float(np.median(d_calib)), 3),
+        },
+        **results,
+        "command": "python benchmarks/domain_gate.py " + " ".join(sys.argv[1:]),
+    }
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if args.write:
+        entry = {**RADIOGRAPH_DOMAIN, "features": stats.to_dict()}
+        write_card(replace(det_card, domain=entry), MODELS / args.detector / "card.json")
+        for name in args.classifiers:
+            card = read_card(MODELS / name)
+            write_card(replace(card, domain=dict(RADIOGRAPH_DOMAIN)), MODELS / name / "card.json")
+        print("cards updated")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("extract")
+    e.add_argument("--train", type=Path, required=True)
+    e.add_argument("--npz", type=Path, required=True)
+    e.add_argument("--detector", default="lmaf-fragment-detector")
+    e.add_argument("--train-step", type=int, default=2)
+    e.add_argument("--n-fresh", type=int, default=150)
+    e.add_argument("--fresh-seed", type=int, default=3_000_000)
+    e.add_argument("--max-real", type=int, default=300, help="cap per real set (0: all)")
+    f = sub.add_parser("fit")
+    f.add_argument("--npz", type=Path, required=True)
+    f.add_argument("--out", type=Path, default=ROOT / "docs" / "domain_gate.json")
+    f.add_argument("--detector", default="lmaf-fragment-detector")
+    f.add_argument(
+        "--classifiers",
+        nargs="*",
+        default=["lmaf-classifier-mobilenetv2", "lmaf-classifier-efficientnetb0"],
+    )
+    f.add_argument("--k", type=int, default=16, help="principal axes kept")
+    f.add_argument("--write", action="store_true")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    return extract(args) if args.cmd == "extract" else fit(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
