@@ -3,6 +3,8 @@ streamed as they finish, ``--resume`` keyed on input sha256 and model version.""
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,8 +47,11 @@ def _cli(folder: Path, out: Path, models: Path, *extra: str) -> int:
 
 @pytest.mark.timeout(300)
 def test_two_spawned_workers_run_after_inference_in_this_process(
-    tiny_models_dir: Path, radiograph_folder: Path, tmp_path: Path
+    tiny_models_dir: Path, radiograph_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A spawned child re-runs the parent's __main__ file; in a test process an earlier AppTest
+    # may have left its page script there. The CLI's own __main__ is a module (by name).
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     # inference here first: a forked pool would inherit torch's OpenMP state and hang
     first = sorted(radiograph_folder.glob("case_*"))[0]
     assert predict_file(str(first), _config(tiny_models_dir))["status"] == "ok"

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from ankle_core.store import CaseStore, current_revision, head_revision, upgrade
 
@@ -14,20 +14,22 @@ from ankle_core.store import CaseStore, current_revision, head_revision, upgrade
 def test_revision_0003_adds_study_tables_and_keeps_the_case_history(tmp_path: Path) -> None:
     store = CaseStore.from_url(f"sqlite:///{tmp_path / 'h.sqlite'}", migrate=False)
     upgrade(store.engine, "0002_source_format")
-    kept = store.add_case(
-        "session-abc",
-        kind="ct",
-        input_sha256="0" * 64,
-        metadata={},
-        results={"p": 0.5},
-        model_name="m",
-        model_version="1",
-    )
+    # a row as revision 0002 knew it: the ORM now maps columns added later (owner_id, 0004)
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO cases (id, session_id, created_at, kind, input_sha256, "
+                "metadata_json, results_json, model_name, model_version, source_format) "
+                "VALUES ('kept0000000000000000000000000000', 'session-abc', "
+                "'2026-01-01 00:00:00', 'ct', :sha, '{}', '{\"p\": 0.5}', 'm', '1', NULL)"
+            ),
+            {"sha": "0" * 64},
+        )
     upgrade(store.engine)
     assert current_revision(store.engine) == head_revision()
     tables = set(inspect(store.engine).get_table_names())
     assert {"studies", "study_cases", "study_readers", "study_ratings"} <= tables
-    assert [c.id for c in store.list_cases("session-abc")] == [kept.id]
+    assert [c.id for c in store.list_cases("session-abc")] == ['kept0000000000000000000000000000']
 
 
 def test_teaching_library_does_not_import_streamlit() -> None:
