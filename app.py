@@ -10,11 +10,11 @@ module imports torch.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ankle_core.device import configure_threads
 
 configure_threads()  # before anything imports torch: passive OpenMP waits, chosen threads
+
+from pathlib import Path  # noqa: E402
 
 import streamlit as st  # noqa: E402
 
