@@ -1,4 +1,4 @@
-"""Fracture centre-heat-map localiser on an ImageNet MobileNetV2 (architecture ``centernet_mobilenet_v2``).
+"""Fracture centre-heat-map localiser on ImageNet MobileNetV2 (``centernet_mobilenet_v2``).
 
 A CenterNet-style network (Zhou et al., "Objects as Points", 2019) built for CPU training on
 cached features:
@@ -105,9 +105,7 @@ class FractureHeatmapNet(nn.Module):
         p3 = self.lat3(c3) + F.interpolate(p4, size=c3.shape[-2:], mode="nearest")
         t = self.tower(p3)
         heat = self.heat(t)
-        pooled = torch.cat(
-            [c5.mean(dim=(2, 3)), c5.amax(dim=(2, 3)), heat.amax(dim=(2, 3))], dim=1
-        )
+        pooled = torch.cat([c5.mean(dim=(2, 3)), c5.amax(dim=(2, 3)), heat.amax(dim=(2, 3))], dim=1)
         image_logit = self.image_fc(self.dropout(pooled)).squeeze(1)
         return heat, self.size(t), self.offset(t), image_logit
 
@@ -159,7 +157,7 @@ def prepare_input(pixels: np.ndarray, side: int = 384) -> PreparedInput:
     Returns:
         The :class:`PreparedInput`.
     """
-    img = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))[None, None]
+    img = torch.tensor(np.asarray(pixels, dtype=np.float32))[None, None]
     h, w = int(img.shape[-2]), int(img.shape[-1])
     scale = side / max(h, w)
     nh, nw = max(1, min(side, round(h * scale))), max(1, min(side, round(w * scale)))

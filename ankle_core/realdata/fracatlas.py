@@ -102,7 +102,9 @@ def read_fracatlas(root: str | Path) -> list[FracAtlasImage]:
             if w > 0 and h > 0:
                 boxes.setdefault(names[int(a["image_id"])], []).append(Box2D(x, y, x + w, y + h))
     except (KeyError, ValueError, TypeError) as exc:
-        raise InvalidInputError(f"annotations.json is not the expected COCO file ({exc}).") from None
+        raise InvalidInputError(
+            f"annotations.json is not the expected COCO file ({exc})."
+        ) from None
     out: list[FracAtlasImage] = []
     skipped = 0
     with table.open(encoding="utf-8", newline="") as fh:
@@ -153,7 +155,7 @@ def validation_split(
             strata.setdefault(view_of(im), []).append(im.name)
     for key in sorted(strata):
         names = sorted(strata[key])
-        k = int(round(negative_fraction * len(names)))
+        k = round(negative_fraction * len(names))
         held.update(str(n) for n in rng.choice(names, size=k, replace=False))
     train = [im for im in images if im.name not in held]
     val = [im for im in images if im.name in held]

@@ -29,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ankle_core.training import localiser_cli
 
     localiser_cli.register(sub)
+    localiser_cli.register_export(sub)
     try:
         ct_cli = importlib.import_module("ankle_core.training.ct_cli")
     except ModuleNotFoundError as exc:

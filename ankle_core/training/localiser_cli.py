@@ -10,7 +10,7 @@ from typing import Any
 
 from ankle_core.errors import InvalidInputError
 
-__all__ = ["register", "run_localiser"]
+__all__ = ["register", "register_export", "run_export", "run_localiser"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +70,52 @@ def run_localiser(args: argparse.Namespace) -> int:
         seed=args.seed,
         time_limit_min=args.time_limit_min,
     )
-    train, val, extra_val, record = fracatlas_samples(root, extra)
+    train, val, _, record = fracatlas_samples(root, extra)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "split.json").write_text(json.dumps({**record, "argv": args.argv}, indent=1))
     result = train_heatmap_localiser(cfg, train, val, resume=args.resume)
     logger.info("best epoch %s", result["best"].get("epoch"))
+    return 0
+
+
+def register_export(subparsers: Any) -> None:
+    """Add the ``localiser-export`` subcommand (model folder + validated card from a run)."""
+    p = subparsers.add_parser(
+        "localiser-export", help="write the localiser's model folder and validated card"
+    )
+    p.add_argument("--run", required=True, help="run folder written by 'localiser'")
+    p.add_argument("--out", required=True, help="model folder, e.g. models/fracatlas-leg-localiser")
+    p.add_argument("--checkpoint", default="best.pt")
+    p.add_argument("--fracatlas", default=None)
+    p.add_argument("--extra", default="auto")
+    p.add_argument("--n-boot", type=int, default=2000)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Export and validate; prints the headline figures."""
+    import torch
+
+    from ankle_core.realdata.fracatlas import FRACATLAS
+    from ankle_core.realdata.sources import FRACTURE_BOXES, find_real_data
+    from ankle_core.training.heatmap_localiser import export_heatmap_model
+
+    torch.set_num_threads(args.threads)
+    root = Path(args.fracatlas) if args.fracatlas else find_real_data(FRACATLAS)
+    if root is None:
+        raise InvalidInputError("FracAtlas (fracatlas-leg) was not found; pass --fracatlas.")
+    extra = find_real_data(FRACTURE_BOXES) if args.extra == "auto" else None
+    if args.extra not in ("auto", "none"):
+        extra = Path(args.extra)
+    metrics = export_heatmap_model(
+        args.run, args.out, root, extra, checkpoint=args.checkpoint, n_boot=args.n_boot
+    )
+    val = metrics["val"]
+    for key in ("image_auc_delong", "ap50", "ap30", "found_top5_iou03", "recall_at_1fp_iou03"):
+        if key in val:
+            print(f"{key}: {val[key]['value']} {val[key]['ci95']}")
+    if "extremity_valid" in metrics:
+        print(f"extremity image AUC: {metrics['extremity_valid']['image_auc']['value']}")
     return 0

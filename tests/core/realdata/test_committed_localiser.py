@@ -33,8 +33,8 @@ def test_card_states_data_licence_limits_and_where_it_was_trained() -> None:
 
 @pytest.mark.slow
 def test_it_loads_by_name_and_runs_on_a_real_radiograph() -> None:
+    from ankle_core.inference.localiser import FractureLocaliser
     from ankle_core.realdata.demo import real_demo
-    from ankle_core.realdata.localise import FractureLocaliser
     from ankle_core.types import Radiograph
 
     if not real_demo("real-rg3").available():
