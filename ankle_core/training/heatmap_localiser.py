@@ -560,7 +560,7 @@ def export_heatmap_model(
     from ankle_core.models.weights import load_model, save_model
     from ankle_core.realdata.fracatlas import FRACATLAS_CREDIT
     from ankle_core.realdata.fracture_boxes import DATASET_CREDIT
-    from ankle_core.stats.detection import detection_report
+    from ankle_core.stats.detection import detection_report, found_in_top_k
     from ankle_core.stats.metrics import metrics_at, wilson_interval
     from ankle_core.stats.roc import auc_ci
     from ankle_core.stats.thresholds import choose_threshold
@@ -651,6 +651,19 @@ def export_heatmap_model(
         return rep
 
     metrics: dict[str, Any] = {"val": report(range(len(val)))}
+    pos = [i for i in range(len(val)) if truth[i] == 1][:8]
+    neg = [i for i in range(len(val)) if truth[i] == 0][:8]
+    check = sorted(pos + neg)
+    found, total = found_in_top_k(
+        [boxes[i] for i in check], [scores[i] for i in check], [gt[i] for i in check], 5, 0.3
+    )
+    metrics["check_subset"] = {
+        "files": [names[i] for i in check],
+        "image_scores": [round(float(image_score[i]), 5) for i in check],
+        "auc": round(image_auc(image_score[check], truth[check]), 5),
+        "found_top5_iou03": [found, total],
+        "note": "recomputed from the committed weights by tests/core/realdata",
+    }
     for key, idx in sorted(_view_subsets(names, Path(fracatlas_root)).items()):
         metrics[f"val_{key}"] = report(idx)
     if extra_val:
