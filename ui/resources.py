@@ -196,9 +196,7 @@ def localiser_saliency(
     The explanation registers no hook on the shared network (heat-map model) or explains a
     private copy (RetinaNet), so the cached localiser is left untouched.
     """
-    from ankle_core.explain.localiser import localiser_saliency as saliency
-
-    return saliency(fracture_localiser(name, models_dir, device), _radiograph, box_index)
+    return fracture_localiser(name, models_dir, device).saliency(_radiograph, box_index)
 
 
 @st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)

@@ -12,8 +12,9 @@ Two installed model types share this pipeline, chosen by the card's ``architectu
   ``fracture-detector-xr``: the general extremity localiser; boxes at the card's default
   operating point, image score = top box score.
 
-``box_index`` ``i`` in a result is the box that
-:func:`ankle_core.explain.localiser.localiser_saliency` explains.
+``box_index`` ``i`` in a result is the box that :meth:`FractureLocaliser.saliency` explains
+(heat-map model: :func:`ankle_core.explain.heatmap.heatmap_gradcam` of the box's peak;
+RetinaNet: :func:`ankle_core.explain.radiograph.detector_saliency`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ import numpy as np
 import torch
 
 from ankle_core.models.detector import DetectorCore, decode_detections, prepare_detector_input
-from ankle_core.models.fracture_heatmap import decode_heatmap, prepare_input
+from ankle_core.models.fracture_heatmap import (
+    FractureHeatmapNet,
+    decode_heatmap,
+    prepare_input,
+)
 from ankle_core.models.weights import LoadedModel, load_model
 from ankle_core.types import Box2D, Radiograph
 
@@ -187,6 +192,41 @@ class FractureLocaliser:
             if x1 > x0 and y1 > y0:
                 kept.append(i)
         return kept
+
+    def saliency(self, radiograph: Radiograph, box_index: int) -> np.ndarray:
+        """Grad-CAM of box ``box_index`` of :meth:`run`'s result, (H, W) float32 in [0, 1].
+
+        Raises:
+            IndexError: no such box.
+        """
+        if not self.heatmap:
+            from ankle_core.explain.radiograph import detector_saliency
+
+            return detector_saliency(
+                self.model,
+                radiograph,
+                box_index,
+                threshold=self.threshold,
+                max_boxes=self.max_boxes,
+            )
+        from ankle_core.explain.heatmap import heatmap_gradcam
+
+        pixels = np.asarray(radiograph.pixels, np.float32)
+        h, w = pixels.shape
+        prep = prepare_input(pixels, self.side)
+        net = self.model.network
+        if not isinstance(net, FractureHeatmapNet):
+            raise TypeError("The heat-map localiser's network is not a FractureHeatmapNet.")
+        tensor = prep.tensor.to(self.model.device)
+        with torch.no_grad():
+            heat, size, offset, _ = net(tensor)
+        det = decode_heatmap(heat[0].cpu(), size[0].cpu(), offset[0].cpu(), top_k=20)
+        kept = self.kept_indices(det.boxes / prep.scale, det.scores, (h, w))
+        if not 0 <= box_index < len(kept):
+            raise IndexError(f"box_index {box_index} out of range ({len(kept)} boxes).")
+        row, col = (int(v) for v in det.cells[kept[box_index]])
+        valid = (round(h * prep.scale), round(w * prep.scale))
+        return heatmap_gradcam(net, tensor, (row, col), valid, (h, w))
 
     def _network(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self._onnx is not None:
