@@ -104,7 +104,11 @@ def average_precision(
     >>> average_precision([box], [np.array([0.9])], [box])
     1.0
     """
-    scores, tp, n_gt = match_detections(pred_boxes, pred_scores, gt_boxes, iou)
+    return _ap_of_matches(*match_detections(pred_boxes, pred_scores, gt_boxes, iou))
+
+
+def _ap_of_matches(scores: FloatArray, tp: npt.NDArray[np.bool_], n_gt: int) -> float:
+    """AP from pooled matching results (see :func:`average_precision`)."""
     if n_gt == 0 or scores.size == 0:
         return 0.0
     order = np.argsort(-scores, kind="stable")
@@ -139,13 +143,20 @@ def recall_at_fp_per_image(
         Recall in [0, 1]; 0 when there is no ground truth.
     """
     scores, tp, n_gt = match_detections(pred_boxes, pred_scores, gt_boxes, iou)
+    return _recall_of_matches(scores, tp, n_gt, len(gt_boxes), fp_per_image)
+
+
+def _recall_of_matches(
+    scores: FloatArray, tp: npt.NDArray[np.bool_], n_gt: int, n_images: int, fp_per_image: float
+) -> float:
+    """Recall at ``fp_per_image`` from pooled matching results."""
     if n_gt == 0 or scores.size == 0:
         return 0.0
     order = np.argsort(-scores, kind="stable")
     s, tp = scores[order], tp[order]
     ctp, cfp = np.cumsum(tp), np.cumsum(~tp)
     last = np.r_[s[1:] != s[:-1], True]  # a threshold can only sit between distinct scores
-    ok = last & (cfp / len(gt_boxes) <= fp_per_image)
+    ok = last & (cfp / max(n_images, 1) <= fp_per_image)
     return float(ctp[ok].max() / n_gt) if ok.any() else 0.0
 
 
@@ -262,8 +273,45 @@ def detection_report(
     n_groups = len(set(groups))
     method = f"percentile bootstrap over {n_groups} groups, {n_boot} replicates"
 
-    def sub(idx: npt.NDArray[np.int64]) -> tuple[Arrays, Arrays, Arrays]:
-        return [pb[i] for i in idx], [ps[i] for i in idx], [gt[i] for i in idx]
+    # Matching is per image, so it is done once; a replicate only re-weights each image's
+    # predictions by how often the image was drawn (all arrays pre-sorted by score).
+    n_img = len(pb)
+    gt_per_image = np.array([np.asarray(g).reshape(-1, 4).shape[0] for g in gt], np.float64)
+    sorted_matches: dict[float, tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]] = {}
+    for iou in (0.5, 0.3):
+        per = [match_detections([b], [sc], [g], iou) for b, sc, g in zip(pb, ps, gt, strict=True)]
+        sc_all = np.concatenate([m[0] for m in per]) if per else np.zeros(0)
+        tp_all = np.concatenate([m[1] for m in per]).astype(np.float64) if per else np.zeros(0)
+        img = np.concatenate([np.full(m[0].size, i, np.int64) for i, m in enumerate(per)])
+        order = np.argsort(-sc_all, kind="stable")
+        sorted_matches[iou] = (sc_all[order], tp_all[order], img[order])
+
+    def curve(idx: npt.NDArray[np.int64], iou: float) -> tuple[FloatArray, ...]:
+        counts = np.bincount(idx, minlength=n_img).astype(np.float64)
+        sc_s, tp_s, img_s = sorted_matches[iou]
+        w = counts[img_s]
+        return sc_s, np.cumsum(w * tp_s), np.cumsum(w * (1 - tp_s)), counts
+
+    def ap(idx: npt.NDArray[np.int64], iou: float) -> float:
+        _, ctp, cfp, counts = curve(idx, iou)
+        n = float(counts @ gt_per_image)
+        if n == 0 or ctp.size == 0:
+            return 0.0
+        recall = ctp / n
+        precision = ctp / np.maximum(ctp + cfp, 1e-12)
+        mrec = np.r_[0.0, recall, 1.0]
+        mpre = np.maximum.accumulate(np.r_[0.0, precision, 0.0][::-1])[::-1]
+        step = np.where(mrec[1:] != mrec[:-1])[0]
+        return float(np.sum((mrec[step + 1] - mrec[step]) * mpre[step + 1]))
+
+    def recall_at(idx: npt.NDArray[np.int64], iou: float, k: float) -> float:
+        sc_s, ctp, cfp, counts = curve(idx, iou)
+        n = float(counts @ gt_per_image)
+        if n == 0 or ctp.size == 0:
+            return 0.0
+        last = np.r_[sc_s[1:] != sc_s[:-1], True]
+        ok = last & (cfp / max(len(idx), 1) <= k)
+        return float(ctp[ok].max() / n) if ok.any() else 0.0
 
     def auc(idx: npt.NDArray[np.int64]) -> float:
         y = truth[idx]
@@ -272,14 +320,14 @@ def detection_report(
         return float(auc_score(y, img_score[idx]))
 
     stats: dict[str, tuple[Callable[[npt.NDArray[np.int64]], float], int]] = {
-        "ap50": (lambda i: average_precision(*sub(i), iou=0.5), n_gt),
-        "ap30": (lambda i: average_precision(*sub(i), iou=0.3), n_gt),
+        "ap50": (lambda i: ap(i, 0.5), n_gt),
+        "ap30": (lambda i: ap(i, 0.3), n_gt),
         "image_auc": (auc, len(pb)),
     }
     for k in (1, 2):
         for iou in (0.5, 0.3):
             stats[f"recall_at_{k}fp_iou{int(iou * 10):02d}"] = (
-                lambda i, k=k, iou=iou: recall_at_fp_per_image(*sub(i), float(k), iou),
+                lambda i, k=k, iou=iou: recall_at(i, iou, float(k)),
                 n_gt,
             )
     everyone = np.arange(len(pb), dtype=np.int64)
