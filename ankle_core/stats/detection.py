@@ -18,6 +18,7 @@ array with (M_i,) scores and the ground truth a (G_i, 4) array (possibly empty).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -327,7 +328,7 @@ def detection_report(
     for k in (1, 2):
         for iou in (0.5, 0.3):
             stats[f"recall_at_{k}fp_iou{int(iou * 10):02d}"] = (
-                lambda i, k=k, iou=iou: recall_at(i, iou, float(k)),
+                functools.partial(recall_at, iou=iou, k=float(k)),
                 n_gt,
             )
     everyone = np.arange(len(pb), dtype=np.int64)

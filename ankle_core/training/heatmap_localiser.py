@@ -480,6 +480,8 @@ def fracatlas_samples(
                 train.append(TrainSample(f.path, False, f.boxes, label, "extra"))
                 n_extra += 1
     record = {
+        "negative_fraction": negative_fraction,
+        "split_seed": split_seed,
         "rule": (
             f"validation = FracAtlas 'valid' fractured images + {negative_fraction:.0%} of "
             f"non-fractured images per view stratum (seed {split_seed}); training = the rest"
@@ -573,7 +575,12 @@ def export_heatmap_model(
     state = torch.load(run / "checkpoints" / checkpoint, map_location="cpu", weights_only=True)
     net.load_state_dict(state["model"])
     best_epoch = int(state["epoch"])
-    _, val, extra_val, _ = fracatlas_samples(fracatlas_root, extra_root)
+    _, val, extra_val, _ = fracatlas_samples(
+        fracatlas_root,
+        extra_root,
+        negative_fraction=float(split.get("negative_fraction", 0.15)),
+        split_seed=int(split.get("split_seed", 0)),
+    )
     base = ModelCard(
         name=name,
         version=version,
