@@ -57,7 +57,9 @@ class FractureHeatmapNet(nn.Module):
 
     def __init__(self, width: int = 48, dropout: float = 0.3) -> None:
         super().__init__()
-        self.features = mobilenet_v2(weights=None, norm_layer=FrozenBatchNorm2d).features[:18]
+        self.features: nn.Sequential = mobilenet_v2(
+            weights=None, norm_layer=FrozenBatchNorm2d
+        ).features[:18]
         self.lat3 = nn.Conv2d(32, width, 1)
         self.lat4 = nn.Conv2d(96, width, 1)
         self.lat5 = nn.Conv2d(320, width, 1)
@@ -74,11 +76,12 @@ class FractureHeatmapNet(nn.Module):
         self.offset = nn.Conv2d(width, 2, 1)
         self.dropout = nn.Dropout(dropout)
         self.image_fc = nn.Linear(2 * 320 + 1, 1)
-        nn.init.constant_(self.heat.bias, -4.6)  # prior 0.01 (focal-loss initialisation)
-        nn.init.zeros_(self.size.weight)
-        nn.init.constant_(self.size.bias, 1.5)  # e^1.5 cells = 36 px, a typical fracture box
-        nn.init.zeros_(self.offset.weight)
-        nn.init.constant_(self.offset.bias, 0.5)
+        with torch.no_grad():
+            self.heat.bias.fill_(-4.6)  # type: ignore[union-attr]  # prior 0.01 (focal loss)
+            self.size.weight.zero_()
+            self.size.bias.fill_(1.5)  # type: ignore[union-attr]  # e^1.5 cells = 36 px
+            self.offset.weight.zero_()
+            self.offset.bias.fill_(0.5)  # type: ignore[union-attr]
         for p in self.features[:FROZEN_BLOCKS].parameters():
             p.requires_grad_(False)
 

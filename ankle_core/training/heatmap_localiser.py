@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -150,9 +150,9 @@ def cache_frozen_maps(
     folder = cache_dir / f"maps-{side}-{digest}"
     folder.mkdir(parents=True, exist_ok=True)
     n, g3, g4 = len(keys), side // 8, side // 16
-    mode = "r+" if (folder / "c3.f16").is_file() else "w+"
-    c3 = np.memmap(folder / "c3.f16", np.float16, mode, shape=(n, 32, g3, g3))
-    c4a = np.memmap(folder / "c4a.f16", np.float16, mode, shape=(n, 96, g4, g4))
+    mode: Literal["r+", "w+"] = "r+" if (folder / "c3.f16").is_file() else "w+"
+    c3 = np.memmap(folder / "c3.f16", dtype=np.float16, mode=mode, shape=(n, 32, g3, g3))
+    c4a = np.memmap(folder / "c4a.f16", dtype=np.float16, mode=mode, shape=(n, 96, g4, g4))
     meta_path = folder / "meta.npy"
     meta = np.load(meta_path) if meta_path.is_file() else np.full((n, 4), -1.0)
     done_path = folder / "done.json"
@@ -200,6 +200,13 @@ def _targets(
             heat[b, 0] = torch.maximum(heat[b, 0], gauss)
             regs.append((b, row, col, math.log(wc), math.log(hc), cx - col, cy - row))
     return heat, regs
+
+
+def _network(cfg: HeatmapTrainConfig) -> FractureHeatmapNet:
+    net = build_fracture_heatmap_net(width=cfg.width, input_side=cfg.side)
+    if not isinstance(net, FractureHeatmapNet):  # the registry types builders loosely
+        raise TypeError("centernet_mobilenet_v2 did not build a FractureHeatmapNet.")
+    return net
 
 
 def _focal(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -354,7 +361,7 @@ def train_heatmap_localiser(
     ckpt_dir = out / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    net = build_fracture_heatmap_net(width=cfg.width, input_side=cfg.side)
+    net = _network(cfg)
     if cfg.imagenet:
         from ankle_core.models.pretrained import default_cache_dir, init_from_imagenet
 
@@ -398,7 +405,7 @@ def train_heatmap_localiser(
         for b in range(0, len(samples), cfg.batch):
             loss = _loss(net, cache, samples[b : b + cfg.batch], cfg)
             opt.zero_grad()
-            loss.backward()
+            torch.autograd.backward(loss)
             opt.step()
             total += float(loss.detach())
             steps += 1
@@ -571,7 +578,7 @@ def export_heatmap_model(
     hist = json.loads((run / "history.json").read_text())
     split = json.loads((run / "split.json").read_text())
     cfg = HeatmapTrainConfig(**hist["config"])
-    net = build_fracture_heatmap_net(width=cfg.width, input_side=cfg.side)
+    net = _network(cfg)
     state = torch.load(run / "checkpoints" / checkpoint, map_location="cpu", weights_only=True)
     net.load_state_dict(state["model"])
     best_epoch = int(state["epoch"])
@@ -634,7 +641,7 @@ def export_heatmap_model(
             rng=np.random.default_rng(0),
         )
         y, sc = truth[sel], image_score[sel]
-        if 0 < y.sum() < len(y):
+        if min(int(y.sum()), int(len(y) - y.sum())) >= 2:  # DeLong needs 2 per class
             a = auc_ci(y, sc, method="delong")
             rep["image_auc_delong"] = {
                 "value": round(a.auc, 4),
