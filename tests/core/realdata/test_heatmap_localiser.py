@@ -170,6 +170,15 @@ def test_exported_model_loads_is_hash_checked_and_onnx_matches(
     ):
         assert torch.allclose(a, b, atol=1e-4)
     assert onnx_loc.run(radiograph).image_score == pytest.approx(result.image_score, abs=1e-4)
+    from ankle_core.inference.__main__ import main as inference_main
+
+    preds = tmp_path / "preds.csv"
+    argv = ["localise", str(tiny_fracatlas / "images"), "--out", str(preds), "--no-progress"]
+    assert inference_main([*argv, "--models-dir", str(out.parent), "--model", "tiny-leg"]) == 0
+    with preds.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 16 and all(r["status"] == "ok" for r in rows)
+    assert all(0.0 <= float(r["image_score"]) <= 1.0 for r in rows)
     weights = out / "model.safetensors"
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF
