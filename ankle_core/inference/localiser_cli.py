@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,15 @@ from ankle_core.errors import AnkleError
 from ankle_core.inference.batch import run_cases
 from ankle_core.inference.localiser import LEG_LOCALISER_NAME, FractureLocaliser
 from ankle_core.inference.radiograph_cli import find_images
+from ankle_core.scale.common import input_sha256
 
-__all__ = ["LOCALISE_COLUMNS", "LocaliseConfig", "localise_file", "register"]
+__all__ = [
+    "LOCALISE_COLUMNS",
+    "LocaliseConfig",
+    "localise_file",
+    "localise_files",
+    "register",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +45,8 @@ LOCALISE_COLUMNS: tuple[str, ...] = (
     "model",
     "runtime",
     "total_s",
+    "input_sha256",
+    "model_version",
 )
 
 
@@ -85,6 +95,8 @@ def localise_file(path: str, config: LocaliseConfig) -> dict[str, Any]:
     row: dict[str, Any] = {c: "" for c in LOCALISE_COLUMNS}
     row["file"] = Path(path).name
     row["runtime"] = config.runtime
+    row["input_sha256"] = input_sha256(Path(path))
+    row["model_version"] = config.model
     t0 = time.perf_counter()
     localiser = _localiser(config)  # model errors are not per-file: let them raise
     card = localiser.model.card
@@ -117,6 +129,11 @@ def localise_file(path: str, config: LocaliseConfig) -> dict[str, Any]:
     return row
 
 
+def localise_files(paths: Sequence[str], config: LocaliseConfig) -> list[dict[str, Any]]:
+    """One CSV row per file, in order (the batch engine's per-batch function)."""
+    return [localise_file(p, config) for p in paths]
+
+
 def _main(args: Any) -> int:
     files = find_images(args.folder, recursive=args.recursive)
     if not files:
@@ -129,19 +146,21 @@ def _main(args: Any) -> int:
         runtime=args.runtime,
         onnx_cache_dir=None if args.onnx_cache is None else str(args.onnx_cache),
     )
-    rows = run_cases(
-        localise_file,
+    summary = run_cases(
+        localise_files,
         files,
         config,
         args.out,
         LOCALISE_COLUMNS,
+        model_version=config.model,
         desc="radiographs",
         unit="file",
         workers=args.workers,
         progress=not args.no_progress,
     )
-    errors = sum(r["status"] == "error" for r in rows)
-    print(f"{len(rows)} files, {errors} unreadable; predictions written to {args.out}")
+    print(
+        f"{summary.cases} files, {summary.failures} unreadable; predictions written to {args.out}"
+    )
     return 0
 
 
