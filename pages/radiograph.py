@@ -10,9 +10,9 @@ from ui import history, pacs_panel, resources, widgets
 from ui.auth import require_role
 from ui.localiser_panel import (
     is_project_phantom,
-    leg_result,
     render_leg_finding,
     render_localiser_section,
+    wanted_leg_result,
     with_localiser,
 )
 from ui.radiograph_panel import render_radiograph_case
@@ -54,7 +54,9 @@ if source is not None:
             )
         st.session_state["rg_last"] = (source.name, source.sha256, models, analysis)
         result = analysis.result
-        leg = leg_result(analysis.radiograph, source.sha256, models_dir, settings.device)
+        leg = wanted_leg_result(
+            analysis.radiograph, source.name, source.sha256, models_dir, settings.device
+        )
         history.record_case(
             resources.case_store(settings.database_url),
             kind="radiograph",
@@ -77,7 +79,7 @@ if last is None:
 else:
     name, sha256, models, analysis = last
     real = not is_project_phantom(analysis.radiograph, name)
-    leg = leg_result(analysis.radiograph, sha256, models_dir, settings.device)
+    leg = wanted_leg_result(analysis.radiograph, name, sha256, models_dir, settings.device)
     if real:  # a real radiograph: the model trained on real lower-limb images speaks first
         render_leg_finding(analysis.radiograph, sha256, models_dir, settings.device, first=True)
     render_radiograph_case(name, sha256, models, analysis, leg)

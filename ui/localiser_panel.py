@@ -7,29 +7,30 @@ Two localisers trained on real radiographs can be installed:
 - the general extremity localiser (``fracture-detector-xr``), in an expander.
 
 Each section shows the card's intended use and credits its training data. Results are cached
-per case in :mod:`ui.resources`.
+per case in :mod:`ui.resources`. Nothing runs uninvited on a phantom: there (and for the
+general localiser everywhere) a switch starts the model, since an expander's body runs even
+while it is collapsed. The model modules (torch) are imported only once a case is shown.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
 
 from ankle_core.errors import AnkleError
 from ankle_core.explain.overlay import draw_boxes, overlay_heatmap
-from ankle_core.inference.localiser import (
-    LEG_LOCALISER_NAME,
-    LOCALISER_NAME,
-    LocaliserResult,
-)
 from ankle_core.phantoms.writers import PHANTOM_MANUFACTURER
+from ankle_core.realdata.fracture_boxes import DATASET_CREDIT
 from ankle_core.store.jsonable import to_jsonable
 from ankle_core.types import Radiograph
 from ui import resources, widgets
 from ui.inputs import list_demo_cases
+
+if TYPE_CHECKING:
+    from ankle_core.inference.localiser import LocaliserResult
 
 __all__ = [
     "LEG_TITLE",
@@ -38,11 +39,16 @@ __all__ = [
     "leg_result",
     "render_leg_finding",
     "render_localiser_section",
+    "wanted_leg_result",
     "with_localiser",
 ]
 
 logger = logging.getLogger(__name__)
 
+#: Installed names (kept here so that drawing the page imports no torch; the library's
+#: ``ankle_core.inference.localiser.LEG_LOCALISER_NAME`` / ``LOCALISER_NAME`` say the same).
+LEG_LOCALISER_NAME = "fracatlas-leg-localiser"
+LOCALISER_NAME = "fracture-detector-xr"
 LEG_TITLE = "Lower-limb fracture finding (model trained on real leg, ankle and foot radiographs)"
 LOCALISER_TITLE = "General fracture localiser (real radiographs, not ankle-validated)"
 _BOX_COLOUR = (255, 160, 0)
@@ -83,6 +89,16 @@ def with_localiser(results: Any, localiser: LocaliserResult | None) -> Any:
     if localiser is None:
         return results
     return {**to_jsonable(results), "fracture_localiser": to_jsonable(localiser)}
+
+
+def wanted_leg_result(
+    radiograph: Radiograph, name: str, sha256: str, models_dir: str, device: str
+) -> LocaliserResult | None:
+    """The lower-limb result for the record, PDF and export: on a real radiograph always, on a
+    phantom only once its switch is on (None otherwise)."""
+    if is_project_phantom(radiograph, name) and not st.session_state.get("leg_run"):
+        return None
+    return leg_result(radiograph, sha256, models_dir, device)
 
 
 def _boxes_and_cam(
@@ -143,6 +159,9 @@ def render_leg_finding(
     with container:
         if first:
             st.markdown(f"**{LEG_TITLE}**")
+        elif not st.toggle("Run the lower-limb fracture model on this image", key="leg_run"):
+            st.caption(f"Training data: {card.training.get('credit', '')}")
+            return
         with st.spinner("Running the lower-limb fracture model…"):
             result = leg_result(radiograph, sha256, models_dir, device)
         if result is None:
@@ -172,6 +191,14 @@ def render_localiser_section(
         card = resources.model_cards(models_dir).get(LOCALISER_NAME)
         if card is None:
             st.caption(f"The general fracture localiser ({LOCALISER_NAME}) is not installed.")
+            return
+        if not st.toggle(
+            "Run the general fracture localiser on this image",
+            key="loc_run",
+            help="A second model, trained on real extremity radiographs; it runs only when "
+            "switched on.",
+        ):
+            st.caption(f"Training data: {DATASET_CREDIT}")
             return
         try:
             with st.spinner("Running the general fracture localiser…"):

@@ -50,14 +50,19 @@ def render_radiograph_case(
             headline += f" — case p(LMAF) = **{p:.2f}**"
         st.subheader(headline, anchor=False)
     widgets.research_note()
-    _case_view(name, sha256, models, analysis, show_raw)
+    _case_view(name, sha256, models, analysis, show_raw, localiser)
     with st.expander("De-identified metadata and what the reader applied"):
         st.dataframe(widgets.metadata_frame(radiograph.metadata), hide_index=True)
 
 
 @st.fragment
 def _case_view(
-    name: str, sha256: str, models: str, analysis: RadiographAnalysis, show_raw: bool
+    name: str,
+    sha256: str,
+    models: str,
+    analysis: RadiographAnalysis,
+    show_raw: bool,
+    localiser: LocaliserResult | None = None,
 ) -> None:
     """Viewer, findings and the report button, redrawn on their own (an ``st.fragment``).
 
