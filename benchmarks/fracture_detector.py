@@ -32,12 +32,12 @@ configure_threads_for_cli(sys.argv[1:])  # before torch loads: passive waits, ch
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from ankle_core.inference.localiser import LOCALISER_NAME, FractureLocaliser  # noqa: E402
 from ankle_core.io import read_radiograph  # noqa: E402
 from ankle_core.models.detector import prepare_detector_input  # noqa: E402
 from ankle_core.models.weights import LoadedModel, load_model  # noqa: E402
 from ankle_core.realdata.demo import real_demo  # noqa: E402
 from ankle_core.realdata.fracture_boxes import read_fracture_boxes  # noqa: E402
-from ankle_core.realdata.localise import LOCALISER_NAME, FractureLocaliser  # noqa: E402
 from ankle_core.realdata.sources import FRACTURE_BOXES, find_real_data  # noqa: E402
 from ankle_core.types import Radiograph  # noqa: E402
 
@@ -56,7 +56,7 @@ def _model(untrained: bool) -> LoadedModel:
     if not untrained:
         return load_model(LOCALISER_NAME, device="cpu")
     from ankle_core.models.card import ModelCard
-    from ankle_core.realdata.localiser import build_fracture_localiser
+    from ankle_core.models.retinanet_localiser import build_fracture_localiser
 
     net = build_fracture_localiser().eval()
     card = ModelCard("untrained", "0", "retinanet_mobilenet_v2_fpn", "x", 2, ("b", "f"), (384, 384))

@@ -8,7 +8,13 @@ from ankle_core.errors import AnkleError
 from ankle_core.models.card import ModelTask, models_for_task
 from ui import history, pacs_panel, resources, widgets
 from ui.auth import require_role
-from ui.localiser_panel import render_localiser_section
+from ui.localiser_panel import (
+    is_project_phantom,
+    render_leg_finding,
+    render_localiser_section,
+    wanted_leg_result,
+    with_localiser,
+)
 from ui.radiograph_panel import render_radiograph_case
 from ui.shell import ensure_app_shell
 
@@ -48,12 +54,15 @@ if source is not None:
             )
         st.session_state["rg_last"] = (source.name, source.sha256, models, analysis)
         result = analysis.result
+        leg = wanted_leg_result(
+            analysis.radiograph, source.name, source.sha256, models_dir, settings.device
+        )
         history.record_case(
             resources.case_store(settings.database_url),
             kind="radiograph",
             input_sha256=source.sha256,
             metadata=analysis.radiograph.metadata,
-            results=result,
+            results=with_localiser(result, leg),
             model_name=models,
             model_version=f"{result.detector.split()[-1]}+{result.classifier.split()[-1]}",
             source_format=analysis.radiograph.source_format,
@@ -69,7 +78,13 @@ if last is None:
         st.info("Upload a DICOM, PNG, JPEG or 2D NIfTI ankle radiograph, or pick a demo case.")
 else:
     name, sha256, models, analysis = last
-    render_radiograph_case(name, sha256, models, analysis)
+    real = not is_project_phantom(analysis.radiograph, name)
+    leg = wanted_leg_result(analysis.radiograph, name, sha256, models_dir, settings.device)
+    if real:  # a real radiograph: the model trained on real lower-limb images speaks first
+        render_leg_finding(analysis.radiograph, sha256, models_dir, settings.device, first=True)
+    render_radiograph_case(name, sha256, models, analysis, leg)
+    if not real:
+        render_leg_finding(analysis.radiograph, sha256, models_dir, settings.device, first=False)
     render_localiser_section(analysis.radiograph, sha256, models_dir, settings.device)
     if source is not None and not failed:  # a PACS input can send its results back
-        pacs_panel.send_results_panel("radiograph", analysis, source, settings, key="rg")
+        pacs_panel.send_results_panel("radiograph", analysis, source, settings, "rg", leg)

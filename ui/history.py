@@ -76,7 +76,11 @@ def _summary(case: CaseRecord) -> str:
     if case.kind == "radiograph":
         call = res.get("case_call", "?")
         n = len(res.get("fragments", []) or [])
-        return f"{call} · {n} fragment{'s' if n != 1 else ''}"
+        text = f"{call} · {n} fragment{'s' if n != 1 else ''}"
+        loc = res.get("fracture_localiser")
+        if isinstance(loc, dict) and isinstance(loc.get("image_score"), float):
+            text = f"fracture score {loc['image_score']:.2f} · " + text
+        return text
     prob = res.get("probability")
     return f"{res.get('call', '?')} · p={prob:.2f}" if isinstance(prob, float) else "CT"
 

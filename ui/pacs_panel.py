@@ -51,6 +51,7 @@ from ankle_core.pacs.connection import display_url
 from ui.inputs import InputFile, choose_input
 
 if TYPE_CHECKING:
+    from ankle_core.inference.localiser import LocaliserResult
     from ui.analysis import CtAnalysis, RadiographAnalysis
 
 __all__ = [
@@ -275,6 +276,7 @@ def send_results_panel(
     source: InputFile,
     settings: Settings,
     key: str,
+    localiser: LocaliserResult | None = None,
 ) -> None:
     """A "Send results to PACS" button for a PACS input's analysis, and what was sent.
 
@@ -287,6 +289,8 @@ def send_results_panel(
         source: the input returned by :func:`choose_pacs_input`.
         settings: the app's settings (same PACS as the search).
         key: widget key prefix, unique per page.
+        localiser: the fracture localiser's result on a radiograph (sent as its own SR and
+            overlay).
     """
     if source.source != "pacs":
         return
@@ -305,7 +309,7 @@ def send_results_panel(
         )
     )
     if st.button("Send results to PACS", key=f"{key}_send"):
-        _send(kind, analysis, origin, settings, sent_key)
+        _send(kind, analysis, origin, settings, sent_key, localiser)
     rows = st.session_state.get(sent_key)
     if rows:
         st.success(f"Sent {len(rows)} object(s) to the PACS.", icon=":material/cloud_done:")
@@ -313,11 +317,16 @@ def send_results_panel(
 
 
 def _send(
-    kind: str, analysis: Any, origin: PacsSource, settings: Settings, sent_key: str
+    kind: str,
+    analysis: Any,
+    origin: PacsSource,
+    settings: Settings,
+    sent_key: str,
+    localiser: LocaliserResult | None = None,
 ) -> None:
     """Build and store the result objects; every failure becomes a message (no header value)."""
     try:
-        objects = _objects(kind, analysis, origin)
+        objects = _objects(kind, analysis, origin, localiser)
     except (ExportError, AnkleError) as exc:  # their messages quote no header value
         st.error(
             f"The results could not be written as DICOM: {exc} Nothing was sent; the analysis "
@@ -384,9 +393,11 @@ def render_pacs_settings(settings: Settings) -> None:
             st.success("The PACS answered a study search.", icon=":material/check_circle:")
 
 
-def _objects(kind: str, analysis: Any, origin: PacsSource) -> list[Dataset]:
+def _objects(
+    kind: str, analysis: Any, origin: PacsSource, localiser: LocaliserResult | None = None
+) -> list[Dataset]:
     if kind == "radiograph":
         return export_radiograph(
-            origin.datasets[0], analysis.radiograph, analysis.result, analysis.saliency
+            origin.datasets[0], analysis.radiograph, analysis.result, analysis.saliency, localiser
         )
     return export_ct(origin.datasets, analysis.volume, analysis.result)

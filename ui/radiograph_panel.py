@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
 from ui import resources, viewer, widgets
 from ui.analysis import RadiographAnalysis
 
+if TYPE_CHECKING:
+    from ankle_core.inference.localiser import LocaliserResult
+
 __all__ = ["render_radiograph_case"]
 
 
 def render_radiograph_case(
-    name: str, sha256: str, models: str, analysis: RadiographAnalysis
+    name: str,
+    sha256: str,
+    models: str,
+    analysis: RadiographAnalysis,
+    localiser: LocaliserResult | None = None,
 ) -> None:
     """Draw a radiograph case (never runs a model: every widget here only redraws).
 
@@ -20,6 +29,7 @@ def render_radiograph_case(
         sha256: the input's sha256.
         models: ``"detector+classifier"`` (the result's cache key).
         analysis: the cached analysis.
+        localiser: the fracture localiser's result, reported first in the PDF.
     """
     result, radiograph = analysis.result, analysis.radiograph
     p = result.case_p_lmaf
@@ -40,14 +50,19 @@ def render_radiograph_case(
             headline += f" — case p(LMAF) = **{p:.2f}**"
         st.subheader(headline, anchor=False)
     widgets.research_note()
-    _case_view(name, sha256, models, analysis, show_raw)
+    _case_view(name, sha256, models, analysis, show_raw, localiser)
     with st.expander("De-identified metadata and what the reader applied"):
         st.dataframe(widgets.metadata_frame(radiograph.metadata), hide_index=True)
 
 
 @st.fragment
 def _case_view(
-    name: str, sha256: str, models: str, analysis: RadiographAnalysis, show_raw: bool
+    name: str,
+    sha256: str,
+    models: str,
+    analysis: RadiographAnalysis,
+    show_raw: bool,
+    localiser: LocaliserResult | None = None,
 ) -> None:
     """Viewer, findings and the report button, redrawn on their own (an ``st.fragment``).
 
@@ -79,7 +94,9 @@ def _case_view(
         st.download_button(
             "Download the one-page PDF report",
             # a callable: the PDF is rendered when asked for, not on every redraw
-            lambda: resources.radiograph_pdf(sha256, models, alpha, analysis),
+            lambda: resources.radiograph_pdf(
+                sha256, models, alpha, analysis, localiser.model if localiser else "", localiser
+            ),
             file_name=f"ankle-report-{sha256[:8]}.pdf",
             mime="application/pdf",
             key="rg_pdf",

@@ -30,9 +30,9 @@ from ui.analysis import CtAnalysis, RadiographAnalysis, analyse_ct, analyse_radi
 
 if TYPE_CHECKING:
     from ankle_core.inference.ct import CtPipeline
+    from ankle_core.inference.localiser import FractureLocaliser, LocaliserResult
     from ankle_core.inference.radiograph import RadiographPipeline
     from ankle_core.phantoms.disk_cache import PhantomDiskCache
-    from ankle_core.realdata.localise import FractureLocaliser, LocaliserResult
     from ankle_core.stats.report import CohortReport
 
 _READER_KEYS = ("photometric", "inverted", "voi", "window", "rescale_applied")
@@ -164,12 +164,12 @@ def ct_pipeline(name: str, models_dir: str, device: str) -> CtPipeline:
     )
 
 
-@st.cache_resource(show_spinner="Loading the general fracture localiser…")
+@st.cache_resource(show_spinner="Loading the fracture localiser…")
 def fracture_localiser(name: str, models_dir: str, device: str) -> FractureLocaliser:
-    """The general fracture localiser (hash-checked weights), loaded once per process."""
+    """A fracture localiser (hash-checked weights), loaded once per process."""
     from ankle_core.device import resolve_runtime
+    from ankle_core.inference.localiser import FractureLocaliser
     from ankle_core.models.weights import load_model
-    from ankle_core.realdata.localise import FractureLocaliser
 
     model = load_model(name, models_dir=models_dir, device=device)
     runtime = resolve_runtime(settings().runtime, model.device)
@@ -183,7 +183,7 @@ def fracture_localiser(name: str, models_dir: str, device: str) -> FractureLocal
 def localiser_result(
     sha256: str, name: str, models_dir: str, device: str, _radiograph: Radiograph
 ) -> LocaliserResult:
-    """The localiser's boxes on one radiograph, keyed on its sha256 and the model name."""
+    """The localiser's boxes and image score on one radiograph, keyed on its sha256 and name."""
     return fracture_localiser(name, models_dir, device).run(_radiograph)
 
 
@@ -191,15 +191,12 @@ def localiser_result(
 def localiser_saliency(
     sha256: str, name: str, models_dir: str, device: str, box_index: int, _radiograph: Radiograph
 ) -> np.ndarray:
-    """Detector Grad-CAM, (H, W) in [0, 1], for one localiser box (0 = top score).
+    """Grad-CAM, (H, W) in [0, 1], for one localiser box (0 = top score).
 
-    ``detector_saliency`` explains a private copy of the network, so the shared
-    localiser is left untouched.
+    The explanation registers no hook on the shared network (heat-map model) or explains a
+    private copy (RetinaNet), so the cached localiser is left untouched.
     """
-    from ankle_core.explain.radiograph import detector_saliency
-
-    model = fracture_localiser(name, models_dir, device).model
-    return detector_saliency(model, _radiograph, box_index)
+    return fracture_localiser(name, models_dir, device).saliency(_radiograph, box_index)
 
 
 @st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
@@ -229,9 +226,18 @@ def ct_analysis(
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def radiograph_pdf(
-    sha256: str, models: str, overlay_alpha: float, _analysis: RadiographAnalysis
+    sha256: str,
+    models: str,
+    overlay_alpha: float,
+    _analysis: RadiographAnalysis,
+    localiser: str = "",
+    _localiser_result: LocaliserResult | None = None,
 ) -> bytes:
-    """The one-page PDF of a radiograph case, for one overlay opacity (0: no overlay)."""
+    """The one-page PDF of a radiograph case, for one overlay opacity (0: no overlay).
+
+    ``localiser`` names the fracture localiser whose result ``_localiser_result`` is
+    reported first ("" for none).
+    """
     from ankle_core.report import render_pdf
     from ankle_core.report.radiograph import radiograph_report
 
@@ -246,6 +252,7 @@ def radiograph_pdf(
         _analysis.saliency,
         overlay_alpha=overlay_alpha,
         details=details,
+        localiser=_localiser_result,
     )
     return render_pdf(report)
 

@@ -14,6 +14,8 @@
 - ``boxes``: Otsu (1979) or multi-level Otsu threshold and connected regions of any map, and
   :class:`BoxSettings`, the one place that says how CT boxes are drawn.
 - ``overlay``: colour maps, heat-map blending and box drawing for display and reports.
+- ``heatmap``: :func:`~ankle_core.explain.heatmap.heatmap_gradcam`, the hook-free Grad-CAM
+  of one peak of the fracture heat-map localiser (import it from the submodule).
 """
 
 from __future__ import annotations

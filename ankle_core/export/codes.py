@@ -20,11 +20,14 @@ __all__ = [
     "CT_CALL_CODES",
     "CUBIC_MM",
     "DETECTION_SCORE",
+    "FRACTURE_BOX_SCORE",
     "FRACTURE_PROBABILITY",
     "FRAGMENT",
     "FRAGMENT_CALL",
     "GRADCAM_PEAK",
     "GRADCAM_REGION",
+    "IMAGE_FRACTURE_CALL",
+    "IMAGE_FRACTURE_SCORE",
     "IMAGING_PROCEDURE",
     "NO_FRAGMENT_FOUND",
     "OUT_OF_DOMAIN",
@@ -71,6 +74,10 @@ CALL_CODES: dict[str, CodedConcept] = {
 }
 
 FRACTURE_PROBABILITY = _c("PFRACT", "Probability of fracture")
+#: Fracture localiser: a suggested box's score, the image-level score and call.
+FRACTURE_BOX_SCORE = _c("FXBOXSCORE", "Fracture box score")
+IMAGE_FRACTURE_SCORE = _c("FXIMGSCORE", "Image-level fracture score")
+IMAGE_FRACTURE_CALL = _c("FXIMGCALL", "Radiograph fracture classification")
 CT_CALL = _c("CTCALL", "CT fracture classification")
 CT_CALL_CODES: dict[str, CodedConcept] = {
     "fracture": CodedConcept(

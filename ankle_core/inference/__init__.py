@@ -8,6 +8,10 @@
 - ``ct``: :class:`CtPipeline` (3D CNN probability, Grad-CAM on the original grid, Otsu
   regions), :class:`CtResult`, :class:`CamRegion`; ``ct_cli``: ``python -m
   ankle_core.inference ct DIR --out predictions.csv``.
+- ``localiser``: :class:`FractureLocaliser` (fracture boxes and an image-level score on real
+  radiographs: the lower-limb FracAtlas model or the general extremity one),
+  :class:`LocaliserResult`, :class:`LocalisedFracture`; ``localiser_cli``: ``python -m
+  ankle_core.inference localise DIR --out preds.csv``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ankle_core.inference.ct import CamRegion, CtPipeline, CtResult
+    from ankle_core.inference.localiser import (
+        LEG_LOCALISER_NAME,
+        LOCALISER_NAME,
+        FractureLocaliser,
+        LocalisedFracture,
+        LocaliserResult,
+    )
     from ankle_core.inference.radiograph import (
         INDETERMINATE,
         NO_FRAGMENT,
@@ -34,6 +45,11 @@ _HOMES = {
     "CamRegion": "ankle_core.inference.ct",
     "CtPipeline": "ankle_core.inference.ct",
     "CtResult": "ankle_core.inference.ct",
+    "LEG_LOCALISER_NAME": "ankle_core.inference.localiser",
+    "LOCALISER_NAME": "ankle_core.inference.localiser",
+    "FractureLocaliser": "ankle_core.inference.localiser",
+    "LocalisedFracture": "ankle_core.inference.localiser",
+    "LocaliserResult": "ankle_core.inference.localiser",
     "INDETERMINATE": "ankle_core.inference.radiograph",
     "NO_FRAGMENT": "ankle_core.inference.radiograph",
     "OUT_OF_DOMAIN": "ankle_core.inference.radiograph",
@@ -47,12 +63,17 @@ _HOMES = {
 
 __all__ = [
     "INDETERMINATE",
+    "LEG_LOCALISER_NAME",
+    "LOCALISER_NAME",
     "NO_FRAGMENT",
     "OUT_OF_DOMAIN",
     "CamRegion",
     "CtPipeline",
     "CtResult",
+    "FractureLocaliser",
     "Fragment",
+    "LocalisedFracture",
+    "LocaliserResult",
     "PipelineConfig",
     "RadiographPipeline",
     "RadiographResult",

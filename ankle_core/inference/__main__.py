@@ -1,4 +1,4 @@
-"""``python -m ankle_core.inference radiograph|ct DIR --out predictions.csv``."""
+"""``python -m ankle_core.inference radiograph|ct|localise DIR --out predictions.csv``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,11 @@ from ankle_core.logs import install_log_redaction
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = ("ankle_core.inference.radiograph_cli", "ankle_core.inference.ct_cli")
+_SUBCOMMANDS = (
+    "ankle_core.inference.radiograph_cli",
+    "ankle_core.inference.ct_cli",
+    "ankle_core.inference.localiser_cli",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,7 +29,8 @@ _BUILDER_MODULES: tuple[str, ...] = (
     "ankle_core.models.classifier2d",
     "ankle_core.models.detector",
     "ankle_core.models.cnn3d",
-    "ankle_core.realdata.localiser",
+    "ankle_core.models.retinanet_localiser",
+    "ankle_core.models.fracture_heatmap",
 )
 #: Where the bundled architectures live, so that building one imports only its module (a 2D
 #: model never imports MONAI). Architectures not listed are found by importing them all.

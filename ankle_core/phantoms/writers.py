@@ -42,11 +42,15 @@ from ankle_core.types import Volume
 
 __all__ = [
     "COMPRESSIONS",
+    "PHANTOM_MANUFACTURER",
     "write_ct_nifti",
     "write_ct_series",
     "write_radiograph_dicom",
     "write_radiograph_png",
 ]
+
+#: Manufacturer written into every phantom DICOM file: how a project phantom is recognised.
+PHANTOM_MANUFACTURER = "ankle_core phantoms"
 
 DX_FOR_PRESENTATION = UID("1.2.840.10008.5.1.4.1.1.1.1")
 CR_IMAGE_STORAGE = UID("1.2.840.10008.5.1.4.1.1.1")
@@ -79,7 +83,7 @@ def _patient(ds: Dataset, number: int) -> None:
     ds.StudyID = str(number)
     ds.BodyPartExamined = "ANKLE"
     ds.BurnedInAnnotation = "NO"
-    ds.Manufacturer = "ankle_core phantoms"
+    ds.Manufacturer = PHANTOM_MANUFACTURER
 
 
 def _file_meta(sop_class: UID, sop_instance: UID) -> FileMetaDataset:

@@ -12,14 +12,17 @@ from ankle_core.explain.overlay import draw_boxes, overlay_heatmap
 from ankle_core.report.case_report import CaseReport
 
 if TYPE_CHECKING:
+    from ankle_core.inference.localiser import LocaliserResult
     from ankle_core.inference.radiograph import RadiographResult
     from ankle_core.types import Radiograph
 
-__all__ = ["CALL_COLOURS", "radiograph_report"]
+__all__ = ["CALL_COLOURS", "FRACTURE_BOX_COLOUR", "radiograph_report"]
 
 #: RGB colour of a box by its call; other calls (indeterminate) are amber.
 CALL_COLOURS: Mapping[str, tuple[int, int, int]] = {"LMAF": (228, 87, 46), "SFO": (46, 134, 222)}
 _AMBER = (246, 166, 9)
+#: Colour of the fracture localiser's boxes (numbered F1, F2...).
+FRACTURE_BOX_COLOUR = (255, 160, 0)
 
 
 def radiograph_report(
@@ -29,6 +32,7 @@ def radiograph_report(
     *,
     overlay_alpha: float = 0.4,
     details: Mapping[str, Any] | None = None,
+    localiser: LocaliserResult | None = None,
 ) -> CaseReport:
     """Compose the one-page report of a radiograph case.
 
@@ -38,6 +42,9 @@ def radiograph_report(
         saliency: (H, W) Grad-CAM in [0, 1], or None for no overlay.
         overlay_alpha: overlay opacity in [0, 1].
         details: extra facts (input sha256, reader settings...).
+        localiser: the fracture localiser's result on the same image: its call comes first
+            in the summary, its boxes are drawn and listed as F1, F2..., and its training
+            data's credit is printed.
 
     Returns:
         The report content; render it with :func:`ankle_core.report.render_pdf`.
@@ -72,12 +79,42 @@ def radiograph_report(
             f"No call - outside the models' training domain. {result.domain.reason} "
             f"Raw output, not a finding: {result.raw_case_call}, {raw}."
         )
+    models = [f"Detector: {result.detector}", f"Classifier: {result.classifier}"]
+    facts = dict(details or {})
+    if localiser is not None:
+        found = localiser.boxes
+        rgb = draw_boxes(
+            rgb,
+            [f.box for f in found],
+            [f"F{i}" for i in range(1, len(found) + 1)],
+            [FRACTURE_BOX_COLOUR] * len(found),
+        )
+        rows = [
+            (
+                f"F{i}",
+                f"{f.box.x0:.0f}, {f.box.y0:.0f}, {f.box.x1:.0f}, {f.box.y1:.0f}",
+                f"{f.score:.2f}",
+                "-",
+                "fracture box",
+            )
+            for i, f in enumerate(found, start=1)
+        ] + rows
+        call = "fracture suspected" if localiser.fracture_call else "no fracture found"
+        summary = (
+            f"Lower-limb fracture model: {call} (image score {localiser.image_score:.2f}, "
+            f"operating point {localiser.image_threshold:.2f}). Fragment analysis: {summary}"
+        )
+        models.insert(0, f"Fracture localiser: {localiser.model}")
+        if localiser.credit:
+            facts["Fracture model training data"] = localiser.credit
     return CaseReport(
-        title="Ankle radiograph: perimalleolar fragment analysis",
+        title="Ankle radiograph: fracture and perimalleolar fragment analysis"
+        if localiser is not None
+        else "Ankle radiograph: perimalleolar fragment analysis",
         image_rgb=rgb,
         summary=summary,
         columns=("#", "Box x0, y0, x1, y1 (px)", "Detection", "p(LMAF)", "Call"),
         rows=rows,
-        models=(f"Detector: {result.detector}", f"Classifier: {result.classifier}"),
-        details=dict(details or {}),
+        models=tuple(models),
+        details=facts,
     )

@@ -26,6 +26,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ankle_core.training import radiograph_cli
 
     radiograph_cli.register(sub)
+    from ankle_core.training import localiser_cli
+
+    localiser_cli.register(sub)
+    localiser_cli.register_export(sub)
     try:
         ct_cli = importlib.import_module("ankle_core.training.ct_cli")
     except ModuleNotFoundError as exc:

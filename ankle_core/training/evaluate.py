@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ankle_core.models.card import OperatingPoints
+from ankle_core.stats.detection import average_precision, match_detections
 from ankle_core.stats.metrics import wilson_interval
 
 __all__ = [
@@ -33,84 +34,6 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-
-
-def _iou_matrix(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> FloatArray:
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    ix = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    iy = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    ix, iy = np.clip(ix, 0, None), np.clip(iy, 0, None)
-    inter = ix * iy
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    out: FloatArray = np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-    return out
-
-
-def match_detections(
-    pred_boxes: Sequence[npt.NDArray[Any]],
-    pred_scores: Sequence[npt.NDArray[Any]],
-    gt_boxes: Sequence[npt.NDArray[Any]],
-    iou: float = 0.5,
-) -> tuple[FloatArray, npt.NDArray[np.bool_], int]:
-    """Greedy matching per image, pooled over images.
-
-    Args:
-        pred_boxes: per image, (M_i, 4) predicted boxes (xyxy pixels).
-        pred_scores: per image, (M_i,) scores.
-        gt_boxes: per image, (G_i, 4) ground-truth boxes.
-        iou: IoU needed for a match.
-
-    Returns:
-        ``(scores, is_tp, n_gt)``: all predictions' scores, whether each is a true positive,
-        and the number of ground-truth boxes.
-    """
-    scores_all, tp_all = [], []
-    n_gt = 0
-    for boxes, scores, gt in zip(pred_boxes, pred_scores, gt_boxes, strict=True):
-        gt = np.asarray(gt, np.float64).reshape(-1, 4)
-        n_gt += gt.shape[0]
-        order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
-        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)[order]
-        used = np.zeros(gt.shape[0], bool)
-        ious = _iou_matrix(boxes, gt) if gt.shape[0] else np.zeros((boxes.shape[0], 0))
-        for k in range(boxes.shape[0]):
-            cand = np.where(~used, ious[k], -1.0) if gt.shape[0] else np.zeros(0)
-            hit = gt.shape[0] > 0 and cand.max() >= iou
-            if hit:
-                used[int(cand.argmax())] = True
-            tp_all.append(hit)
-        scores_all.extend(np.asarray(scores, np.float64)[order].tolist())
-    return np.asarray(scores_all, np.float64), np.asarray(tp_all, bool), n_gt
-
-
-def average_precision(
-    pred_boxes: Sequence[npt.NDArray[Any]],
-    pred_scores: Sequence[npt.NDArray[Any]],
-    gt_boxes: Sequence[npt.NDArray[Any]],
-    iou: float = 0.5,
-) -> float:
-    """AP at ``iou`` (all-point interpolation), pooled over images; 0 when nothing matches.
-
-    >>> box = np.array([[0, 0, 10, 10]])
-    >>> average_precision([box], [np.array([0.9])], [box])
-    1.0
-    """
-    scores, tp, n_gt = match_detections(pred_boxes, pred_scores, gt_boxes, iou)
-    if n_gt == 0 or scores.size == 0:
-        return 0.0
-    order = np.argsort(-scores, kind="stable")
-    tp = tp[order]
-    ctp = np.cumsum(tp)
-    recall = ctp / n_gt
-    precision = ctp / np.arange(1, tp.size + 1)
-    mrec = np.r_[0.0, recall, 1.0]
-    mpre = np.r_[0.0, precision, 0.0]
-    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
-    idx = np.where(mrec[1:] != mrec[:-1])[0]
-    return float(np.sum((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1]))
 
 
 def detection_recall(

@@ -233,3 +233,29 @@ def test_sparse_source_still_gives_valid_objects_and_stays_unchanged() -> None:
     assert dciodvfy_errors(sr) == [] and dciodvfy_errors(sc) == []
     assert source == before and "StudyDate" not in source
     assert sr.PatientID == sc.PatientID == "S1" and sc.PatientOrientation == []
+
+
+def test_localiser_result_exports_its_own_sr_and_overlay(rg3: pydicom.Dataset) -> None:
+    from ankle_core.inference.localiser import LocalisedFracture, LocaliserResult
+
+    found = LocaliserResult(
+        boxes=(LocalisedFracture(Box2D(400, 500, 520, 640), None, 0.71),),
+        image_score=0.83,
+        threshold=0.09,
+        image_threshold=0.16,
+        timings_s={},
+        model="fracatlas-leg-localiser 1.0.0",
+        runtime="torch",
+        credit="FracAtlas (Abedeen et al. 2023), CC BY 4.0",
+    )
+    radiograph = read_radiograph(rg3_path())
+    objects = export_radiograph(rg3, radiograph, TWO_FRAGMENTS, None, found)
+    assert len(objects) == 4
+    loc_sr, loc_sc = objects[2], objects[3]
+    assert dciodvfy_errors(loc_sr) == [] and dciodvfy_errors(loc_sc) == []
+    assert loc_sr.SeriesNumber == 903 and loc_sc.SeriesNumber == 904
+    assert loc_sr.SeriesDescription == "AI fracatlas-leg-localiser 1.0.0"
+    text = str(loc_sr.ContentSequence)
+    assert "Fracture box score" in text and "Image-level fracture score" in text
+    assert len({o.SeriesInstanceUID for o in objects}) == 4
+    assert "NOT FOR DIAGNOSTIC USE" in loc_sc.ImageComments

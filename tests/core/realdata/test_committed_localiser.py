@@ -33,15 +33,16 @@ def test_card_states_data_licence_limits_and_where_it_was_trained() -> None:
 
 @pytest.mark.slow
 def test_it_loads_by_name_and_runs_on_a_real_radiograph() -> None:
+    from ankle_core.inference.localiser import LOCALISER_NAME, FractureLocaliser
     from ankle_core.realdata.demo import real_demo
-    from ankle_core.realdata.localise import FractureLocaliser
     from ankle_core.types import Radiograph
 
     if not real_demo("real-rg3").available():
         pytest.skip("pydicom-data not installed")
     image = real_demo("real-rg3").load()
     assert isinstance(image, Radiograph)
-    result = FractureLocaliser.from_name(models_dir=PROJECT_ROOT / "models").run(image)
+    models = PROJECT_ROOT / "models"
+    result = FractureLocaliser.from_name(LOCALISER_NAME, models_dir=models).run(image)
     assert result.model == "fracture-detector-xr 0.1.0"
     assert 0.0 <= result.image_score <= 1.0
     assert all(f.score >= result.threshold for f in result.boxes)

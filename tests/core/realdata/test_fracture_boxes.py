@@ -17,12 +17,7 @@ from ankle_core.realdata.fracture_boxes import (
     source_group,
     write_training_folder,
 )
-from ankle_core.realdata.metrics import (
-    grouped_bootstrap_ci,
-    localiser_report,
-    sensitivity_at_fp_rate,
-)
-from ankle_core.realdata.train_localiser import split_by_source
+from ankle_core.training.retinanet_localiser import split_by_source
 
 
 def test_source_group() -> None:
@@ -69,40 +64,3 @@ def test_reader_groups_and_split_never_straddles(tmp_path: Path) -> None:
         rows = list(csv.DictReader(fh))
     assert {r["patient_id"] for r in rows} == {"a", "b", "c", "d"}
     assert all((out / r["file"]).is_file() for r in rows)
-
-
-def test_sensitivity_at_one_fp_per_image() -> None:
-    gt = [np.array([[0, 0, 10, 10]]), np.array([[0, 0, 10, 10]]), np.zeros((0, 4))]
-    boxes = [
-        np.array([[0, 0, 10, 10], [50, 50, 60, 60]]),
-        np.array([[50, 50, 60, 60], [0, 0, 10, 10]]),
-        np.array([[5, 5, 9, 9]]),
-    ]
-    scores = [np.array([0.9, 0.8]), np.array([0.7, 0.2]), np.array([0.6])]
-    # by score: TP .9, FP .8, FP .7, FP .6, TP .2; 3 images: 1 FP/image allows 3 FPs
-    assert sensitivity_at_fp_rate(boxes, scores, gt, 1.0) == pytest.approx(1.0)
-    assert sensitivity_at_fp_rate(boxes, scores, gt, 2 / 3) == pytest.approx(0.5)
-    assert sensitivity_at_fp_rate(boxes, scores, gt, 0.0) == pytest.approx(0.5)
-
-
-def test_grouped_bootstrap_resamples_groups() -> None:
-    groups = ["a", "a", "a", "b"]
-    seen: list[int] = []
-
-    def stat(idx: np.ndarray) -> float:
-        seen.append(int(np.sum(idx < 3)))
-        return float(len(idx))
-
-    grouped_bootstrap_ci(stat, groups, n_boot=50, seed=1)
-    assert set(seen) <= {0, 3, 6}  # the three copies of "a" always travel together
-
-
-def test_report_has_the_three_metrics_with_cis() -> None:
-    rng = np.random.default_rng(0)
-    gt = [np.array([[10, 10, 30, 30]]) if i % 2 else np.zeros((0, 4)) for i in range(20)]
-    boxes = [np.array([[10, 10, 30, 30]]) for _ in range(20)]
-    scores = [np.array([0.8 if i % 2 else 0.3]) + rng.normal(0, 0.01) for i in range(20)]
-    rep = localiser_report(boxes, scores, gt, [str(i // 2) for i in range(20)], n_boot=100)
-    assert rep["image_auc"]["value"] == 1.0 and rep["ap50"]["value"] == 1.0
-    assert rep["sensitivity_at_1fp_per_image"]["value"] == 1.0
-    assert rep["ap50"]["n_groups"] == 10 and len(rep["image_auc"]["ci95"]) == 2

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from ankle_core.inference.localiser import FractureLocaliser
 from ankle_core.models.card import ModelCard, OperatingPoints
+from ankle_core.models.retinanet_localiser import build_fracture_localiser
 from ankle_core.models.weights import LoadedModel, load_model, save_model
-from ankle_core.realdata.localise import FractureLocaliser
-from ankle_core.realdata.localiser import build_fracture_localiser
-from ankle_core.realdata.train_localiser import INTENDED_USE
+from ankle_core.training.retinanet_localiser import INTENDED_USE
 from ankle_core.types import Radiograph
 
 PARAMS = {"num_classes": 2, "long_side": 128, "score_thresh": 0.001}

@@ -102,7 +102,10 @@ def test_init_refuses_a_network_that_does_not_fit() -> None:
 
 @needs_wheel
 def test_localiser_backbone_takes_the_imagenet_features() -> None:
-    from ankle_core.realdata.localiser import build_fracture_localiser, init_localiser_from_imagenet
+    from ankle_core.models.retinanet_localiser import (
+        build_fracture_localiser,
+        init_localiser_from_imagenet,
+    )
 
     model = build_fracture_localiser(long_side=128)
     init_localiser_from_imagenet(model)

@@ -99,3 +99,29 @@ def test_radiograph_report_draws_boxes_overlay_and_lists_findings() -> None:
     plain = radiograph_report(radiograph, result, heat, overlay_alpha=0.0).image_rgb
     assert np.array_equal(plain[50, 60], plain[5, 5])  # no overlay at opacity 0
     assert "Classifier: cls 2.0" in _text(render_pdf(report))
+
+
+def test_radiograph_report_puts_the_fracture_localiser_first_with_its_credit() -> None:
+    from ankle_core.inference.localiser import LocalisedFracture, LocaliserResult
+    from ankle_core.inference.radiograph import RadiographResult
+    from ankle_core.report import radiograph_report
+    from ankle_core.types import Box2D, Radiograph
+
+    radiograph = Radiograph(np.full((64, 80), 0.5, np.float32))
+    result = RadiographResult((), None, "no perimalleolar fragment found", {}, "d 1", "c 1")
+    found = LocaliserResult(
+        boxes=(LocalisedFracture(Box2D(40, 20, 60, 40), None, 0.7),),
+        image_score=0.81,
+        threshold=0.1,
+        image_threshold=0.2,
+        timings_s={},
+        model="fracatlas-leg-localiser 1.0.0",
+        runtime="torch",
+        credit="FracAtlas, CC BY 4.0",
+    )
+    report = radiograph_report(radiograph, result, None, localiser=found)
+    assert report.summary.startswith("Lower-limb fracture model: fracture suspected")
+    assert report.rows[0][0] == "F1" and report.rows[0][2] == "0.70"
+    assert report.models[0] == "Fracture localiser: fracatlas-leg-localiser 1.0.0"
+    assert tuple(report.image_rgb[20, 50]) != (127, 127, 127)  # the box is drawn
+    assert "FracAtlas, CC BY 4.0" in _text(render_pdf(report))

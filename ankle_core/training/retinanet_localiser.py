@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m ankle_core.realdata.train_localiser --out models/fracture-detector-xr \\
+    python -m ankle_core.training.retinanet_localiser --out models/fracture-detector-xr \\
         --epochs 8 --long-side 384 --crop 256 --time-limit-min 33 --threads 1
 
 Splits: the data set's ``valid/`` folder is the validation split; ``train/`` is the training
@@ -12,7 +12,7 @@ per training source image (the three copies are near-duplicates), with the libra
 augmentation and random square crops at the inference scale. The schedule is fixed (no
 early stopping): the validation split is used once, for the reported metrics and the
 operating points. Metrics carry 95% CIs bootstrapped over source images
-(:mod:`ankle_core.realdata.metrics`).
+(:mod:`ankle_core.stats.detection`).
 """
 
 from __future__ import annotations
@@ -33,15 +33,15 @@ from torch import nn
 
 from ankle_core.errors import InvalidInputError
 from ankle_core.models.card import ModelCard
-from ankle_core.models.weights import save_model
-from ankle_core.realdata.fracture_boxes import DATASET_CREDIT, FractureImage, read_fracture_boxes
-from ankle_core.realdata.localiser import (
+from ankle_core.models.retinanet_localiser import (
     build_fracture_localiser,
     freeze_stem,
     init_localiser_from_imagenet,
 )
-from ankle_core.realdata.metrics import localiser_report
+from ankle_core.models.weights import save_model
+from ankle_core.realdata.fracture_boxes import DATASET_CREDIT, FractureImage, read_fracture_boxes
 from ankle_core.realdata.sources import FRACTURE_BOXES, find_real_data
+from ankle_core.stats.detection import detection_report
 from ankle_core.training.augment2d import AugmentConfig
 from ankle_core.training.datasets2d import DetectorData, Sample
 from ankle_core.training.evaluate import detection_threshold
@@ -96,7 +96,7 @@ def _predict(model: nn.Module, data: DetectorData) -> tuple[list[Any], list[Any]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ankle_core.realdata.train_localiser")
+    p = argparse.ArgumentParser(prog="python -m ankle_core.training.retinanet_localiser")
     p.add_argument("--data", type=Path, default=None, help="radiographs-fracture-boxes folder")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--name", default="fracture-detector-xr")
@@ -176,7 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     train_s = time.monotonic() - t_train
     vb, vs = _predict(model, val)
     val_groups = [im.group for im in val_imgs]
-    report = localiser_report(vb, vs, val.boxes, val_groups, n_boot=args.n_boot, seed=args.seed)
+    report = detection_report(
+        vb, vs, val.boxes, val_groups, n_boot=args.n_boot, rng=np.random.default_rng(args.seed)
+    )
     ops = detection_threshold(vb, vs, val.boxes)
     card = ModelCard(
         name=args.name,
@@ -209,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "frozen": "MobileNetV2 BatchNorm (FrozenBatchNorm2d) and features[0:4]"
             if args.init == "imagenet"
             else "BatchNorm only",
-            "command": "python -m ankle_core.realdata.train_localiser "
+            "command": "python -m ankle_core.training.retinanet_localiser "
             + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
             "seed": args.seed,
             "device": f"cpu ({platform.machine()}), {args.threads} torch thread(s), shared machine",

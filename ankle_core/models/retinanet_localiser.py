@@ -1,4 +1,6 @@
-"""General fracture localiser: RetinaNet on an ImageNet MobileNetV2 FPN (P3–P7).
+"""General extremity-fracture localiser (``fracture-detector-xr``): RetinaNet, MobileNetV2 FPN.
+
+The network is a RetinaNet on an ImageNet MobileNetV2 FPN (P3–P7).
 
 The fragment detector (``ankle_core.models.detector``) uses MobileNetV3-Large, for which no
 ImageNet weights can be reached offline; this localiser uses MobileNetV2, whose ImageNet

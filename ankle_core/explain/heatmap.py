@@ -1,0 +1,58 @@
+"""Grad-CAM of one peak of the fracture heat-map localiser (``centernet_mobilenet_v2``).
+
+Grad-CAM (Selvaraju et al. 2017) of the heat-map logit at one cell, taken on the stride-16
+map ``c4`` (``features[13]``, 96 channels) of :class:`~ankle_core.models.fracture_heatmap.
+FractureHeatmapNet`. The gradient comes from ``torch.autograd.grad`` on a tensor this
+function owns: no hook is registered and the shared network's parameters are not touched,
+so a cached network can be explained from several threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+
+from ankle_core.models.fracture_heatmap import FractureHeatmapNet
+
+__all__ = ["heatmap_gradcam"]
+
+FloatArray = npt.NDArray[np.float32]
+
+
+def heatmap_gradcam(
+    net: FractureHeatmapNet,
+    tensor: torch.Tensor,
+    cell: tuple[int, int],
+    valid_hw: tuple[int, int],
+    out_hw: tuple[int, int],
+) -> FloatArray:
+    """Grad-CAM of the heat-map logit at ``cell`` (row, column), on the radiograph's grid.
+
+    Args:
+        net: the heat-map network (eval mode).
+        tensor: (1, 3, S, S) prepared input (see
+            :func:`~ankle_core.models.fracture_heatmap.prepare_input`).
+        cell: (row, column) of the heat-map peak to explain (stride-8 cells).
+        valid_hw: (h, w) of the resized radiograph inside the padded input, pixels.
+        out_hw: (H, W) of the radiograph, pixels.
+
+    Returns:
+        (H, W) float32 in [0, 1].
+    """
+    with torch.no_grad():
+        c3, c4 = net.frozen_maps(tensor)
+    c4 = c4.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        heat = net.heads(c3, c4)[0]
+        (grad,) = torch.autograd.grad(heat[0, 0, cell[0], cell[1]], c4)
+    weights = grad.mean(dim=(2, 3), keepdim=True)
+    cam = F.relu((weights * c4.detach()).sum(dim=1, keepdim=True))
+    side = int(tensor.shape[-1])
+    cam = F.interpolate(cam, size=(side, side), mode="bilinear", align_corners=False)
+    cam = cam[:, :, : max(1, valid_hw[0]), : max(1, valid_hw[1])]
+    cam = F.interpolate(cam, size=out_hw, mode="bilinear", align_corners=False)[0, 0]
+    peak = float(cam.max())
+    out = (cam / peak if peak > 0 else cam).detach().cpu().numpy().astype(np.float32)
+    return np.clip(out, 0.0, 1.0)

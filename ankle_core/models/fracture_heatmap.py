@@ -1,0 +1,236 @@
+"""Fracture centre-heat-map localiser on ImageNet MobileNetV2 (``centernet_mobilenet_v2``).
+
+A CenterNet-style network (Zhou et al., "Objects as Points", 2019) built for CPU training on
+cached features:
+
+- ``features[0:14]`` of torchvision's MobileNetV2 (ImageNet, frozen, ``FrozenBatchNorm2d``)
+  give the stride-8 map ``c3`` (``features[6]``, 32 channels) and the stride-16 map
+  ``c4`` (``features[13]``, 96 channels). These two are what the trainer caches.
+- ``features[14:18]`` (ImageNet-initialised, trained, BatchNorm frozen) give ``c5``
+  (stride 32, 320 channels).
+- A small top-down pyramid merges c5 -> c4 -> c3 at stride 8, where a head predicts a
+  fracture-centre heat map (1 channel, logits), box size (2: log of width and height in
+  stride-8 cells) and the centre's sub-cell offset (2: x, y in cells).
+- An image head reads global average and max pooling of ``c5`` plus the heat map's largest
+  logit and gives one image-level fracture logit.
+
+Input: (B, 3, S, S) ImageNet-normalised, S a multiple of 32 (see :func:`prepare_input`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import mobilenet_v2
+from torchvision.ops import nms
+from torchvision.ops.misc import FrozenBatchNorm2d
+
+from ankle_core.models.registry import register_architecture
+
+__all__ = [
+    "FROZEN_BLOCKS",
+    "FractureHeatmapNet",
+    "HeatmapDetections",
+    "PreparedInput",
+    "build_fracture_heatmap_net",
+    "decode_heatmap",
+    "prepare_input",
+]
+
+#: MobileNetV2 ``features`` blocks that stay frozen (their outputs are cached for training).
+FROZEN_BLOCKS = 14
+_MEAN = (0.485, 0.456, 0.406)
+_STD = (0.229, 0.224, 0.225)
+
+
+class FractureHeatmapNet(nn.Module):
+    """Centre heat map, box size, offset and image logit from a radiograph.
+
+    Args:
+        width: channels of the pyramid and head.
+        dropout: dropout before the image head's linear layer.
+    """
+
+    def __init__(self, width: int = 48, dropout: float = 0.3) -> None:
+        super().__init__()
+        self.features: nn.Sequential = mobilenet_v2(
+            weights=None, norm_layer=FrozenBatchNorm2d
+        ).features[:18]
+        self.lat3 = nn.Conv2d(32, width, 1)
+        self.lat4 = nn.Conv2d(96, width, 1)
+        self.lat5 = nn.Conv2d(320, width, 1)
+        self.tower = nn.Sequential(
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.GroupNorm(8, width),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.GroupNorm(8, width),
+            nn.ReLU(inplace=True),
+        )
+        self.heat = nn.Conv2d(width, 1, 1)
+        self.size = nn.Conv2d(width, 2, 1)
+        self.offset = nn.Conv2d(width, 2, 1)
+        self.dropout = nn.Dropout(dropout)
+        self.image_fc = nn.Linear(2 * 320 + 1, 1)
+        with torch.no_grad():
+            self.heat.bias.fill_(-4.6)  # type: ignore[union-attr]  # prior 0.01 (focal loss)
+            self.size.weight.zero_()
+            self.size.bias.fill_(1.5)  # type: ignore[union-attr]  # e^1.5 cells = 36 px
+            self.offset.weight.zero_()
+            self.offset.bias.fill_(0.5)  # type: ignore[union-attr]
+        for p in self.features[:FROZEN_BLOCKS].parameters():
+            p.requires_grad_(False)
+
+    def frozen_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The frozen part: ``c3`` (B, 32, S/8, S/8) and ``c4`` (B, 96, S/16, S/16)."""
+        c3 = self.features[:7](x)
+        c4a = self.features[7:FROZEN_BLOCKS](c3)
+        return c3, c4a
+
+    def heads(
+        self, c3: torch.Tensor, c4a: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The trained part, from the frozen maps (cached during training).
+
+        Returns:
+            ``(heat, size, offset, image_logit)``: heat-map logits (B, 1, S/8, S/8), log box
+            size in cells (B, 2, S/8, S/8; width, height), centre offset in cells
+            (B, 2, S/8, S/8; x, y) and image-level logits (B,).
+        """
+        c4 = c4a
+        c5 = self.features[FROZEN_BLOCKS:18](c4)
+        p5 = self.lat5(c5)
+        p4 = self.lat4(c4) + F.interpolate(p5, size=c4.shape[-2:], mode="nearest")
+        p3 = self.lat3(c3) + F.interpolate(p4, size=c3.shape[-2:], mode="nearest")
+        t = self.tower(p3)
+        heat = self.heat(t)
+        pooled = torch.cat([c5.mean(dim=(2, 3)), c5.amax(dim=(2, 3)), heat.amax(dim=(2, 3))], dim=1)
+        image_logit = self.image_fc(self.dropout(pooled)).squeeze(1)
+        return heat, self.size(t), self.offset(t), image_logit
+
+    def forward(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``x`` (B, 3, S, S) normalised; returns :meth:`heads`' four tensors."""
+        return self.heads(*self.frozen_maps(x))
+
+
+@register_architecture("centernet_mobilenet_v2")
+def build_fracture_heatmap_net(
+    width: int = 48, dropout: float = 0.3, input_side: int = 384
+) -> FractureHeatmapNet:
+    """Build the network (random weights; the trainer copies ImageNet MobileNetV2 in).
+
+    Args:
+        width: pyramid and head channels.
+        dropout: image-head dropout.
+        input_side: square input side, pixels (recorded in the card; a multiple of 32).
+    """
+    if input_side % 32:
+        raise ValueError(f"input_side must be a multiple of 32, got {input_side}.")
+    return FractureHeatmapNet(width=width, dropout=dropout)
+
+
+@dataclass(frozen=True)
+class PreparedInput:
+    """A radiograph resized and padded for the network.
+
+    Attributes:
+        tensor: (1, 3, S, S) float32, ImageNet-normalised, zero padding at right/bottom.
+        scale: network pixels per input pixel.
+        shape: the input radiograph's (H, W).
+    """
+
+    tensor: torch.Tensor
+    scale: float
+    shape: tuple[int, int]
+
+
+def prepare_input(pixels: np.ndarray, side: int = 384) -> PreparedInput:
+    """Resize (long side = ``side``, bilinear, antialiased), normalise and pad a radiograph.
+
+    Args:
+        pixels: (H, W) grey values in [0, 1], bone bright.
+        side: network input side, pixels.
+
+    Returns:
+        The :class:`PreparedInput`.
+    """
+    img = torch.tensor(np.asarray(pixels, dtype=np.float32))[None, None]
+    h, w = int(img.shape[-2]), int(img.shape[-1])
+    scale = side / max(h, w)
+    nh, nw = max(1, min(side, round(h * scale))), max(1, min(side, round(w * scale)))
+    img = F.interpolate(img, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
+    img = img.clamp(0.0, 1.0).expand(1, 3, nh, nw)
+    mean = torch.tensor(_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(_STD).view(1, 3, 1, 1)
+    out = torch.zeros(1, 3, side, side)
+    out[:, :, :nh, :nw] = (img - mean) / std
+    return PreparedInput(out, scale, (h, w))
+
+
+@dataclass(frozen=True)
+class HeatmapDetections:
+    """Decoded boxes of one image, by score (descending).
+
+    Attributes:
+        boxes: (N, 4) float32 (x0, y0, x1, y1), pixels of the network input.
+        scores: (N,) float32 heat-map probabilities.
+        cells: (N, 2) int64 heat-map cell (row, column) of each box's peak.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    cells: np.ndarray
+
+
+def decode_heatmap(
+    heat: torch.Tensor,
+    size: torch.Tensor,
+    offset: torch.Tensor,
+    *,
+    stride: int = 8,
+    top_k: int = 20,
+    nms_iou: float = 0.5,
+    min_score: float = 0.0,
+) -> HeatmapDetections:
+    """Peaks of one heat map (3x3 local maxima) to boxes, then NMS.
+
+    Args:
+        heat: (1, H, W) logits.
+        size: (2, H, W) log width and height in cells.
+        offset: (2, H, W) centre offset in cells (x, y).
+        stride: input pixels per cell.
+        top_k: most peaks kept (before NMS).
+        nms_iou: NMS IoU threshold.
+        min_score: lowest probability kept.
+
+    Returns:
+        :class:`HeatmapDetections` in network-input pixels.
+    """
+    prob = torch.sigmoid(heat.float())
+    peaks = prob == F.max_pool2d(prob[None], 3, stride=1, padding=1)[0]
+    flat = (prob * peaks).flatten()
+    k = min(top_k, int(flat.numel()))
+    scores, idx = flat.topk(k)
+    keep = scores > min_score
+    scores, idx = scores[keep], idx[keep]
+    w_cells = int(heat.shape[-1])
+    rows, cols = idx // w_cells, idx % w_cells
+    cx = (cols.float() + offset[0].flatten()[idx].float()) * stride
+    cy = (rows.float() + offset[1].flatten()[idx].float()) * stride
+    bw = size[0].flatten()[idx].float().clamp(-2.0, 5.0).exp() * stride
+    bh = size[1].flatten()[idx].float().clamp(-2.0, 5.0).exp() * stride
+    boxes = torch.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], dim=1)
+    if len(boxes):
+        kept = nms(boxes, scores, nms_iou)
+        boxes, scores, rows, cols = boxes[kept], scores[kept], rows[kept], cols[kept]
+    return HeatmapDetections(
+        boxes=boxes.detach().numpy().astype(np.float32),
+        scores=scores.detach().numpy().astype(np.float32),
+        cells=torch.stack([rows, cols], dim=1).numpy().astype(np.int64),
+    )

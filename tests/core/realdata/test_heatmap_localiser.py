@@ -1,0 +1,187 @@
+"""The FracAtlas heat-map localiser: trainer resume, export, loading, hash check, ONNX parity.
+
+Everything runs on a tiny synthetic folder in FracAtlas' layout (bright squares as
+"fractures", 64 px network input, random initialisation): no real data, no ImageNet wheel.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ankle_core.errors import WeightsIntegrityError
+from ankle_core.inference import FractureLocaliser
+from ankle_core.realdata.fracatlas import read_fracatlas, validation_split
+from ankle_core.training.heatmap_localiser import (
+    HeatmapTrainConfig,
+    export_heatmap_model,
+    fracatlas_samples,
+    train_heatmap_localiser,
+)
+from ankle_core.types import Radiograph
+
+_COLUMNS = [
+    "image_id",
+    "hand",
+    "leg",
+    "hip",
+    "shoulder",
+    "mixed",
+    "hardware",
+    "multiscan",
+    "fracture_count",
+    "frontal",
+    "lateral",
+    "oblique",
+    "fractured",
+    "fracatlas_split",
+    "width",
+    "height",
+    "downscaled",
+    "readable",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_fracatlas(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 grey 80x64 images, half with a bright 'fracture' square and its COCO box."""
+    root = tmp_path_factory.mktemp("fracatlas-leg")
+    (root / "images").mkdir()
+    rng = np.random.default_rng(0)
+    rows, images, annotations = [], [], []
+    for i in range(16):
+        name = f"IMG{i:07d}.jpg"
+        pixels = (rng.random((80, 64)) * 80).astype(np.uint8)
+        fractured = i % 2 == 0
+        if fractured:
+            x, y = 8 + 3 * (i % 5), 10 + 4 * (i % 4)
+            pixels[y : y + 16, x : x + 14] = 240
+            images.append({"id": i, "file_name": name, "width": 64, "height": 80})
+            annotations.append(
+                {
+                    "id": i,
+                    "image_id": i,
+                    "category_id": 0,
+                    "bbox": [x, y, 14, 16],
+                    "segmentation": [],
+                    "area": 224,
+                    "iscrowd": 0,
+                }
+            )
+        Image.fromarray(pixels).save(root / "images" / name, quality=95)
+        view = ("frontal", "lateral", "oblique")[i % 3]
+        rows.append(
+            {
+                **{c: "0" for c in _COLUMNS},
+                "image_id": name,
+                "leg": "1",
+                view: "1",
+                "hardware": "1" if i in (2, 5) else "0",
+                "fractured": "1" if fractured else "0",
+                "fracture_count": "1" if fractured else "0",
+                "fracatlas_split": ("valid" if i in (0, 2, 4) else "train") if fractured else "",
+                "width": "64",
+                "height": "80",
+                "downscaled": "1",
+                "readable": "1",
+            }
+        )
+    with (root / "dataset.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    coco = {"images": images, "annotations": annotations, "categories": [{"id": 0}]}
+    (root / "annotations.json").write_text(json.dumps(coco))
+    return root
+
+
+def _config(tmp: Path, out: str) -> HeatmapTrainConfig:
+    return HeatmapTrainConfig(
+        out=str(tmp / out),
+        cache_dir=str(tmp / "cache"),
+        epochs=2,
+        batch=4,
+        side=64,
+        imagenet=False,
+        negatives_per_epoch=3,
+        extra_per_epoch=0,
+        width=16,
+    )
+
+
+def test_split_keeps_fracatlas_valid_and_samples_negatives(tiny_fracatlas: Path) -> None:
+    images = read_fracatlas(tiny_fracatlas)
+    train, val = validation_split(images, negative_fraction=0.4, seed=0)
+    assert {im.name for im in val if im.fractured} == {f"IMG{i:07d}.jpg" for i in (0, 2, 4)}
+    assert 0 < sum(not im.fractured for im in val) < 8
+    assert not {im.name for im in train} & {im.name for im in val}
+
+
+def test_resume_equals_an_uninterrupted_run(tiny_fracatlas: Path, tmp_path: Path) -> None:
+    train, val, _, _ = fracatlas_samples(tiny_fracatlas, negative_fraction=0.4)
+    torch.set_num_threads(1)
+    train_heatmap_localiser(_config(tmp_path, "a"), train, val, stop_after=1)
+    resumed = train_heatmap_localiser(_config(tmp_path, "a"), train, val, resume=True)
+    straight = train_heatmap_localiser(_config(tmp_path, "b"), train, val)
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2]
+    assert [h["train_loss"] for h in resumed["history"]] == [
+        h["train_loss"] for h in straight["history"]
+    ]
+    a = torch.load(tmp_path / "a/checkpoints/last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "b/checkpoints/last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow
+def test_exported_model_loads_is_hash_checked_and_onnx_matches(
+    tiny_fracatlas: Path, tmp_path: Path
+) -> None:
+    train, val, _, record = fracatlas_samples(tiny_fracatlas, negative_fraction=0.4)
+    cfg = _config(tmp_path, "run")
+    train_heatmap_localiser(cfg, train, val)
+    (tmp_path / "run" / "split.json").write_text(json.dumps({**record, "argv": ["localiser"]}))
+    out = tmp_path / "models" / "tiny-leg"
+    metrics = export_heatmap_model(
+        tmp_path / "run", out, tiny_fracatlas, None, name="tiny-leg", n_boot=20
+    )
+    assert metrics["val"]["n_images"]["fractured"] == 3
+    for key in ("ap50", "ap30", "recall_at_1fp_iou03", "found_top5_iou03", "image_auc"):
+        assert len(metrics["val"][key]["ci95"]) == 2
+    card = json.loads((out / "card.json").read_text())
+    assert card["architecture"] == "centernet_mobilenet_v2"
+    assert "FracAtlas" in card["training"]["credit"]
+    radiograph = Radiograph(np.asarray(Image.open(val[0].path), np.float32) / 255.0)
+    torch_loc = FractureLocaliser.from_name("tiny-leg", models_dir=out.parent)
+    result = torch_loc.run(radiograph)
+    assert (
+        0.0 <= result.image_score <= 1.0
+        and result.threshold == card["explanation"]["box_threshold"]
+    )
+    assert all(b.box.as_xyxy()[2] <= 64 and b.box.as_xyxy()[3] <= 80 for b in result.boxes)
+    onnx_loc = FractureLocaliser.from_name("tiny-leg", models_dir=out.parent, runtime="onnx")
+    for a, b in zip(
+        torch_loc.heatmap_outputs(radiograph), onnx_loc.heatmap_outputs(radiograph), strict=True
+    ):
+        assert torch.allclose(a, b, atol=1e-4)
+    assert onnx_loc.run(radiograph).image_score == pytest.approx(result.image_score, abs=1e-4)
+    from ankle_core.inference.__main__ import main as inference_main
+
+    preds = tmp_path / "preds.csv"
+    argv = ["localise", str(tiny_fracatlas / "images"), "--out", str(preds), "--no-progress"]
+    assert inference_main([*argv, "--models-dir", str(out.parent), "--model", "tiny-leg"]) == 0
+    with preds.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 16 and all(r["status"] == "ok" for r in rows)
+    assert all(0.0 <= float(r["image_score"]) <= 1.0 for r in rows)
+    weights = out / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(WeightsIntegrityError):
+        FractureLocaliser.from_name("tiny-leg", models_dir=out.parent)
