@@ -197,3 +197,17 @@ def test_csv_and_pdf_carry_the_answers_and_the_credit() -> None:
     pdf = real_results_pdf(quiz.answers, r)
     assert pdf.startswith(b"%PDF")
     assert len(pdf) > 1000
+
+
+def test_drawing_tints_the_truth_mask_and_marks_the_click_and_model_boxes() -> None:
+    from ankle_core.teaching.real_draw import CLICK_COLOUR, MODEL_COLOUR, draw_real_case
+
+    case = _case("a.jpg", True)
+    pixels = np.full((80, 100), 0.5, dtype=np.float32)
+    plain = draw_real_case(pixels, case, truth=False)
+    assert plain.shape == (80, 100, 3) and np.all(plain == plain[0, 0])
+    drawn = draw_real_case(pixels, case, click=(70.0, 50.0), model_boxes=[(60.0, 5.0, 90.0, 30.0)])
+    assert drawn[12, 25, 1] > drawn[12, 25, 0]  # inside the mask polygon: green tint
+    assert tuple(drawn[50, 70]) == CLICK_COLOUR
+    assert tuple(drawn[15, 60]) == MODEL_COLOUR
+    assert np.all(drawn[75, 5] == plain[75, 5])  # far from everything: untouched
