@@ -18,10 +18,12 @@ through ``ui/teaching.py`` and ``ui/reader_study.py``.
 """
 
 from ankle_core.teaching.caselist import (
+    REAL_SOURCE,
     CaseListCheck,
     bundled_study_cases,
     check_uploaded_cases,
     parse_labels,
+    real_study_cases,
 )
 from ankle_core.teaching.cases import (
     CLASS_NAMES,
@@ -109,6 +111,7 @@ __all__ = [
     "LONG_COLUMNS",
     "REAL_DIFFICULTIES",
     "REAL_REGIONS",
+    "REAL_SOURCE",
     "REAL_VIEWS",
     "SCALES",
     "SIGNS",
@@ -163,6 +166,7 @@ __all__ = [
     "real_cases",
     "real_quiz_results",
     "real_results_csv",
+    "real_study_cases",
     "results_csv",
     "study_report_html",
     "submit_rating",

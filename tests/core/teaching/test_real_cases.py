@@ -14,6 +14,7 @@ from PIL import Image
 from ankle_core.config import PROJECT_ROOT
 from ankle_core.errors import InvalidInputError
 from ankle_core.stats import auc_ci
+from ankle_core.store import StudyStore
 from ankle_core.teaching import (
     FRACATLAS_CREDIT,
     REAL_REGIONS,
@@ -211,3 +212,22 @@ def test_drawing_tints_the_truth_mask_and_marks_the_click_and_model_boxes() -> N
     assert tuple(drawn[50, 70]) == CLICK_COLOUR
     assert tuple(drawn[15, 60]) == MODEL_COLOUR
     assert np.all(drawn[75, 5] == plain[75, 5])  # far from everything: untouched
+
+
+def test_real_study_cases_draw_the_asked_mix_and_make_a_study(study_store: StudyStore) -> None:
+    from ankle_core.teaching import REAL_SOURCE, create_study, real_study_cases
+
+    cases = real_cases(REAL)
+    drawn = real_study_cases(cases, 3, 2, seed=1)
+    assert sorted(c.truth for c in drawn) == [0, 0, 1, 1, 1]
+    assert all(c.source == REAL_SOURCE and c.case_id.startswith("fracatlas:") for c in drawn)
+    assert {c.label for c in drawn} == {"fracture", "none"}
+    assert [c.case_id for c in real_study_cases(cases, 3, 2, seed=1)] == [c.case_id for c in drawn]
+    study = create_study(
+        study_store, name="real", cases=drawn, design="same-sitting", scale="5-point", key="k3y-k3y"
+    )
+    assert sorted(study.case_ids) == sorted(c.case_id for c in drawn)
+    with pytest.raises(InvalidInputError, match="holds"):
+        real_study_cases(cases, 37, 0)
+    with pytest.raises(InvalidInputError):
+        real_study_cases(cases, 0, 0)
