@@ -49,13 +49,17 @@ from ui import resources, widgets
 __all__ = [
     "REAL_ROOT",
     "ModelView",
+    "create_demo_study",
     "credit",
+    "is_real_case",
     "model_output",
+    "real_case",
     "real_library",
     "real_models",
     "render_library",
     "render_quiz",
     "show_results",
+    "show_study_case",
 ]
 
 logger = logging.getLogger(__name__)
@@ -464,3 +468,64 @@ def _render_results(quiz: RealQuizSession) -> None:
         key="rquiz_pdf",
     )
     credit()
+
+
+def is_real_case(case_id: str) -> bool:
+    """Whether a study case comes from the real collection (``"fracatlas:..."``)."""
+    return case_id.startswith("fracatlas:")
+
+
+def real_case(case_id: str) -> RealCase | None:
+    """The real case with this id, or None."""
+    return next((c for c in real_library() if c.case_id == case_id), None)
+
+
+def show_study_case(case_id: str, *, aided: bool) -> None:
+    """A real study case: the image alone (unaided) or with the real model's boxes and Grad-CAM.
+
+    Args:
+        case_id: the study case's id (``"fracatlas:<image id>"``).
+        aided: show the real model's output.
+    """
+    case = real_case(case_id)
+    if case is None:
+        st.error("This study case is not in the installed real collection.")
+        return
+    model = None
+    if aided:
+        models = real_models()
+        if not models:
+            st.info("No real-image model is installed: the aided arm shows the image only.")
+        else:
+            with st.spinner("Running the AI on this case…"):
+                model = model_output(case, models[0])
+            if model is not None:
+                call = "fracture" if model.call else "no fracture"
+                st.markdown(
+                    f"AI ({model.name}): **{call}**, image score {model.image_score:.2f} · "
+                    "orange boxes, Grad-CAM of the top box"
+                )
+    _image(case, truth=False, model=model, heat=model is not None)
+
+
+def create_demo_study(store: Any) -> tuple[str, str]:
+    """Create the demo reader study on real cases (6 fractured, 6 not, same sitting, 5-point).
+
+    Args:
+        store: the study store.
+
+    Returns:
+        ``(study code, study key)``; the key is shown once and stored only as a hash.
+    """
+    from ankle_core.teaching import create_study, real_study_cases
+
+    key = secrets.token_urlsafe(9)
+    study = create_study(
+        store,
+        name="Demo: fracture or not on real FracAtlas radiographs",
+        cases=real_study_cases(real_library(), 6, 6, seed=0),
+        design="same-sitting",
+        scale="5-point",
+        key=key,
+    )
+    return study.code, key

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ REPO = Path(__file__).resolve().parents[3]
 def _text(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
     parts += [h.value for h in at.subheader] + [w.value for w in at.warning]
+    parts += [s.value for s in at.success] + [i.value for i in at.info]
     return "\n".join(str(p) for p in parts)
 
 
@@ -156,3 +159,43 @@ def test_real_quiz_reveal_shows_the_real_model_when_installed(with_localiser: Pa
     assert not at.exception, at.exception
     answer = at.session_state["real_quiz"].answers[0]
     assert answer.model_score is not None and 0.0 <= answer.model_score <= 1.0
+
+
+def _created_demo(at: AppTest) -> tuple[str, str]:
+    at.button(key="own_demo").click().run()
+    assert not at.exception, at.exception
+    match = re.search(r"code \*\*([A-Z0-9]+)\*\*, study key `([^`]+)`", _text(at))
+    assert match, _text(at)
+    return match.group(1), match.group(2)
+
+
+def test_owner_creates_the_real_demo_study_in_one_click_and_a_reader_reads_it(
+    with_localiser: Path,
+) -> None:
+    from ankle_core.store import CaseStore, StudyStore
+    from ankle_core.teaching import REAL_SOURCE, join_study, open_owner_study
+
+    at = _open("pages/study_owner.py")
+    code, key = _created_demo(at)
+    store = StudyStore(CaseStore.from_url(os.environ["ANKLE_DATABASE_URL"]).engine)
+    study = open_owner_study(store, code, key)
+    assert len(study.case_ids) == 12 and all(c.startswith("fracatlas:") for c in study.case_ids)
+    at.radio(key="own_source").set_value("Real FracAtlas cases").run()
+    at.number_input(key="own_real_pos").set_value(3).run()
+    assert not at.exception, at.exception
+    assert "Create the study (9 cases)" in [b.label for b in at.button]
+    reader = join_study(store, code, "Reader One")  # reader identity is the join page's job
+    page = _open("pages/reader_study.py")
+    page.session_state["rs_reader"] = reader.id
+    page.run()
+    assert not page.exception, page.exception
+    text = _text(page)
+    assert "Unaided" in text and FRACATLAS_CREDIT in text and "AI (" not in text
+    assert "shows a fracture" in page.radio(key="rs_rating_0").label
+    radio = page.radio(key="rs_rating_0")
+    radio.set_value(radio.options[3])
+    page.button(key="rs_submit_0").click().run()
+    assert not page.exception, page.exception
+    text = _text(page)
+    assert "Aided" in text and f"AI ({LOCALISER_NAME})" in text and FRACATLAS_CREDIT in text
+    assert REAL_SOURCE.startswith("FracAtlas")
