@@ -199,3 +199,56 @@ def test_owner_creates_the_real_demo_study_in_one_click_and_a_reader_reads_it(
     text = _text(page)
     assert "Aided" in text and f"AI ({LOCALISER_NAME})" in text and FRACATLAS_CREDIT in text
     assert REAL_SOURCE.startswith("FracAtlas")
+
+
+@pytest.fixture
+def tiny_fracatlas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A FracAtlas-shaped data root made of the 64 bundled real cases; a fresh score cache."""
+    import csv
+
+    import ui.cohort
+
+    root = tmp_path / "real" / "fracatlas-leg"
+    (root / "images").mkdir(parents=True)
+    fields = ["image_id", "fractured", "frontal", "lateral", "oblique", "hardware"]
+    with (root / "dataset.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, [*fields, "fracatlas_split", "readable"])
+        writer.writeheader()
+        for c in real_cases(REAL_ROOT):
+            (root / "images" / c.image_id).symlink_to(c.path)
+            row = {v: int(v in c.views) for v in ("frontal", "lateral", "oblique")}
+            row |= {"image_id": c.image_id, "fractured": int(c.fractured)}
+            row |= {"hardware": int(c.hardware), "fracatlas_split": c.split or "", "readable": 1}
+            writer.writerow(row)
+    monkeypatch.setenv("ANKLE_REAL_DATA", str(root.parent))
+    monkeypatch.setattr(ui.cohort, "REAL_COHORT_CACHE", tmp_path / "cache")
+    return root
+
+
+@pytest.mark.slow
+def test_real_cohort_page_auc_equals_the_auc_of_its_predictions(
+    with_localiser: Path, tiny_fracatlas: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from ankle_core.stats import auc_ci
+
+    at = _open("pages/cohort.py")
+    at.radio(key="cohort_source").set_value("Run a model on the FracAtlas validation cohort").run()
+    at.button(key="cohort_real_run").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    frame = at.session_state["cohort_frame"]
+    assert set(frame.columns) >= {"image", "truth", "view", "implants", LOCALISER_NAME}
+    assert frame["truth"].sum() > 0 and (frame["truth"] == 0).sum() > 0
+    assert "not trained on FracAtlas" in _text(at)
+    shown = next(df.value for df in at.dataframe if "AUC" in df.value.columns)
+    expected = auc_ci(frame["truth"].to_numpy(), frame[LOCALISER_NAME].to_numpy()).auc
+    assert float(shown["AUC"].iloc[0]) == pytest.approx(round(expected, 3))
+    cached = list((tmp_path / "cache").glob(f"{LOCALISER_NAME}-*.csv"))
+    assert len(cached) == 1
+    assert any("operating point" in c.value for c in at.caption)
+    # a second run reads the cache: same scores
+    at.button(key="cohort_real_run").click().run()
+    again = at.session_state["cohort_frame"]
+    assert np.allclose(again[LOCALISER_NAME].to_numpy(), frame[LOCALISER_NAME].to_numpy())
