@@ -132,10 +132,11 @@ def real_cohort_predictions(
         )
     cards = resources.model_cards(str(settings.models_dir))
     chosen = {m: cards[m] for m in models}
-    cohort = validation_cohort(root, chosen)
+    cohort = validation_cohort(root, {m: c.training for m, c in chosen.items()})
     scores: dict[str, dict[str, float]] = {}
     for k, name in enumerate(models):
-        path = cache_file(REAL_COHORT_CACHE, chosen[name])
+        card = chosen[name]
+        path = cache_file(REAL_COHORT_CACHE, card.name, card.version, card.weights_sha256)
         have = load_scores(path)
         todo = [im for im in cohort.images if im.name not in have]
         if todo:

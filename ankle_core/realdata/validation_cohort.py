@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from ankle_core.errors import InvalidInputError
-from ankle_core.models.card import ModelCard
 
 __all__ = [
     "CohortImage",
@@ -143,9 +142,12 @@ def default_validation(
     return [im for im in images if im.name in held]
 
 
-def listed_validation_files(card: ModelCard) -> list[str] | None:
-    """The validation file names a card lists (``training.splits.val_files``), or None."""
-    training: Any = card.training
+def listed_validation_files(training: Any) -> list[str] | None:
+    """The validation file names a card's ``training`` lists (``splits.val_files``), or None.
+
+    Args:
+        training: a model card's ``training`` mapping.
+    """
     if not isinstance(training, Mapping):
         return None
     splits = training.get("splits")
@@ -157,16 +159,16 @@ def listed_validation_files(card: ModelCard) -> list[str] | None:
     return [str(f) for f in files]
 
 
-def _trained_on_fracatlas(card: ModelCard) -> bool:
-    return "fracatlas" in str(card.training).lower()
+def _trained_on_fracatlas(training: Any) -> bool:
+    return "fracatlas" in str(training).lower()
 
 
-def validation_cohort(root: Path, cards: Mapping[str, ModelCard]) -> RealCohort:
+def validation_cohort(root: Path, trainings: Mapping[str, Any]) -> RealCohort:
     """The cohort the given models were not trained on (see the module's rule).
 
     Args:
         root: the ``fracatlas-leg`` folder.
-        cards: the models' cards, by name.
+        trainings: each model's card ``training`` mapping, by model name.
 
     Returns:
         The cohort.
@@ -179,12 +181,12 @@ def validation_cohort(root: Path, cards: Mapping[str, ModelCard]) -> RealCohort:
     default = default_validation(table)
     chosen: set[str] | None = None
     rules = []
-    for name, card in sorted(cards.items()):
-        files = listed_validation_files(card)
+    for name, training in sorted(trainings.items()):
+        files = listed_validation_files(training)
         if files is not None:
             unseen = set(files)
             rules.append(f"{name}: the {len(unseen)} validation images its card lists.")
-        elif _trained_on_fracatlas(card):
+        elif _trained_on_fracatlas(training):
             raise InvalidInputError(
                 f"{name} was trained on FracAtlas but its card lists no validation images."
             )
@@ -201,15 +203,14 @@ def validation_cohort(root: Path, cards: Mapping[str, ModelCard]) -> RealCohort:
     images = tuple(im for im in table if im.name in chosen)
     if not images:
         raise InvalidInputError("These models share no FracAtlas image they were not trained on.")
-    if len(cards) > 1:
+    if len(trainings) > 1:
         rules.append(f"Compared on the {len(images)} images every model left unseen.")
     return RealCohort(images, " ".join(rules))
 
 
-def cache_file(cache_dir: Path, card: ModelCard) -> Path:
+def cache_file(cache_dir: Path, name: str, version: str, weights_sha256: str) -> Path:
     """The score cache of one model: ``<name>-<version>-<weights sha256[:12]>.csv``."""
-    sha = (card.weights_sha256 or "none")[:12]
-    return cache_dir / f"{card.name}-{card.version}-{sha}.csv"
+    return cache_dir / f"{name}-{version}-{(weights_sha256 or 'none')[:12]}.csv"
 
 
 def load_scores(path: Path) -> dict[str, float]:

@@ -97,10 +97,10 @@ def test_cards_lists_win_and_several_models_share_the_intersection(tmp_path: Pat
         },
     )
     other = _card("old", {"data": "Roboflow extremity set"})
-    cohort = validation_cohort(root, {"new": listed})
+    cohort = validation_cohort(root, {"new": listed.training})
     assert [im.name for im in cohort.images] == ["IMG0000.jpg", "IMG0003.jpg", "IMG0010.jpg"]
     assert "lists" in cohort.rule
-    both = validation_cohort(root, {"new": listed, "old": other})
+    both = validation_cohort(root, {"new": listed.training, "old": other.training})
     default = {im.name for im in default_validation(read_cohort_table(root))}
     assert {im.name for im in both.images} == {
         "IMG0000.jpg",
@@ -109,16 +109,16 @@ def test_cards_lists_win_and_several_models_share_the_intersection(tmp_path: Pat
     } & default
     unlisted = _card("bad", {"data": "FracAtlas train part"})
     with pytest.raises(InvalidInputError, match="lists no validation"):
-        validation_cohort(root, {"bad": unlisted})
+        validation_cohort(root, {"bad": unlisted.training})
 
 
 def test_score_cache_round_trips_and_the_frame_gives_the_same_auc(tmp_path: Path) -> None:
     root = _table(tmp_path)
     card = _card("old", {"data": "elsewhere"})
-    cohort = validation_cohort(root, {"old": card})
+    cohort = validation_cohort(root, {"old": card.training})
     rng = np.random.default_rng(0)
     scores = {im.name: float(rng.random()) for im in cohort.images}
-    path = cache_file(tmp_path / "cache", card)
+    path = cache_file(tmp_path / "cache", card.name, card.version, card.weights_sha256)
     assert path.name == "old-1.0.0-abababababab.csv"
     save_scores(path, scores)
     assert load_scores(path) == scores
