@@ -182,7 +182,7 @@ def _image(
 def _case_facts(case: RealCase) -> str:
     implants = "yes" if case.hardware else "no"
     return (
-        f"📷 **Real radiograph** · view: **{case.view_text}** · region: "
+        f":material/radiology: **Real radiograph** · view: **{case.view_text}** · region: "
         f"{case.region.replace('_', ' ')} · implants: **{implants}** · {case.difficulty}"
     )
 
@@ -418,7 +418,9 @@ def _render_reveal(
     i = quiz.index
     answer = quiz.answers[-1]
     with answer_col:
-        verdict = "✅ Right" if answer.correct else "❌ Not quite"
+        verdict = (
+            ":material/check_circle: Right" if answer.correct else ":material/cancel: Not quite"
+        )
         truth = "a fracture" if case.fractured else "no fracture"
         st.markdown(f"### {verdict}: this image shows **{truth}**")
         you = "fracture" if answer.call else "no fracture"
@@ -446,6 +448,8 @@ def _render_reveal(
         model = model_output(case, models[0], saliency=heat) if models else None
         _image(case, truth=True, click=answer.click, model=model, heat=heat)
         st.caption("Green: truth (mask and box) · magenta: your click · orange: the AI's boxes")
+        if heat and model is not None and not model.boxes:
+            st.caption("The AI suggested no box here, so there is no box Grad-CAM to show.")
 
 
 def _render_results(quiz: RealQuizSession) -> None:
@@ -454,14 +458,14 @@ def _render_results(quiz: RealQuizSession) -> None:
     show_results(results)
     left, right = st.columns(2)
     left.download_button(
-        "⬇️ Results (CSV)",
+        ":material/download: Results (CSV)",
         real_results_csv(quiz.answers, results),
         file_name="real-quiz-results.csv",
         mime="text/csv",
         key="rquiz_csv",
     )
     right.download_button(
-        "⬇️ Results (PDF)",
+        ":material/download: Results (PDF)",
         real_results_pdf(quiz.answers, results),
         file_name="real-quiz-results.pdf",
         mime="application/pdf",
