@@ -167,6 +167,8 @@ def test_screenshot_quiz_real_reveal(page: Page, demo_app_url: str) -> None:
         page.get_by_role("button", name="Commit my answer").click()
         page.get_by_role("button", name="Next case").click()
         expect(page.get_by_text(f"Case {len(doc['a']) + 2} of 5")).to_be_visible(timeout=TIMEOUT_MS)
+        expect(page.get_by_role("button", name="Commit my answer")).to_be_visible()
+        expect(page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first).to_be_visible()
     x0, y0, x1, y1 = case.fractures[0].box
     area = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first
     expect(area).to_be_visible(timeout=TIMEOUT_MS)
@@ -196,6 +198,7 @@ def test_screenshot_cohort_real(page: Page, demo_app_url: str) -> None:
     page.goto(f"{demo_app_url}/cohort")
     expect(page.get_by_role("heading", name="Cohort performance")).to_be_visible(timeout=TIMEOUT_MS)
     page.get_by_text("Run a model on the FracAtlas validation cohort").click()
+    expect(page.get_by_text("Real-image models")).to_be_visible(timeout=TIMEOUT_MS)
     page.get_by_role("button", name="Run").click()
     legend = page.locator('[data-testid="stPlotlyChart"] .legendtext', has_text="AUC")
     expect(legend.first).to_be_visible(timeout=900_000)  # first run scores ~300 images
