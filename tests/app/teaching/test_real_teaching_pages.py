@@ -173,7 +173,8 @@ def test_owner_creates_the_real_demo_study_in_one_click_and_a_reader_reads_it(
     with_localiser: Path,
 ) -> None:
     from ankle_core.store import CaseStore, StudyStore
-    from ankle_core.teaching import REAL_SOURCE, join_study, open_owner_study
+    from ankle_core.teaching import REAL_SOURCE, open_owner_study
+    from ankle_core.teaching.studies import invite_reader
 
     at = _open("pages/study_owner.py")
     code, key = _created_demo(at)
@@ -184,10 +185,11 @@ def test_owner_creates_the_real_demo_study_in_one_click_and_a_reader_reads_it(
     at.number_input(key="own_real_pos").set_value(3).run()
     assert not at.exception, at.exception
     assert "Create the study (9 cases)" in [b.label for b in at.button]
-    reader = join_study(store, code, "Reader One")  # reader identity is the join page's job
-    page = _open("pages/reader_study.py")
-    page.session_state["rs_reader"] = reader.id
+    invite = invite_reader(store, study, "Reader One")  # a reader joins by an invite link
+    page = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    page.query_params["invite"] = invite.token
     page.run()
+    page.switch_page("pages/reader_study.py").run()
     assert not page.exception, page.exception
     text = _text(page)
     assert "Unaided" in text and FRACATLAS_CREDIT in text and "AI (" not in text

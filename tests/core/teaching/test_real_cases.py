@@ -224,7 +224,12 @@ def test_real_study_cases_draw_the_asked_mix_and_make_a_study(study_store: Study
     assert {c.label for c in drawn} == {"fracture", "none"}
     assert [c.case_id for c in real_study_cases(cases, 3, 2, seed=1)] == [c.case_id for c in drawn]
     study = create_study(
-        study_store, name="real", cases=drawn, design="same-sitting", scale="5-point", key="k3y-k3y"
+        study_store,
+        name="real",
+        cases=drawn,
+        design="same-sitting",
+        scale="5-point",
+        key="k3y-k3y-k3y-k3y",
     )
     assert sorted(study.case_ids) == sorted(c.case_id for c in drawn)
     with pytest.raises(InvalidInputError, match="holds"):
