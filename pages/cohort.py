@@ -18,13 +18,16 @@ st.caption("How well models (and readers) separate positive from negative cases 
 settings = resources.settings()
 cards = resources.model_cards(str(settings.models_dir))
 
+REAL = "Run a model on the FracAtlas validation cohort"
 source = st.radio(
     "Cohort",
-    ["Run a model on the phantom cohort", "Upload a predictions CSV"],
+    ["Run a model on the phantom cohort", REAL, "Upload a predictions CSV"],
     horizontal=True,
     key="cohort_source",
 )
-if source.startswith("Upload"):
+if source == REAL:
+    cohort.real_cohort_controls(cards, settings)
+elif source.startswith("Upload"):
     upload = st.file_uploader("Predictions CSV (one row per case)", type=["csv"], key="cohort_csv")
     if upload is not None:
         try:
@@ -81,6 +84,7 @@ else:
             widgets.research_note()
             cohort.show_report(report, html)
             st.subheader("Threshold explorer")
-            cohort.show_threshold_explorer(frame, truth, scores)
+            points = {m: cards[m].operating_points.default for m in scores if m in cards}
+            cohort.show_threshold_explorer(frame, truth, scores, points)
         except AnkleError as exc:
             widgets.show_error(exc)

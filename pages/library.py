@@ -1,15 +1,30 @@
-"""Teaching library: labelled LMAF, SFO and no-fragment phantoms with the signs beside each."""
+"""Teaching library: real FracAtlas radiographs, and the LMAF/SFO phantoms as a separate set."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from ankle_core.teaching import CLASS_NAMES, CLASSES, DIFFICULTIES, difficulty_bin, filter_cases
-from ui import teaching
+from ui import teaching, teaching_real
 from ui.auth import require_role
 
 require_role("library")
 st.title("Teaching library")
+_COLLECTIONS = {
+    "real": "Real radiographs (FracAtlas)",
+    "phantom": "Synthetic phantoms (LMAF vs SFO)",
+}
+collection = st.sidebar.radio(
+    "Collection", list(_COLLECTIONS), format_func=_COLLECTIONS.get, key="lib_collection"
+)
+if collection == "real":
+    st.caption(
+        "Real leg, ankle and foot radiographs with fractures and without, from FracAtlas, "
+        "with their annotated fracture boxes and masks."
+    )
+    teaching_real.render_library()
+    st.stop()
+
 st.caption(
     "Lateral malleolar avulsion fracture (LMAF) or subfibular ossicle (SFO)? Every case here "
     "is a **synthetic phantom** with known ground truth, not a patient."

@@ -1,4 +1,4 @@
-"""Quiz: commit a call and a confidence first; then see the truth, the AI and its saliency."""
+"""Quiz: commit a call, a confidence (and on real images a click) first; then the reveal."""
 
 from __future__ import annotations
 
@@ -8,11 +8,21 @@ import streamlit as st
 
 from ankle_core.teaching import CLASS_NAMES, CLASSES, new_quiz, quiz_results, results_csv
 from ankle_core.teaching.quiz_pdf import results_pdf
-from ui import teaching
+from ui import teaching, teaching_real
 from ui.auth import require_role
 
 require_role("quiz")
 st.title("Quiz: predict, then reveal")
+_KINDS = {"real": "Real radiographs (FracAtlas)", "phantom": "Synthetic phantoms (LMAF vs SFO)"}
+kind = st.sidebar.radio("Quiz images", list(_KINDS), format_func=_KINDS.get, key="quiz_kind")
+if kind == "real":
+    st.caption(
+        "Real radiographs. Say fracture or not, how sure you are, and click where the fracture "
+        "is, before anything is revealed."
+    )
+    teaching_real.render_quiz()
+    st.stop()
+
 st.caption("Every case is a synthetic phantom. Commit your call before anything is revealed.")
 
 if st.sidebar.button("Start a new quiz", key="quiz_restart"):

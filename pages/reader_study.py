@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from ankle_core.teaching import reader_progress, submit_rating
-from ui import reader_study, teaching
+from ui import reader_study, teaching, teaching_real
 from ui.auth import require_role
 
 user = require_role("reader_study")
@@ -38,16 +38,23 @@ if step is not None:
     started = reader_study.reading_started(progress.reader.id, step)
     data = store.case_data(progress.study.code, step.case_id)
     image_col, rating_col = st.columns([3, 2], gap="large")
+    real = teaching_real.is_real_case(step.case_id)
     with image_col:
-        analysis = teaching.analyse(data) if aided else None
-        if analysis is not None:
+        analysis = teaching.analyse(data) if aided and not real else None
+        if real:
+            teaching_real.show_study_case(step.case_id, aided=aided)
+        elif analysis is not None:
             teaching.show_analysis(analysis, key=f"rs_view_{step.position}")
         else:
             teaching.show_image(
                 teaching.case_pixels(step.case_id, data), key=f"rs_img_{step.position}"
             )
     with rating_col, st.form(f"rs_form_{progress.reader.id}_{step.position}"):
-        rating = reader_study.rating_widget(progress.study.scale, key=f"rs_rating_{step.position}")
+        rating = reader_study.rating_widget(
+            progress.study.scale,
+            key=f"rs_rating_{step.position}",
+            question="How confident are you that this image shows a fracture?" if real else None,
+        )
         if st.form_submit_button(
             "Submit this rating", type="primary", key=f"rs_submit_{step.position}"
         ):

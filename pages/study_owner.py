@@ -13,7 +13,7 @@ from ankle_core.teaching import (
     long_table,
     open_owner_study,
 )
-from ui import reader_study, resources, widgets
+from ui import reader_study, resources, teaching_real, widgets
 from ui.auth import require_role
 from ui.history import owner_of
 
@@ -23,6 +23,9 @@ store = reader_study.study_store()
 create_tab, results_tab = st.tabs(["Create a study", "Results"])
 
 with create_tab:
+    if st.button("Create the demo study on real FracAtlas cases", key="own_demo"):
+        code, demo_key = teaching_real.create_demo_study(store)
+        st.success(f"Demo study created: code **{code}**, study key `{demo_key}` (shown once).")
     name = st.text_input("Study name", "LMAF vs SFO reader study", key="own_name")
     cases = reader_study.case_list_picker()
     design = st.radio(

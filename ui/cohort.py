@@ -4,27 +4,34 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ankle_core.config import Settings
-from ankle_core.errors import InvalidInputError
+from ankle_core.config import PROJECT_ROOT, Settings
+from ankle_core.errors import AnkleError, InvalidInputError
+from ankle_core.models.card import ModelCard
 from ankle_core.stats import figures, metrics_at
 from ankle_core.stats.report import CohortReport
-from ui import resources
+from ui import resources, widgets
 
 __all__ = [
+    "REAL_COHORT_CACHE",
     "auc_frame",
     "phantom_predictions",
     "read_predictions_csv",
+    "real_cohort_controls",
+    "real_cohort_predictions",
     "show_report",
     "show_threshold_explorer",
 ]
 
 Progress = Callable[[float, str], object]
+
+#: Where the real models' cohort scores are cached (one small CSV per model version).
+REAL_COHORT_CACHE = PROJECT_ROOT / "data" / "cohort_cache"
 
 
 def read_predictions_csv(data: bytes) -> pd.DataFrame:
@@ -90,6 +97,99 @@ def phantom_predictions(
     return pd.DataFrame(rows)
 
 
+def real_cohort_predictions(
+    models: list[str], settings: Settings, progress: Progress
+) -> tuple[pd.DataFrame, str]:
+    """Score the FracAtlas validation cohort with each real-image model (cached on disk).
+
+    Args:
+        models: installed fracture-localisation model names.
+        settings: where the models live, the device and the reader limits.
+        progress: called with (fraction done, message).
+
+    Returns:
+        The predictions table (``image``, ``truth``, ``view``, ``implants``, one column of
+        image scores per model) and the rule that chose its images.
+
+    Raises:
+        InvalidInputError: when FracAtlas is not installed or the models share no unseen image.
+    """
+    from ankle_core.io import read_radiograph
+    from ankle_core.realdata.sources import find_real_data
+    from ankle_core.realdata.validation_cohort import (
+        cache_file,
+        cohort_frame,
+        load_scores,
+        save_scores,
+        validation_cohort,
+    )
+
+    root = find_real_data("fracatlas-leg")
+    if root is None:
+        raise InvalidInputError(
+            "FracAtlas is not installed: put fracatlas-leg/ under shared/data beside the "
+            "checkout, or set ANKLE_REAL_DATA."
+        )
+    cards = resources.model_cards(str(settings.models_dir))
+    chosen = {m: cards[m] for m in models}
+    cohort = validation_cohort(root, {m: c.training for m, c in chosen.items()})
+    scores: dict[str, dict[str, float]] = {}
+    for k, name in enumerate(models):
+        card = chosen[name]
+        path = cache_file(REAL_COHORT_CACHE, card.name, card.version, card.weights_sha256)
+        have = load_scores(path)
+        todo = [im for im in cohort.images if im.name not in have]
+        if todo:
+            localiser = resources.fracture_localiser(
+                name, str(settings.models_dir), settings.device
+            )
+            for i, im in enumerate(todo):
+                radiograph = read_radiograph(im.path.read_bytes(), limits=settings.limits)
+                have[im.name] = float(localiser.run(radiograph).image_score)
+                progress((k + (i + 1) / len(todo)) / len(models), f"{name}: {i + 1}/{len(todo)}")
+                if (i + 1) % 25 == 0:
+                    save_scores(path, have)
+            save_scores(path, have)
+        scores[name] = have
+    return cohort_frame(cohort, scores), cohort.rule
+
+
+def real_cohort_controls(cards: Mapping[str, ModelCard], settings: Settings) -> None:
+    """Pick real-image models and run them on the FracAtlas validation cohort (cached)."""
+    from ankle_core.models.card import ModelTask, models_for_task
+    from ankle_core.teaching import FRACATLAS_CREDIT
+
+    names = models_for_task(cards, ModelTask.FRACTURE_LOCALISATION, spatial_dims=2)
+    if not names:
+        st.info("No real-image (fracture-localisation) model is installed.")
+        return
+    models = st.multiselect("Real-image models", names, default=names, key="cohort_real_models")
+    st.caption(f"Data: {FRACATLAS_CREDIT}")
+    # a callback flag, not the button's return value: it survives a rerun of the page
+    st.button(
+        "Run",
+        type="primary",
+        disabled=not models,
+        key="cohort_real_run",
+        on_click=lambda: st.session_state.update(cohort_real_go=True),
+    )
+    if st.session_state.pop("cohort_real_go", False):
+        bar = st.progress(0.0, "Scoring the FracAtlas validation images…")
+        try:
+            frame, rule = real_cohort_predictions(
+                list(models), settings, lambda f, m: bar.progress(min(f, 1.0), m)
+            )
+        except AnkleError as exc:
+            widgets.show_error(exc)
+        else:
+            st.session_state["cohort_frame"] = frame
+            st.session_state["cohort_real_rule"] = rule
+        bar.empty()
+    rule = st.session_state.get("cohort_real_rule")
+    if rule:
+        st.caption(f"Images: {rule}")
+
+
 def auc_frame(report: CohortReport) -> pd.DataFrame:
     """One row per model: AUC with DeLong and bootstrap CIs, and cases."""
     rows = []
@@ -108,19 +208,35 @@ def auc_frame(report: CohortReport) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def show_threshold_explorer(frame: pd.DataFrame, truth: str, scores: list[str]) -> None:
-    """A threshold slider updating sensitivity, specificity and the confusion matrix."""
+def show_threshold_explorer(
+    frame: pd.DataFrame,
+    truth: str,
+    scores: list[str],
+    operating_points: Mapping[str, float] | None = None,
+) -> None:
+    """A threshold slider updating sensitivity, specificity and the confusion matrix.
+
+    Args:
+        frame: the predictions table.
+        truth: its truth column.
+        scores: its score columns.
+        operating_points: model -> the card's operating point, where the slider starts.
+    """
     left, right = st.columns([1, 2], gap="large")
     model = left.selectbox("Model", scores, key="cohort_threshold_model")
     s = frame[model].to_numpy(dtype=float)
     lo, hi = float(np.nanmin(s)), float(np.nanmax(s))
     if hi <= lo:
         hi = lo + 1.0
+    start = (lo + hi) / 2
+    if operating_points and model in operating_points:
+        start = float(np.clip(operating_points[model], lo, hi))
+        left.caption(f"Starts at the card's operating point, {operating_points[model]:.3f}.")
     t = left.slider(
         "Threshold (score ≥ threshold is positive)",
         lo,
         hi,
-        (lo + hi) / 2,
+        start,
         (hi - lo) / 100,
         key="cohort_threshold",
     )

@@ -144,10 +144,10 @@ def reading_started(reader_id: str, step: Step) -> float:
     return starts.setdefault(f"{reader_id}:{step.position}", time.monotonic())
 
 
-def rating_widget(scale_name: str, key: str) -> float | None:
+def rating_widget(scale_name: str, key: str, question: str | None = None) -> float | None:
     """The study's rating scale: five labelled choices, or a 0–100 slider."""
     scale: RatingScale = SCALES[scale_name]
-    question = "How confident are you that this is an LMAF (a fracture)?"
+    question = question or "How confident are you that this is an LMAF (a fracture)?"
     if scale.labels:
         choice = st.radio(question, scale.labels, index=None, key=key)
         return None if choice is None else float(scale.labels.index(choice) + scale.low)
@@ -252,8 +252,13 @@ def case_list_picker() -> list[StudyCase]:
         with bad files: until the owner confirms using the readable ones only).
     """
     source = st.radio(
-        "Cases", ["Bundled phantom cases", "Upload a set"], horizontal=True, key="own_source"
+        "Cases",
+        ["Bundled phantom cases", "Real FracAtlas cases", "Upload a set"],
+        horizontal=True,
+        key="own_source",
     )
+    if source == "Real FracAtlas cases":
+        return _real_case_list()
     if source == "Bundled phantom cases":
         n_gen = st.slider("Add generated phantoms per class", 0, 5, 0, key="own_generated")
         pool = {c.title: c for c in teaching.library(n_gen)}
@@ -292,6 +297,22 @@ def case_list_picker() -> list[StudyCase]:
     ):
         return list(check.readable)
     return []
+
+
+def _real_case_list() -> list[StudyCase]:
+    """A chosen number of fractured and non-fractured real cases (positive: fracture)."""
+    from ankle_core.teaching import real_study_cases
+    from ui import teaching_real
+
+    left, right = st.columns(2)
+    n_pos = left.number_input("Fractured cases", 0, 36, 6, key="own_real_pos")
+    n_neg = right.number_input("Cases without a fracture", 0, 28, 6, key="own_real_neg")
+    teaching_real.credit()
+    try:
+        return real_study_cases(teaching_real.real_library(), int(n_pos), int(n_neg), seed=0)
+    except InvalidInputError as exc:
+        widgets.show_error(exc)
+        return []
 
 
 def html_report_button(study: StudyRecord, analysis: StudyAnalysis) -> None:

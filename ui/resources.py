@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ankle_core.inference.radiograph import RadiographPipeline
     from ankle_core.phantoms.disk_cache import PhantomDiskCache
     from ankle_core.stats.report import CohortReport
+    from ankle_core.teaching.real_cases import RealCase
 
 _READER_KEYS = ("photometric", "inverted", "voi", "window", "rescale_applied")
 
@@ -55,6 +56,7 @@ __all__ = [
     "radiograph_analysis",
     "radiograph_pdf",
     "radiograph_pipeline",
+    "real_teaching_cases",
     "settings",
     "warm_models",
 ]
@@ -338,6 +340,14 @@ def warm_models(models_dir: str, device: str) -> threading.Thread:
     thread = threading.Thread(target=warm, name="ankle-model-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+@st.cache_resource(show_spinner=False)
+def real_teaching_cases(root: str) -> tuple[RealCase, ...]:
+    """The real (FracAtlas) teaching cases bundled under ``root``, read once per process."""
+    from ankle_core.teaching.real_cases import real_cases
+
+    return tuple(real_cases(Path(root)))
 
 
 def clear_all() -> None:

@@ -8,6 +8,9 @@ through ``ui/teaching.py`` and ``ui/reader_study.py``.
 - ``quiz``: the quiz's state (call and confidence committed before any reveal);
   ``quiz_results``: AUC with CI, sensitivity, specificity, Cohen's kappa vs truth and vs the
   model, missed cases, CSV; ``quiz_pdf``: the PDF.
+- ``real_cases``: the real collection (curated FracAtlas radiographs with boxes, masks,
+  views, implant flags, teaching notes; the credit line); ``real_quiz``: the quiz on them
+  (fracture or not, confidence, a click where the fracture is; results with localisation).
 - ``design``: rating scales, same-sitting and washout designs, each reader's seeded plan;
   ``keys``: study codes and scrypt-hashed study keys; ``caselist``: bundled or uploaded case
   lists checked file by file; ``studies``: create, join, resume, rate, open as owner;
@@ -15,10 +18,12 @@ through ``ui/teaching.py`` and ``ui/reader_study.py``.
 """
 
 from ankle_core.teaching.caselist import (
+    REAL_SOURCE,
     CaseListCheck,
     bundled_study_cases,
     check_uploaded_cases,
     parse_labels,
+    real_study_cases,
 )
 from ankle_core.teaching.cases import (
     CLASS_NAMES,
@@ -55,6 +60,27 @@ from ankle_core.teaching.quiz_results import (
     quiz_results,
     results_csv,
 )
+from ankle_core.teaching.real_cases import (
+    FRACATLAS_CREDIT,
+    REAL_DIFFICULTIES,
+    REAL_REGIONS,
+    REAL_VIEWS,
+    RealCase,
+    RealFracture,
+    filter_real_cases,
+    real_cases,
+)
+from ankle_core.teaching.real_quiz import (
+    RealQuizAnswer,
+    RealQuizResults,
+    RealQuizSession,
+    fracture_score,
+    new_real_quiz,
+    quiz_from_token,
+    real_answers_frame,
+    real_quiz_results,
+    real_results_csv,
+)
 from ankle_core.teaching.studies import (
     Invite,
     ReaderProgress,
@@ -81,7 +107,12 @@ __all__ = [
     "CONDITIONS",
     "DESIGNS",
     "DIFFICULTIES",
+    "FRACATLAS_CREDIT",
     "LONG_COLUMNS",
+    "REAL_DIFFICULTIES",
+    "REAL_REGIONS",
+    "REAL_SOURCE",
+    "REAL_VIEWS",
     "SCALES",
     "SIGNS",
     "CaseListCheck",
@@ -92,6 +123,11 @@ __all__ = [
     "QuizSession",
     "RatingScale",
     "ReaderProgress",
+    "RealCase",
+    "RealFracture",
+    "RealQuizAnswer",
+    "RealQuizResults",
+    "RealQuizSession",
     "Step",
     "StudyAnalysis",
     "StudyKeyError",
@@ -107,6 +143,8 @@ __all__ = [
     "create_study",
     "difficulty_bin",
     "filter_cases",
+    "filter_real_cases",
+    "fracture_score",
     "generated_cases",
     "hash_key",
     "invite_reader",
@@ -115,13 +153,20 @@ __all__ = [
     "lmaf_score",
     "long_table",
     "new_quiz",
+    "new_real_quiz",
     "new_study_code",
     "next_step",
     "open_owner_study",
     "parse_labels",
+    "quiz_from_token",
     "quiz_results",
     "reader_progress",
     "reading_plan",
+    "real_answers_frame",
+    "real_cases",
+    "real_quiz_results",
+    "real_results_csv",
+    "real_study_cases",
     "results_csv",
     "study_report_html",
     "submit_rating",

@@ -20,12 +20,22 @@ from ankle_core.config import ReadLimits
 from ankle_core.errors import InvalidInputError
 from ankle_core.store.studies import StudyCase
 from ankle_core.teaching.cases import CLASSES, TeachingCase, case_bytes
+from ankle_core.teaching.real_cases import RealCase
 
-__all__ = ["CaseListCheck", "bundled_study_cases", "check_uploaded_cases", "parse_labels"]
+__all__ = [
+    "REAL_SOURCE",
+    "CaseListCheck",
+    "bundled_study_cases",
+    "check_uploaded_cases",
+    "parse_labels",
+    "real_study_cases",
+]
 
 logger = logging.getLogger(__name__)
 
 _BINARY = {"1": "lmaf", "0": "none"}
+#: The ``source`` of a study case taken from the real collection.
+REAL_SOURCE = "FracAtlas (real, CC BY 4.0)"
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,58 @@ def bundled_study_cases(cases: Sequence[TeachingCase]) -> list[StudyCase]:
                 case.label,
                 case.truth,
                 case.provenance,
+                hashlib.sha256(data).hexdigest(),
+                data,
+            )
+        )
+    return out
+
+
+def real_study_cases(
+    cases: Sequence[RealCase], n_fractured: int, n_normal: int, *, seed: int = 0
+) -> list[StudyCase]:
+    """Study cases drawn from the real collection: ``n_fractured`` fractured, ``n_normal`` not.
+
+    The positive class of such a study is "fracture" (``truth`` 1), label ``"fracture"`` or
+    ``"none"``; the case id is the real case's (``"fracatlas:<image id>"``), so pages can
+    show its credit, truth and the real model's output.
+
+    Args:
+        cases: the real collection (or a filtered part of it).
+        n_fractured: fractured cases to draw.
+        n_normal: non-fractured cases to draw.
+        seed: seed of the draw.
+
+    Returns:
+        The drawn cases, fractured and not interleaved in a seeded order.
+
+    Raises:
+        InvalidInputError: when the collection holds fewer cases of a kind than asked for,
+            or when both counts are 0.
+    """
+    import random
+
+    fractured = [c for c in cases if c.fractured]
+    normal = [c for c in cases if not c.fractured]
+    if n_fractured < 0 or n_normal < 0 or n_fractured + n_normal == 0:
+        raise InvalidInputError("Ask for at least one real case.")
+    if n_fractured > len(fractured) or n_normal > len(normal):
+        raise InvalidInputError(
+            f"The real collection holds {len(fractured)} fractured and {len(normal)} "
+            f"non-fractured cases; {n_fractured} and {n_normal} were asked for."
+        )
+    rng = random.Random(seed)
+    chosen = rng.sample(fractured, n_fractured) + rng.sample(normal, n_normal)
+    rng.shuffle(chosen)
+    out = []
+    for case in chosen:
+        data = case.path.read_bytes()
+        out.append(
+            StudyCase(
+                case.case_id,
+                "fracture" if case.fractured else "none",
+                case.truth,
+                REAL_SOURCE,
                 hashlib.sha256(data).hexdigest(),
                 data,
             )

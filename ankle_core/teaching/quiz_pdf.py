@@ -10,8 +10,10 @@ from fpdf import FPDF
 from ankle_core.teaching.cases import CLASS_NAMES
 from ankle_core.teaching.quiz import QuizAnswer
 from ankle_core.teaching.quiz_results import QuizResults
+from ankle_core.teaching.real_cases import FRACATLAS_CREDIT
+from ankle_core.teaching.real_quiz import RealQuizAnswer, RealQuizResults
 
-__all__ = ["results_pdf"]
+__all__ = ["real_results_pdf", "results_pdf"]
 
 _REPLACEMENTS = {
     "—": "-",
@@ -95,5 +97,70 @@ def results_pdf(answers: Sequence[QuizAnswer], results: QuizResults) -> bytes:
         )
         for text, w in zip(cells, widths, strict=True):
             pdf.cell(w, 5, _latin1(text)[:60], border=1)
+        pdf.ln()
+    return bytes(pdf.output())
+
+
+_REAL_NOTE = (
+    "Research and teaching use. Real radiographs; the reference is FracAtlas' annotation; "
+    "teaching notes are not a radiologist's report."
+)
+
+
+def real_results_pdf(answers: Sequence[RealQuizAnswer], results: RealQuizResults) -> bytes:
+    """Render a real-image quiz's results with the FracAtlas credit line.
+
+    Args:
+        answers: the committed answers.
+        results: their summary (:func:`ankle_core.teaching.real_quiz.real_quiz_results`).
+
+    Returns:
+        The PDF file's bytes (A4, as many pages as needed).
+    """
+    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=14)
+    pdf.add_page()
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+    pdf.set_font("Helvetica", "B", 15)
+    pdf.cell(
+        width, 8, "Fracture quiz on real radiographs - your results", new_x="LMARGIN", new_y="NEXT"
+    )
+    pdf.set_font("Helvetica", "", 8)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    pdf.multi_cell(
+        width, 4, _latin1(f"Generated {stamp}. {_REAL_NOTE}"), new_x="LMARGIN", new_y="NEXT"
+    )
+    pdf.multi_cell(width, 4, _latin1(FRACATLAS_CREDIT), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    pdf.set_font("Helvetica", "", 10)
+    for key, value in results.summary_rows():
+        pdf.cell(80, 6, _latin1(key), border=1)
+        pdf.cell(width - 80, 6, _latin1(value), border=1, new_x="LMARGIN", new_y="NEXT")
+    for note in results.notes:
+        pdf.set_font("Helvetica", "I", 8)
+        pdf.multi_cell(width, 4, _latin1(f"Note: {note}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    pdf.set_font("Helvetica", "B", 11)
+    pdf.cell(width, 7, "All answers", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 8)
+    heads = ("#", "Case", "Truth", "Your call", "Conf.", "Click in box", "Model")
+    widths = (8, 52, 24, 24, 14, 22, width - 144)
+    for head, w in zip(heads, widths, strict=True):
+        pdf.cell(w, 5, head, border=1)
+    pdf.ln()
+    for i, a in enumerate(answers, start=1):
+        model = "-" if a.model_call is None else ("fracture" if a.model_call else "no fracture")
+        hit = "-" if a.hit is None else ("yes" if a.hit else "no")
+        cells = (
+            str(i),
+            a.case_id,
+            "fracture" if a.truth else "no fracture",
+            "fracture" if a.call else "no fracture",
+            f"{a.confidence:.0f}",
+            hit,
+            model,
+        )
+        for text, w in zip(cells, widths, strict=True):
+            pdf.cell(w, 5, _latin1(text)[:40], border=1)
         pdf.ln()
     return bytes(pdf.output())

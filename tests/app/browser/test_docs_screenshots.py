@@ -103,7 +103,8 @@ def _nav(page: Page, url: str, link: str) -> None:
 def test_screenshot_library(page: Page, demo_app_url: str) -> None:
     _nav(page, demo_app_url, "Teaching library")
     expect(page.get_by_role("heading", name="Teaching library")).to_be_visible(timeout=TIMEOUT_MS)
-    expect(page.get_by_text(re.compile(r"\d+ of \d+ cases"))).to_be_visible(timeout=TIMEOUT_MS)
+    page.get_by_text("Synthetic phantoms (LMAF vs SFO)").click()
+    expect(page.get_by_text(re.compile(r"^\d+ of \d+ cases$"))).to_be_visible(timeout=TIMEOUT_MS)
     chart = page.locator('[data-testid="stPlotlyChart"] .main-svg').first
     expect(chart).to_be_visible(timeout=TIMEOUT_MS)
     assert _shot(page, "library", 1000).stat().st_size > 10_000
@@ -112,6 +113,8 @@ def test_screenshot_library(page: Page, demo_app_url: str) -> None:
 def test_screenshot_quiz(page: Page, demo_app_url: str) -> None:
     _nav(page, demo_app_url, "Quiz")
     expect(page.get_by_role("heading", name="Quiz")).to_be_visible(timeout=TIMEOUT_MS)
+    page.get_by_text("Synthetic phantoms (LMAF vs SFO)").click()
+    expect(page.get_by_text("Every case is a synthetic phantom.")).to_be_visible()
     page.get_by_role("button", name="Start the quiz").click()
     expect(page.get_by_text(re.compile(r"Case 1 of \d+"))).to_be_visible(timeout=TIMEOUT_MS)
     chart = page.locator('[data-testid="stPlotlyChart"] .main-svg').first
@@ -131,3 +134,73 @@ def test_screenshot_study_owner(page: Page, demo_app_url: str) -> None:
     expect(page.get_by_role("heading", name="Study owner")).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.get_by_text("Rating scale")).to_be_visible(timeout=TIMEOUT_MS)
     assert _shot(page, "study_owner", 1000).stat().st_size > 10_000
+
+
+def test_screenshot_library_real(page: Page, demo_app_url: str) -> None:
+    _nav(page, demo_app_url, "Teaching library")
+    expect(page.get_by_text(re.compile(r"\d+ of 64 real cases"))).to_be_visible(timeout=TIMEOUT_MS)
+    page.get_by_text("Show the truth (boxes and masks)").first.click()
+    expect(page.locator('[data-testid="stImage"] img').first).to_be_visible(timeout=TIMEOUT_MS)
+    top = page.get_by_text(re.compile(r"\d+ of 64 real cases"))
+    assert _shot(page, "library_real", 1000, top).stat().st_size > 10_000
+
+
+def test_screenshot_quiz_real_reveal(page: Page, demo_app_url: str) -> None:
+    import base64
+    import json
+    from urllib.parse import parse_qs, urlparse
+
+    from ankle_core.teaching import real_cases
+    from ui.teaching_real import REAL_ROOT
+
+    cases = {c.image_id: c for c in real_cases(REAL_ROOT)}
+    _nav(page, demo_app_url, "Quiz")
+    page.get_by_role("button", name="Start the quiz").click()
+    expect(page.get_by_text("Case 1 of 5")).to_be_visible(timeout=TIMEOUT_MS)
+    for _ in range(5):  # show a fractured case: skip the normal ones
+        token = parse_qs(urlparse(page.url).query)["rq"][0]
+        doc = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        case = cases[doc["c"][len(doc["a"])]]
+        if case.fractured:
+            break
+        page.get_by_text("no fracture", exact=True).click()
+        page.get_by_role("button", name="Commit my answer").click()
+        page.get_by_role("button", name="Next case").click()
+        expect(page.get_by_text(f"Case {len(doc['a']) + 2} of 5")).to_be_visible(timeout=TIMEOUT_MS)
+        expect(page.get_by_role("button", name="Commit my answer")).to_be_visible()
+        expect(page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first).to_be_visible()
+    x0, y0, x1, y1 = case.fractures[0].box
+    area = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first
+    expect(area).to_be_visible(timeout=TIMEOUT_MS)
+    clicked = page.get_by_text(re.compile(r"Your click: x = \d+"))
+    for _ in range(4):
+        box = area.bounding_box()
+        assert box is not None
+        page.mouse.click(
+            box["x"] + (x0 + x1) / 2 / case.width * box["width"],
+            box["y"] + (y0 + y1) / 2 / case.height * box["height"],
+        )
+        try:
+            expect(clicked).to_be_visible(timeout=20_000)
+            break
+        except AssertionError:
+            continue
+    page.get_by_text("fracture", exact=True).click()
+    page.get_by_role("button", name="Commit my answer").click()
+    expect(page.get_by_text(re.compile("this image shows"))).to_be_visible(timeout=TIMEOUT_MS)
+    page.get_by_text("Show the AI's Grad-CAM").click()
+    expect(page.locator('[data-testid="stImage"] img').first).to_be_visible(timeout=TIMEOUT_MS)
+    top = page.get_by_text(re.compile(r"Case \d of 5"))
+    assert _shot(page, "quiz_real_reveal", 1000, top).stat().st_size > 10_000
+
+
+def test_screenshot_cohort_real(page: Page, demo_app_url: str) -> None:
+    page.goto(f"{demo_app_url}/cohort")
+    expect(page.get_by_role("heading", name="Cohort performance")).to_be_visible(timeout=TIMEOUT_MS)
+    page.get_by_text("Run a model on the FracAtlas validation cohort").click()
+    expect(page.get_by_text("Real-image models")).to_be_visible(timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="Run").click()
+    legend = page.locator('[data-testid="stPlotlyChart"] .legendtext', has_text="AUC")
+    expect(legend.first).to_be_visible(timeout=900_000)  # first run scores ~300 images
+    top = page.locator('[data-testid="stHorizontalBlock"]', has_text="Truth column").first
+    assert _shot(page, "cohort_real", 1000, top).stat().st_size > 10_000

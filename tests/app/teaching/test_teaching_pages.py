@@ -17,6 +17,7 @@ def test_library_shows_signs_marks_synthetic_and_opens_the_ai_on_request(
     app_env: dict[str, str],
 ) -> None:
     at = _open("pages/library.py")
+    at.sidebar.radio(key="lib_collection").set_value("phantom").run()
     text = _text(at)
     assert "6 of 6 cases" in text
     assert text.count("synthetic phantom") >= 6
@@ -35,6 +36,7 @@ def test_library_shows_signs_marks_synthetic_and_opens_the_ai_on_request(
 
 def test_quiz_commits_before_reveal_scores_and_exports(app_env: dict[str, str]) -> None:
     at = _open("pages/quiz.py")
+    at.sidebar.radio(key="quiz_kind").set_value("phantom").run()
     at.number_input(key="quiz_n").set_value(2)
     at.button(key="quiz_start").click().run()
     assert not at.exception, at.exception

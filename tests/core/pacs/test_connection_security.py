@@ -118,9 +118,7 @@ def _tls_files(root: Path) -> tuple[Path, Path, Path]:
     paths[0].write_bytes(ca_cert.public_bytes(pem))
     paths[1].write_bytes(cert.public_bytes(pem))
     paths[2].write_bytes(
-        key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return paths
 
