@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from ankle_core.errors import ModelLoadError
+from ankle_core.phantoms.writers import PHANTOM_MANUFACTURER
 
 __all__ = [
     "NOT_DECLARED",
@@ -57,8 +58,6 @@ __all__ = [
     "is_phantom_header",
 ]
 
-#: Manufacturer written into every DICOM file of :mod:`ankle_core.phantoms`.
-PHANTOM_MANUFACTURER = "ankle_core phantoms"
 #: Reason of a check against a card that declares no domain.
 NOT_DECLARED = "the model card declares no domain, so the input was not checked"
 

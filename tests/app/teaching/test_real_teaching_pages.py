@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from ankle_core.realdata.localise import LOCALISER_NAME
 from streamlit.testing.v1 import AppTest
 
+from ankle_core.inference.localiser import LOCALISER_NAME
 from ankle_core.teaching import FRACATLAS_CREDIT, RealQuizSession, real_cases
 from tests.app.apptest import open_page as _open
 from ui.teaching_real import REAL_ROOT
