@@ -47,8 +47,10 @@ _CALL_COLOURS = {
 def disclaimer() -> None:
     """The standing disclaimer (sidebar)."""
     st.warning(
-        "**Research software — not a medical device.** The bundled demo models were trained "
-        "on synthetic phantoms. Never use these outputs for patient care.",
+        "**Research software — not a medical device.** The bundled LMAF/SFO and CT demo "
+        "models were trained on synthetic phantoms, the lower-limb fracture model on public "
+        "FracAtlas radiographs; none is validated for clinical use. Never use these outputs "
+        "for patient care.",
         icon=":material/warning:",
     )
 
