@@ -14,6 +14,7 @@ nibabel picks) is kept as is, which is exactly the convention of
 
 from __future__ import annotations
 
+import io
 import zlib
 from typing import Any
 
@@ -59,11 +60,7 @@ def read_nifti_volume(data: bytes, limits: ReadLimits) -> Volume:
     two = bytes(buffer[4:8]) in (b"n+2\x00", b"ni2\x00")
     kind: Any = nib.Nifti2Image if two else nib.Nifti1Image
     # The header (and its extensions) only: the voxels are viewed in place, never copied.
-    offset = int(
-        kind.header_class.from_fileobj(
-            _Reader(bytes(buffer[: 540 if two else 348]))
-        ).get_data_offset()
-    )
+    offset = int(nifti_header(bytes(buffer[:_HEADER_BYTES])).get_data_offset())
     # Header extensions end at vox_offset; some writers overrun it slightly, so allow 1 MiB.
     img = kind.from_bytes(bytes(buffer[: max(offset, 544) + _SLACK]))
     full_shape = tuple(int(n) for n in img.shape)
@@ -174,14 +171,29 @@ def _check_shape(shape: tuple[int, ...]) -> None:
         )
 
 
-def _declared_size(head: bytes, limits: ReadLimits) -> int:
-    """Bytes the header says the file holds (vox_offset + voxels x bytes per voxel)."""
+def nifti_header(head: bytes) -> Any:
+    """The fixed-size NIfTI-1 or NIfTI-2 header at the start of ``head`` (no extensions).
+
+    Args:
+        head: the file's first bytes (at least 540 for NIfTI-2, 348 for NIfTI-1).
+
+    Returns:
+        A ``nibabel`` ``Nifti1Header`` or ``Nifti2Header``.
+
+    Raises:
+        InvalidInputError: ``head`` does not start with a NIfTI header.
+    """
     if sniff(head) != "nifti":
         raise InvalidInputError("The file is not a NIfTI image (no NIfTI header found).")
     two = head[4:8] in (b"n+2\x00", b"ni2\x00")
     header_cls: Any = nib.Nifti2Header if two else nib.Nifti1Header
+    return header_cls.from_fileobj(io.BytesIO(head[: 540 if two else 348]))
+
+
+def _declared_size(head: bytes, limits: ReadLimits) -> int:
+    """Bytes the header says the file holds (vox_offset + voxels x bytes per voxel)."""
     # Only the fixed-size header: extensions are read later, with the whole file.
-    header = header_cls.from_fileobj(_Reader(head[: 540 if two else 348]))
+    header = nifti_header(head)
     dims = tuple(int(n) for n in header.get_data_shape())
     check_voxel_count(dims or (0,), limits)
     n_vox = int(np.prod(dims))
@@ -190,26 +202,3 @@ def _declared_size(head: bytes, limits: ReadLimits) -> int:
     plane = int(dims[0]) * int(dims[1]) if len(dims) >= 2 else n_vox
     check_decoded_bytes(n_vox * (bytes_per_voxel + 4) + plane * 8, limits, "volume")
     return int(header.get_data_offset()) + n_vox * bytes_per_voxel
-
-
-class _Reader:
-    """Minimal file object over a header prefix, for ``Header.from_fileobj``."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
-
-    def read(self, n: int = -1) -> bytes:
-        end = len(self._data) if n < 0 else self._pos + n
-        out = self._data[self._pos : end]
-        self._pos += len(out)
-        return out
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        self._pos = (
-            pos if whence == 0 else self._pos + pos if whence == 1 else len(self._data) + pos
-        )
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos

@@ -20,7 +20,8 @@ from ankle_core.config import ReadLimits
 from ankle_core.errors import InvalidInputError
 from ankle_core.io._guard import check_pixel_count
 from ankle_core.io.dicom import percentile_window
-from ankle_core.io.sources import gunzip_bounded, sniff
+from ankle_core.io.nifti import nifti_header
+from ankle_core.io.sources import gunzip_bounded
 from ankle_core.types import Radiograph
 
 __all__ = ["read_nifti_radiograph"]
@@ -45,11 +46,8 @@ def read_nifti_radiograph(data: bytes, limits: ReadLimits) -> Radiograph:
     head = data[:_HEADER_BYTES]
     if data[:2] == b"\x1f\x8b":
         head = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(data, _HEADER_BYTES)
-    if sniff(head) != "nifti":
-        raise InvalidInputError("The file is not a NIfTI image (no NIfTI header found).")
-    two = head[4:8] in (b"n+2\x00", b"ni2\x00")
-    header_cls: Any = nib.Nifti2Header if two else nib.Nifti1Header
-    header = header_cls.from_fileobj(_Prefix(head[: 540 if two else 348]))
+    header = nifti_header(head)
+    two = isinstance(header, nib.Nifti2Header)
     dims = tuple(int(n) for n in header.get_data_shape())
     while len(dims) > 2 and dims[-1] == 1:
         dims = dims[:-1]
@@ -81,26 +79,3 @@ def read_nifti_radiograph(data: bytes, limits: ReadLimits) -> Radiograph:
         "problems": [],
     }
     return Radiograph(pixels=np.ascontiguousarray(pixels), pixel_spacing_mm=spacing, metadata=meta)
-
-
-class _Prefix:
-    """Minimal file object over a header prefix, for ``Header.from_fileobj``."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
-
-    def read(self, n: int = -1) -> bytes:
-        end = len(self._data) if n < 0 else self._pos + n
-        out = self._data[self._pos : end]
-        self._pos += len(out)
-        return out
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        self._pos = (
-            pos if whence == 0 else self._pos + pos if whence == 1 else len(self._data) + pos
-        )
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
