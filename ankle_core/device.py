@@ -181,11 +181,15 @@ def current_thread_plan(environ: MutableMapping[str, str] | None = None) -> Thre
 
 
 def apply_torch_threads(plan: ThreadPlan | None = None) -> None:
-    """Set torch's intra-op and inter-op threads from ``plan`` (default: the environment's).
+    """Set torch's intra-op and inter-op threads from ``plan``.
 
-    Imports torch. The inter-op count can only be set before torch's first parallel work;
-    later calls leave it as it is.
+    Without ``plan``, the plan :func:`configure_threads` left in the environment is applied;
+    when it never ran, torch is left as the caller set it (a library user's own
+    ``torch.set_num_threads`` is not overridden). Imports torch. The inter-op count can only
+    be set before torch's first parallel work; later calls leave it as it is.
     """
+    if plan is None and _PLAN_ENV not in os.environ:
+        return
     import torch
 
     plan = plan or current_thread_plan()

@@ -164,7 +164,7 @@ def load_model(
             f"The weights of {card.name!r} do not fit architecture {card.architecture!r}."
         ) from exc
     dev = resolve_device(device)
-    apply_torch_threads()  # the plan configure_threads chose (or the environment's)
+    apply_torch_threads()  # the plan configure_threads chose, if it ran
     network = network.float().to(dev).eval()
     for param in network.parameters():
         param.requires_grad_(False)

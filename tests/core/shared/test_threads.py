@@ -145,3 +145,29 @@ def test_app_configures_threads_before_its_imports() -> None:
         and not (isinstance(n, ast.ImportFrom) and n.module in ("__future__", "ankle_core.device"))
     )
     assert calls[0] < first_other_import
+
+
+_UNPLANNED_CHILD = """
+import json
+import torch
+torch.set_num_threads(1)
+from ankle_core.device import apply_torch_threads
+apply_torch_threads()
+print(json.dumps({"intra": torch.get_num_threads()}))
+"""
+
+
+@pytest.mark.slow
+def test_without_a_plan_the_callers_own_torch_threads_stand() -> None:
+    # a library user (or a benchmark's unconfigured run) set torch's threads itself; loading a
+    # model must not reset them to the core count
+    out = subprocess.run(
+        [sys.executable, "-c", _UNPLANNED_CHILD],
+        env=_child_env(OMP_NUM_THREADS="2"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1])["intra"] == 1

@@ -1,4 +1,4 @@
-"""ONNX Runtime against torch, per model, runnable by hand: ``python benchmarks/onnx.py``.
+"""ONNX Runtime against torch, per model, runnable by hand: ``python benchmarks/onnx_vs_torch.py``.
 
 For each installed model that the dashboard runs (the fragment detector's network, the
 LMAF/SFO classifiers on one crop, the CT network, the general localiser's network), the
@@ -10,7 +10,7 @@ Compare ratios, not seconds; no test asserts on timings.
 
 Usage::
 
-    python benchmarks/onnx.py [--threads 2] [--repeats 10]
+    python benchmarks/onnx_vs_torch.py [--threads 2] [--repeats 10]
 """
 
 from __future__ import annotations
