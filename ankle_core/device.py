@@ -4,7 +4,11 @@
 shared CPU they fight the other work for the cores (measured here: 1.7 s per radiograph with
 2 spinning threads against 0.1 s with a passive wait policy). :func:`configure_threads` is
 the one place that decides, from the cores this process may use
-(``os.sched_getaffinity``) and how many workers share them:
+(``os.sched_getaffinity``), how many of them are idle when it starts (a 0.1 s sample of
+``/proc/stat``; a core kept busy by another process is not counted, because a thread placed
+on it makes every parallel operator wait for it: measured here, 2 threads took 1.37 x the time
+of 1 thread while another process kept one of the 2 cores busy) and how many workers share
+them:
 
 - ``OMP_WAIT_POLICY=PASSIVE`` (unless the user set it): idle threads sleep instead of spin;
 - ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``: intra-op threads per worker;
@@ -36,9 +40,11 @@ __all__ = [
     "ThreadPlan",
     "apply_torch_threads",
     "available_cores",
+    "choose_threads",
     "configure_threads",
     "configure_threads_for_cli",
     "current_thread_plan",
+    "idle_cores",
     "onnx_session_options",
     "resolve_device",
     "resolve_runtime",
@@ -82,6 +88,74 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _cpu_times(cpus: set[int]) -> tuple[float, float] | None:
+    """(idle, total) jiffies summed over ``cpus`` from ``/proc/stat``; None where unreadable."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    idle = total = 0.0
+    seen = 0
+    for line in lines:
+        name, _, rest = line.partition(" ")
+        if not name.startswith("cpu") or name == "cpu" or int(name[3:]) not in cpus:
+            continue
+        values = [float(v) for v in rest.split()]
+        # user nice system idle iowait irq softirq steal ...: idle and iowait are free time
+        idle += values[3] + (values[4] if len(values) > 4 else 0.0)
+        total += sum(values[:8])
+        seen += 1
+    return (idle, total) if seen else None
+
+
+def idle_cores(sample_s: float = 0.1) -> float | None:
+    """How many of this process's cores were idle over a short sample (None: unknown).
+
+    Time given to other processes counts as busy whatever their priority: a low-priority
+    process still shares the core's caches and, on hyper-threads, its execution units.
+
+    Args:
+        sample_s: sampling time, seconds.
+
+    Returns:
+        Idle cores (0 to the cores this process may use), or None off Linux.
+    """
+    import time
+
+    try:
+        cpus = set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+    first = _cpu_times(cpus)
+    time.sleep(sample_s)
+    second = _cpu_times(cpus)
+    if first is None or second is None or second[1] <= first[1]:
+        return None
+    fraction = (second[0] - first[0]) / (second[1] - first[1])
+    return max(0.0, min(1.0, fraction)) * len(cpus)
+
+
+def choose_threads(cores: int, workers: int = 1, idle: float | None = None) -> int:
+    """Intra-op threads per worker: the idle cores (or all) shared by the workers, at least 1.
+
+    A core counts as idle when at least three quarters of it was (``idle`` rounded down
+    after adding 0.25), so a core another process keeps busy gets no thread of ours.
+
+    Args:
+        cores: cores this process may use.
+        workers: processes sharing them.
+        idle: idle cores measured now (None: unknown, all are taken as usable).
+
+    >>> choose_threads(2), choose_threads(2, idle=1.0), choose_threads(2, idle=1.9)
+    (2, 1, 2)
+    >>> choose_threads(8, workers=2, idle=6.0), choose_threads(2, idle=0.1)
+    (3, 1)
+    """
+    usable = cores if idle is None else min(cores, int(idle + 0.25))
+    return max(1, usable // max(1, workers))
+
+
 def _positive_int(text: str | None) -> int | None:
     if text is None or not text.strip():
         return None
@@ -101,8 +175,10 @@ def configure_threads(
     """Choose and apply the thread settings of this process (call before importing torch).
 
     The threads per worker are, in order: ``threads``; ``ANKLE_THREADS``; the user's own
-    ``OMP_NUM_THREADS``; else the cores this process may use divided by ``workers`` (at
-    least 1). Inter-op parallelism is off (1 thread): the pipelines run one model at a time.
+    ``OMP_NUM_THREADS``; else :func:`choose_threads` from the cores this process may use, the
+    cores idle now (:func:`idle_cores`, a 0.1 s sample; not sampled when a test passes its
+    own ``environ``) and ``workers``. Inter-op parallelism is off (1 thread): the pipelines
+    run one model at a time.
 
     Args:
         workers: processes sharing this process's cores (e.g. a pool's size; 1 alone).
@@ -128,10 +204,10 @@ def configure_threads(
     chosen = (
         threads
         if threads is not None and threads > 0
-        else _positive_int(env.get(THREADS_ENV))
-        or _positive_int(user_omp)
-        or max(1, cores // workers)
+        else _positive_int(env.get(THREADS_ENV)) or _positive_int(user_omp)
     )
+    if chosen is None:
+        chosen = choose_threads(cores, workers, idle_cores() if environ is None else None)
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", _PLAN_ENV):
         env[name] = str(chosen)
