@@ -327,7 +327,7 @@ def warm_models(models_dir: str, device: str) -> threading.Thread:
                         radiograph_pipeline.clear()  # the next case loads the ONNX one
             if _WARM_CT in installed:
                 ct = ct_pipeline(_WARM_CT, models_dir, device)
-                if ct.runtime == "torch" and runtime != "torch":
+                if ct.runtime == "torch" and runtime == "onnx":  # "auto" runs CT in torch
                     done = CtPipeline.from_name(
                         _WARM_CT, models_dir=models_dir, device=device, runtime=runtime,
                         onnx_cache_dir=cache,

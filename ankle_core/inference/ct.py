@@ -172,8 +172,8 @@ class CtPipeline:
         max_body_section_cm2: warn when the body's largest axial cross-section exceeds this
             (cm^2); None skips the check.
         runtime: the forward pass's runtime: ``"torch"``, ``"onnx"`` (ONNX Runtime on the
-            CPU) or ``"auto"`` (ONNX Runtime when the model is on the CPU, torch when it does
-            not export or on a GPU). Grad-CAM always runs the torch network.
+            CPU) or ``"auto"`` (torch: for this 3D network ONNX Runtime was measured no
+            faster, see ``docs/performance.md``). Grad-CAM always runs the torch network.
         onnx_cache_dir: folder for the exported ONNX file, reused per weights hash (None:
             export in memory).
         onnx_export: export when no cached file exists; False uses only a cached export
@@ -204,6 +204,11 @@ class CtPipeline:
         self.explanation = explanation
         self.layer_name, self.layer = self.layer_for(self.explanation)
         self.runtime = resolve_runtime(runtime, model.device)
+        if runtime.strip().lower() == "auto":
+            # ONNX Runtime ran the 3D MobileNet slower than torch here (torch / ONNX Runtime
+            # 0.66 at 2 threads, 1.0 at 1: docs/performance.md; its 3D depthwise convolutions
+            # are not specialised), and the Grad-CAM runs in torch anyway
+            self.runtime = "torch"
         self._onnx: OnnxSession | None = None
         if self.runtime == "onnx":
             try:
