@@ -83,19 +83,35 @@ def _pngs(n: int, cache: Path) -> list[tuple[str, bytes]]:
 def _bare_seconds(files: list[tuple[str, bytes]], models_dir: Path) -> float:
     """The library's analysis of the same files, as the page asks for it, summed."""
     from ankle_core.config import Settings
+    from ankle_core.device import resolve_runtime
+    from ankle_core.inference.localiser import LEG_LOCALISER_NAME, FractureLocaliser
     from ankle_core.inference.radiograph import RadiographPipeline
+    from ankle_core.models.weights import list_models, load_model
     from ui.analysis import analyse_radiograph
 
     settings = Settings.from_env()
+    cache = settings.cache_dir / "onnx"
     pipeline = RadiographPipeline.from_names(
-        models_dir=models_dir, device="cpu", runtime=settings.runtime,
-        onnx_cache_dir=settings.cache_dir / "onnx",
-    )  # fmt: skip
-    analyse_radiograph(pipeline, files[0][1], settings.limits)  # warm-up
+        models_dir=models_dir, device="cpu", runtime=settings.runtime, onnx_cache_dir=cache
+    )
+    # an uploaded PNG carries no phantom marker, so the page treats it as real and also runs
+    # the lower-limb model and the Grad-CAM of its first box: the same work here
+    leg = None
+    if LEG_LOCALISER_NAME in list_models(models_dir):
+        model = load_model(LEG_LOCALISER_NAME, models_dir=models_dir, device="cpu")
+        runtime = resolve_runtime(settings.runtime, model.device)
+        leg = FractureLocaliser(model, runtime=runtime, onnx_cache_dir=cache)
+
+    def analyse(data: bytes) -> None:
+        analysis = analyse_radiograph(pipeline, data, settings.limits)
+        if leg is not None and leg.run(analysis.radiograph).boxes:
+            leg.saliency(analysis.radiograph, 0)
+
+    analyse(files[0][1])  # warm-up
     total = 0.0
     for _, data in files:
         start = time.perf_counter()
-        analyse_radiograph(pipeline, data, settings.limits)
+        analyse(data)
         total += time.perf_counter() - start
     return total
 
@@ -122,6 +138,7 @@ def main() -> int:
     parser.add_argument("--tries", type=int, default=5, help="slider and rerun tries")
     parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
     from ankle_core.config import Settings
@@ -171,6 +188,8 @@ def main() -> int:
                 _wait_idle(page)
                 times.append(time.perf_counter() - start)
             upload_total = sum(times[1:])  # the warm-up loads the models if still needed
+            print(f"upload to result per radiograph (s): {[round(t, 2) for t in times[1:]]}",
+                  flush=True)  # fmt: skip
             slider_s, rerun_s = [], []
             for i in range(args.tries):
                 before = _viewer_href(page)
@@ -191,10 +210,14 @@ def main() -> int:
                 )
                 _wait_idle(page)
                 slider_s.append(time.perf_counter() - start)
-                page.locator("body").click(position={"x": 5, "y": 5})
+                # the slider keeps the focus; Streamlit's "R" shortcut needs it elsewhere
+                page.evaluate("document.activeElement && document.activeElement.blur()")
                 start = time.perf_counter()
                 page.keyboard.press("r")
-                page.locator('[data-testid="stStatusWidget"]').first.wait_for(timeout=10_000)
+                try:  # the running indicator shows only for runs longer than its delay
+                    page.locator('[data-testid="stStatusWidget"]').first.wait_for(timeout=3_000)
+                except PlaywrightTimeout:
+                    continue
                 _wait_idle(page)
                 rerun_s.append(time.perf_counter() - start)
             browser.close()
@@ -215,8 +238,13 @@ def main() -> int:
     ratio = upload_total / bare
     print(f"2. upload to result, {args.n} radiographs: {upload_total:.2f} s; bare analysis "
           f"{bare:.2f} s; ratio {ratio:.2f} (goal <= 1.3)")  # fmt: skip
-    s, r = statistics.median(slider_s), statistics.median(rerun_s)
-    print(f"3. opacity slider redraw {s:.2f} s; full page rerun {r:.2f} s; ratio {s / r:.2f}")
+    s = statistics.median(slider_s)
+    if rerun_s:
+        r = statistics.median(rerun_s)
+        print(f"3. opacity slider redraw {s:.2f} s; full page rerun {r:.2f} s; ratio {s / r:.2f}")
+    else:
+        print(f"3. opacity slider redraw {s:.2f} s; no full rerun lasted long enough to show "
+              "Streamlit's running indicator (under about 0.5 s)")  # fmt: skip
     return 0 if ratio <= 1.3 else 1
 
 

@@ -65,6 +65,8 @@ logger = logging.getLogger(__name__)
 
 #: The models the first case of each kind needs, loaded in the background at start-up.
 _WARM_RADIOGRAPH = ("lmaf-fragment-detector", "lmaf-classifier-mobilenetv2")
+#: the lower-limb model, run on every real radiograph (its ONNX export is warmed too)
+_WARM_LEG = "fracatlas-leg-localiser"
 _WARM_CT = "ct-fracture-mobilenet3d"
 
 
@@ -300,6 +302,8 @@ def cohort_html(
 def warm_models(models_dir: str, device: str) -> threading.Thread:
     """Load the default models, and export them to ONNX, in a background thread, once.
 
+    The lower-limb localiser (run on every real radiograph) is exported too.
+
     ``app.py`` calls this after the first page has drawn, so the page never waits for it.
     The thread fills the caches the pages use (:func:`radiograph_pipeline`,
     :func:`ct_pipeline`; a page asking for a model being loaded waits for that one load).
@@ -308,8 +312,11 @@ def warm_models(models_dir: str, device: str) -> threading.Thread:
     kept under the cache folder), then drops the torch pipeline so the next case uses ONNX
     Runtime. A model that is not installed is skipped.
     """
+    from ankle_core.device import resolve_runtime
     from ankle_core.inference.ct import CtPipeline
+    from ankle_core.inference.localiser import FractureLocaliser
     from ankle_core.inference.radiograph import RadiographPipeline
+    from ankle_core.models.weights import load_model
 
     installed = set(model_names(models_dir))
     cache, runtime = _onnx_cache_dir(), settings().runtime
@@ -325,6 +332,13 @@ def warm_models(models_dir: str, device: str) -> threading.Thread:
                     )  # fmt: skip
                     if exported.runtime == "onnx":
                         radiograph_pipeline.clear()  # the next case loads the ONNX one
+            if _WARM_LEG in installed and runtime != "torch":
+                leg = load_model(_WARM_LEG, models_dir=models_dir, device=device)
+                if resolve_runtime(runtime, leg.device) == "onnx":
+                    cached = Path(cache).glob(f"*-{leg.card.weights_sha256[:16]}-*.onnx")
+                    if not any(cached):  # export once per machine, then use it
+                        FractureLocaliser(leg, runtime="onnx", onnx_cache_dir=cache)
+                        fracture_localiser.clear()
             if _WARM_CT in installed:
                 ct = ct_pipeline(_WARM_CT, models_dir, device)
                 if ct.runtime == "torch" and runtime == "onnx":  # "auto" runs CT in torch
