@@ -95,7 +95,7 @@ def _bare_seconds(files: list[tuple[str, bytes]], models_dir: Path) -> float:
         models_dir=models_dir, device="cpu", runtime=settings.runtime, onnx_cache_dir=cache
     )
     # an uploaded PNG carries no phantom marker, so the page treats it as real and also runs
-    # the lower-limb model and the Grad-CAM of its first box: the same work here
+    # the lower-limb model (its boxes' Grad-CAM waits for a pick): the same work here
     leg = None
     if LEG_LOCALISER_NAME in list_models(models_dir):
         model = load_model(LEG_LOCALISER_NAME, models_dir=models_dir, device="cpu")
@@ -104,8 +104,8 @@ def _bare_seconds(files: list[tuple[str, bytes]], models_dir: Path) -> float:
 
     def analyse(data: bytes) -> None:
         analysis = analyse_radiograph(pipeline, data, settings.limits)
-        if leg is not None and leg.run(analysis.radiograph).boxes:
-            leg.saliency(analysis.radiograph, 0)
+        if leg is not None:
+            leg.run(analysis.radiograph)
 
     analyse(files[0][1])  # warm-up
     total = 0.0

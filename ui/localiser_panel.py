@@ -126,9 +126,18 @@ def _boxes_and_cam(
         if not boxes:
             st.info("No box reaches the model's box threshold on this image.")
             return
+        # the Grad-CAM is an optional analysis: computed only for a box the user picks
         index = st.selectbox(
-            "Explain box", list(range(len(boxes))), format_func=lambda i: labels[i], key=key
+            "Explain box",
+            list(range(len(boxes))),
+            index=None,
+            format_func=lambda i: labels[i],
+            placeholder="Pick a box to see its Grad-CAM",
+            key=key,
         )
+        if index is None:
+            st.caption("The Grad-CAM of a box is computed when you pick it.")
+            return
         with st.spinner("Computing the Grad-CAM…"):
             heat = resources.localiser_saliency(
                 sha256, name, models_dir, device, int(index), radiograph

@@ -78,8 +78,10 @@ def test_localiser_section_renders_with_committed_model(with_localiser: Path) ->
     # the phantom demo gets several boxes at the card's low operating point (0.079)
     picker = at.selectbox(key="loc_box")
     assert len(picker.options) >= 2
+    assert "Grad-CAM for box 1 · " not in _texts(at)  # computed only for a picked box
+    picker.set_value(0).run()
     assert "Grad-CAM for box 1 · " in _texts(at)
-    picker.set_value(1).run()  # explain the second box: redraws without error
+    at.selectbox(key="loc_box").set_value(1).run()  # explain the second box: redraws without error
     assert not at.exception, at.exception
     assert "Grad-CAM for box 2 · " in _texts(at)
 
@@ -99,7 +101,11 @@ def test_real_radiograph_shows_the_lower_limb_finding_first(with_localiser: Path
     assert "FracAtlas" in text and "CC BY 4.0" in text  # the card's credit line
     assert "NOT for clinical use" in text
     if at.selectbox(key="leg_box").options:
-        assert "Grad-CAM for box 1 · " in text
+        # the box's Grad-CAM is computed only once a box is picked
+        assert "Grad-CAM for box 1 · " not in text
+        at.selectbox(key="leg_box").set_value(0).run()
+        assert not at.exception, at.exception
+        assert "Grad-CAM for box 1 · " in _texts(at)
 
 
 def test_phantom_radiograph_keeps_the_fragment_call_first(with_localiser: Path) -> None:

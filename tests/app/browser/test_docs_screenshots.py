@@ -88,7 +88,10 @@ def test_screenshot_localiser(page: Page, demo_app_url: str) -> None:
     expander = page.locator('[data-testid="stExpander"]', has_text="General fracture localiser")
     expander.locator("summary").click()
     expander.get_by_text("Run the general fracture localiser on this image").click()
-    expect(expander.get_by_text("Detector Grad-CAM for box")).to_be_visible(timeout=TIMEOUT_MS)
+    # the box's Grad-CAM is computed when a box is picked
+    expander.get_by_text("Pick a box to see its Grad-CAM").click(timeout=TIMEOUT_MS)
+    page.get_by_role("option").first.click()
+    expect(expander.get_by_text("Grad-CAM for box")).to_be_visible(timeout=TIMEOUT_MS)
     expect(expander.locator("img").nth(1)).to_be_visible(timeout=TIMEOUT_MS)
     assert _shot(page, "radiograph_localiser", 1000, expander).stat().st_size > 10_000
 
