@@ -1,7 +1,9 @@
 """Build and measure the radiograph domain gate (runnable by hand; writes JSON and the card).
 
-``extract``: pooled detector features (``detector-fpn-meanstd``) and the header gate's
-verdict of every image of each set, saved to one ``.npz``:
+``extract``: pooled detector features (``detector-fpn-meanstd``), the header gate's verdict
+and the image statistics (``flat-noise-level``, ``flat-noise-whiteness``;
+:mod:`ankle_core.models.image_cues`) of every image of each set, saved to one ``.npz``
+(``--stats-only`` recomputes only the statistics, keeping the npz's features):
 
 - ``train``: the training phantoms (every k-th image of the training folder);
 - ``calib``: real calibration radiographs, the fracture-box set's ``valid/`` split;
@@ -15,12 +17,20 @@ z-scores' residual outside those axes. The in-domain limit is chosen on ``train`
 ``calib`` only: the geometric mean of the largest training distance and the 1st percentile
 of the calibration distances, never below 1.25 x the largest training distance. Then it is
 measured on ``fresh`` and the real test sets (by features alone and by the whole gate,
-header included), with Wilson 95% CIs.
+header included), with Wilson 95% CIs. The second cue, the image statistics, gets one-class
+ranges from ``train`` alone (``_image_cues``); the gate is out when the header, the features
+or any statistic says so, and each is reported alone too.
+
+``variants``: the committed image cues alone on phantoms drawn outside the training recipe
+(difficulty 0 and 1; 128, 256 and 512 px; saved as 8-bit PNG or quality-95 JPEG) and on the
+bundled demo radiographs, merged into the JSON.
 
 Usage::
 
-    python benchmarks/domain_gate.py extract --train data/phantoms-train --npz data/gate.npz
+    python benchmarks/domain_gate.py extract --train data/phantoms-train --npz data/gate.npz \
+        --max-real 0 --n-fresh 400
     python benchmarks/domain_gate.py fit --npz data/gate.npz --out docs/domain_gate.json --write
+    python benchmarks/domain_gate.py variants
 """
 
 from __future__ import annotations
@@ -306,6 +316,62 @@ def _image_cues(train_stats: np.ndarray, n_train: int) -> list[ImageCue]:
     return cues
 
 
+def _variant_pixels(pixels: np.ndarray, how: str) -> np.ndarray:
+    """A phantom as it might be saved: unchanged, as an 8-bit PNG, or as a quality-95 JPEG."""
+    import io
+
+    from PIL import Image
+
+    if how == "float":
+        return pixels
+    grey = (np.clip(pixels, 0.0, 1.0) * 255).round().astype(np.uint8)
+    if how == "8-bit":
+        return grey.astype(np.float32) / 255.0
+    buffer = io.BytesIO()
+    Image.fromarray(grey).save(buffer, "JPEG", quality=95)
+    buffer.seek(0)
+    return np.asarray(Image.open(buffer), np.float32) / 255.0
+
+
+def variants(args: argparse.Namespace) -> int:
+    """The committed image cues on phantoms drawn outside the training recipe (difficulty 0
+    and 1, 128 to 512 px, saved as 8-bit PNG or JPEG) and on the bundled demo radiographs;
+    merged into ``--out`` under ``image_cue_variants``."""
+    from ankle_core.phantoms import make_case
+
+    domain = ModelDomain.from_card(read_card(MODELS / args.detector).domain)
+    if domain is None or not domain.image_cues:
+        raise SystemExit("the detector card declares no image cues; run fit --write first")
+
+    def inside(pixels: np.ndarray) -> bool:
+        return all(c.contains(image_statistic(c.statistic, pixels)) for c in domain.image_cues)
+
+    rows = []
+    for difficulty in (0.0, 1.0):
+        for size in (128, 256, 512):
+            for how in ("float", "8-bit", "jpeg-95"):
+                k = 0
+                for i in range(args.n):
+                    kind = ("lmaf", "sfo", "none")[i % 3]
+                    case = make_case(args.seed + i, kind, size=size, difficulty=difficulty)
+                    k += inside(_variant_pixels(case.radiograph.pixels, how))
+                rows.append(
+                    {"difficulty": difficulty, "size_px": size, "saved_as": how, "in": [k, args.n]}
+                )
+                print(rows[-1], flush=True)
+    demo = sorted((ROOT / "demo_cases" / "radiographs").glob("*"))
+    demo_in = sum(inside(read_radiograph(f).pixels) for f in demo)
+    report = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+    report["image_cue_variants"] = {
+        "what": f"image cues alone, {args.n} phantoms per row (seeds {args.seed}..)",
+        "phantoms": rows,
+        "demo_radiographs_in": [int(demo_in), len(demo)],
+        "command": "python benchmarks/domain_gate.py " + " ".join(sys.argv[1:]),
+    }
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -333,9 +399,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     f.add_argument("--k", type=int, default=16, help="principal axes kept")
     f.add_argument("--write", action="store_true")
+    v = sub.add_parser("variants")
+    v.add_argument("--out", type=Path, default=ROOT / "docs" / "domain_gate.json")
+    v.add_argument("--detector", default="lmaf-fragment-detector")
+    v.add_argument("--n", type=int, default=12)
+    v.add_argument("--seed", type=int, default=7_000_000)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    return extract(args) if args.cmd == "extract" else fit(args)
+    commands = {"extract": extract, "fit": fit, "variants": variants}
+    return commands[args.cmd](args)
 
 
 if __name__ == "__main__":
