@@ -348,16 +348,20 @@ def check_domain(
                 f"(feature distance {distance:.1f}, in-domain limit {threshold:.1f})"
             )
     measured: list[tuple[str, float]] = []
+    outside: list[str] = []
     if domain.image_cues and pixels is not None:
         for cue in domain.image_cues:
             value = image_statistic(cue.statistic, pixels)
             measured.append((cue.statistic, value))
             if not cue.contains(value):
-                reasons.append(
-                    f"the image's {cue.words} lies outside the range of the {domain.words} "
-                    f"{model} was trained on ({cue.statistic} {value:.3g}, in-domain "
-                    f"{cue.low:.3g} to {cue.high:.3g})"
+                outside.append(
+                    f"{cue.words} {value:.2g}, in-domain {cue.low:.2g} to {cue.high:.2g}"
                 )
+    if outside:
+        reasons.append(
+            f"the image's pixel statistics are unlike those of the {domain.words} {model} was "
+            f"trained on ({'; '.join(outside)})"
+        )
     stats_out = tuple(measured)
     if reasons:
         return DomainCheck(False, _sentence(reasons), distance, threshold, stats_out)

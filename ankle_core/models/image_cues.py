@@ -116,8 +116,8 @@ def _whiteness(pixels: npt.ArrayLike) -> float:
 
 #: The statistics a card's ``image_cues`` may name, with what each measures in words.
 IMAGE_STATISTICS: Mapping[str, tuple[Callable[[npt.ArrayLike], float], str]] = {
-    "flat-noise-level": (_level, "fine-scale noise level in its flattest regions"),
-    "flat-noise-whiteness": (_whiteness, "fine-scale noise whiteness in its flattest regions"),
+    "flat-noise-level": (_level, "noise level in flat regions"),
+    "flat-noise-whiteness": (_whiteness, "noise whiteness in flat regions"),
 }
 
 
