@@ -206,16 +206,19 @@ def classifier_inputs(
 
 def _combine(checks: list[DomainCheck]) -> DomainCheck:
     """One finding from several models' checks: out when any is out."""
+    stats = tuple(dict(kv for c in checks for kv in c.image_stats).items())
     out = [c for c in checks if not c.in_domain]
     if not out:
         measured = [c for c in checks if c.distance is not None]
         first = measured[0] if measured else checks[0]
         reasons = list(dict.fromkeys(c.reason for c in checks if c.reason != NOT_DECLARED))
-        return DomainCheck(True, " ".join(reasons) or NOT_DECLARED, first.distance, first.threshold)
+        return DomainCheck(
+            True, " ".join(reasons) or NOT_DECLARED, first.distance, first.threshold, stats
+        )
     measured = [c for c in out if c.distance is not None]
     first = measured[0] if measured else out[0]
     reasons = list(dict.fromkeys(c.reason for c in out))
-    return DomainCheck(False, " ".join(reasons), first.distance, first.threshold)
+    return DomainCheck(False, " ".join(reasons), first.distance, first.threshold, stats)
 
 
 def _name(model: LoadedModel) -> str:
@@ -517,7 +520,9 @@ class RadiographPipeline:
         """The domain gate for one radiograph, against both cards (module docstring).
 
         The detector card's feature statistics (extractor ``"detector-fpn-meanstd"``) are
-        compared with this radiograph's; each card's header rules apply. In domain only
+        compared with this radiograph's, and each card's image statistics
+        (``domain.image_cues``, on the pixels at their own resolution) with their ranges; each
+        card's header rules apply. Out of domain when any of these says so; in domain only
         when both models agree.
         """
         checks = []
@@ -531,7 +536,12 @@ class RadiographPipeline:
                         f"{domain.features.extractor!r}."
                     )
                 feats = detector_features(self.detector.network, radiograph.pixels)
-            checks.append(check_domain(domain, radiograph.metadata, feats, model=loaded.card.name))
+            pixels = radiograph.pixels if domain is not None and domain.image_cues else None
+            checks.append(
+                check_domain(
+                    domain, radiograph.metadata, feats, pixels=pixels, model=loaded.card.name
+                )
+            )
         return _combine(checks)
 
     # --- explanations ---------------------------------------------------------------------

@@ -8,7 +8,10 @@ Every model card may declare its **domain** (``card.json`` key ``"domain"``):
 - ``description``: the training images in words;
 - ``features`` (optional): the training set's pooled-feature statistics, ``extractor``
   (which features), ``mean`` and ``std`` per dimension, and ``threshold``, the largest
-  distance (:func:`feature_distance`) still in domain, with ``chosen_on``.
+  distance (:func:`feature_distance`) still in domain, with ``chosen_on``;
+- ``image_cues`` (optional): statistics of the pixels alone
+  (:mod:`ankle_core.models.image_cues`), each with its in-domain range ``[low, high]``
+  measured on the training images: a second cue, independent of any network.
 
 :func:`check_domain` applies it to one input and returns a :class:`DomainCheck`
 (``in_domain`` and a ``reason`` in words). An input is **out of domain** when any of:
@@ -19,9 +22,12 @@ Every model card may declare its **domain** (``card.json`` key ``"domain"``):
    marker (Manufacturer ``"ankle_core phantoms"``, written by :mod:`ankle_core.phantoms`),
    or a ``real`` model meets one that does;
 4. its pooled features lie farther from the training set's than the card's threshold;
-5. the caller adds a reason of its own (the CT pipeline's body-size scope check).
+5. one of its image statistics lies outside the card's range for it;
+6. the caller adds a reason of its own (the CT pipeline's body-size scope check).
 
-Files without a header (PNG, JPEG, NIfTI) are judged on 4 and 5 alone. A card that declares
+Files without a header (PNG, JPEG, NIfTI) are judged on 4 to 6 alone. The rules are
+combined by OR: any one of them puts the input out of domain, and the reason names each
+that did. A card that declares
 no domain is not gated: the check says so and passes.
 
 The feature distance is the root-mean-square z-score, ``sqrt(mean(((f - mean) / std)^2))``,
@@ -42,6 +48,7 @@ import torch
 from torch import nn
 
 from ankle_core.errors import ModelLoadError
+from ankle_core.models.image_cues import ImageCue, image_statistic
 from ankle_core.phantoms.writers import PHANTOM_MANUFACTURER
 
 __all__ = [
@@ -73,21 +80,26 @@ class DomainCheck:
         reason: the finding in words (why it is out, or what was checked).
         distance: the feature distance, when measured.
         threshold: the card's in-domain limit for ``distance``.
+        image_stats: the card's image statistics measured on the input, ``(name, value)``.
     """
 
     in_domain: bool
     reason: str
     distance: float | None = None
     threshold: float | None = None
+    image_stats: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return {
+        out: dict[str, Any] = {
             "in_domain": self.in_domain,
             "reason": self.reason,
             "distance": None if self.distance is None else round(self.distance, 3),
             "threshold": None if self.threshold is None else round(self.threshold, 3),
         }
+        if self.image_stats:
+            out["image_stats"] = {k: float(f"{v:.4g}") for k, v in self.image_stats}
+        return out
 
 
 @dataclass(frozen=True)
@@ -150,6 +162,7 @@ class ModelDomain:
     body_regions: tuple[str, ...] = ()
     description: str = ""
     features: FeatureStats | None = None
+    image_cues: tuple[ImageCue, ...] = ()
 
     @classmethod
     def from_card(cls, entry: Mapping[str, Any] | None) -> ModelDomain | None:
@@ -191,6 +204,7 @@ class ModelDomain:
                 body_regions=tuple(str(b).upper() for b in entry.get("body_regions", ())),
                 description=str(entry.get("description", "")),
                 features=stats,
+                image_cues=tuple(ImageCue.from_dict(c) for c in entry.get("image_cues", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelLoadError(f"The model card's domain entry is malformed: {exc}") from exc
@@ -299,6 +313,7 @@ def check_domain(
     metadata: Mapping[str, Any],
     features: npt.ArrayLike | None = None,
     *,
+    pixels: npt.ArrayLike | None = None,
     model: str = "the model",
     extra_reasons: Sequence[str] = (),
 ) -> DomainCheck:
@@ -309,6 +324,8 @@ def check_domain(
         metadata: the input's de-identified header facts (``modality``, ``body_part``,
             ``manufacturer``; absent for files without a header).
         features: the input's pooled features, when the card has statistics for them.
+        pixels: the (H, W) image at its own resolution, for the card's ``image_cues`` (not
+            checked when None).
         model: the model's name, for the reason.
         extra_reasons: further reasons the input is out of domain (e.g. the CT scope check).
 
@@ -330,10 +347,36 @@ def check_domain(
                 f"the image looks unlike the {domain.words} {model} was trained on "
                 f"(feature distance {distance:.1f}, in-domain limit {threshold:.1f})"
             )
+    measured: list[tuple[str, float]] = []
+    outside: list[str] = []
+    if domain.image_cues and pixels is not None:
+        for cue in domain.image_cues:
+            value = image_statistic(cue.statistic, pixels)
+            measured.append((cue.statistic, value))
+            if not cue.contains(value):
+                outside.append(
+                    f"{cue.words} {value:.2g}, in-domain {cue.low:.2g} to {cue.high:.2g}"
+                )
+    if outside:
+        reasons.append(
+            f"the image's pixel statistics are unlike those of the {domain.words} {model} was "
+            f"trained on ({'; '.join(outside)})"
+        )
+    stats_out = tuple(measured)
     if reasons:
-        return DomainCheck(False, _sentence(reasons), distance, threshold)
-    checked = "header and image features" if distance is not None else "header"
-    return DomainCheck(True, f"in domain ({domain.words}; checked: {checked})", distance, threshold)
+        return DomainCheck(False, _sentence(reasons), distance, threshold, stats_out)
+    checked = ["header"]
+    if distance is not None:
+        checked.append("image features")
+    if measured:
+        checked.append("image statistics")
+    return DomainCheck(
+        True,
+        f"in domain ({domain.words}; checked: {', '.join(checked)})",
+        distance,
+        threshold,
+        stats_out,
+    )
 
 
 def _sentence(reasons: Sequence[str]) -> str:
