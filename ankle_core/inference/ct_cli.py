@@ -439,4 +439,5 @@ CT_KIND: BatchKind[CtConfig, LoadedCase] = BatchKind(
     predict=predict_loaded,
     model_version=model_version,
     unit="case",
+    read_in_actor=True,  # a volume's reading is much of its work (docs/scale.md)
 )

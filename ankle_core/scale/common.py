@@ -83,6 +83,11 @@ class BatchKind(Generic[ConfigT, LoadedT]):
         predict: ``(loaded cases, config) -> rows``, one forward pass per stage.
         model_version: ``config -> str``, read from the cards (the resume key).
         unit: progress-bar unit.
+        read_in_actor: the Ray engine reads each case inside the model actor instead of in
+            a separate CPU task. For CT: reading a volume is a large share of its work and
+            the decoded volume is large, so separate reading tasks took the core a second
+            actor needed and copied every volume through the object store (measured in
+            ``docs/scale.md``: 2 actors 1.05x 1 actor with separate reading).
     """
 
     name: str
@@ -93,6 +98,7 @@ class BatchKind(Generic[ConfigT, LoadedT]):
     predict: Callable[[Sequence[LoadedT], ConfigT], list[dict[str, Any]]]
     model_version: Callable[[ConfigT], str]
     unit: str = "case"
+    read_in_actor: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,10 @@ The pipeline (Ray Data, streaming)::
                    (``<out>.parts/part-*.parquet``, written to a temporary name, then renamed)
                --> at the end, the same CSV as the local engine's, in case order.
 
+A kind with ``read_in_actor`` (CT) skips the first step: its actors read their own cases,
+so a large decoded volume never crosses the object store and the actor pool alone decides
+how many cores work.
+
 Each actor loads the models once (:class:`~ankle_core.inference.engine.BatchKind`'s
 ``predict`` caches them per process), sets its torch threads so that threads x actors per
 node stay within the node's cores, and runs whole batches through one forward pass per
@@ -123,7 +127,10 @@ class _Predictor:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         n = len(batch[_PATH])
-        loaded = [self.kind.decode({k: v[i] for k, v in batch.items()}) for i in range(n)]
+        if self.kind.read_in_actor:  # the batch holds paths only: read them here
+            loaded = [self.kind.load(str(p), self.config) for p in batch[_PATH]]
+        else:
+            loaded = [self.kind.decode({k: v[i] for k, v in batch.items()}) for i in range(n)]
         rows = self.kind.predict(loaded, self.config)
         out = {c: _column([_text(r[c]) for r in rows]) for c in self.kind.columns}
         out[_PATH] = _column([str(p) for p in batch[_PATH]])
@@ -263,14 +270,15 @@ def _stream(
     ds = rd.from_items(
         [{_PATH: p} for p in paths], override_num_blocks=max(1, math.ceil(len(paths) / batch))
     )
-    ds = ds.map_batches(
-        _load_batch,
-        fn_kwargs={"kind": kind, "config": config},
-        batch_size=batch,
-        batch_format="numpy",
-        num_cpus=decode_cpus,
-        compute=rd.TaskPoolStrategy(size=decode_tasks),
-    )
+    if not kind.read_in_actor:
+        ds = ds.map_batches(
+            _load_batch,
+            fn_kwargs={"kind": kind, "config": config},
+            batch_size=batch,
+            batch_format="numpy",
+            num_cpus=decode_cpus,
+            compute=rd.TaskPoolStrategy(size=decode_tasks),
+        )
     ds = ds.map_batches(
         _Predictor,
         fn_constructor_args=(kind, config, threads),
@@ -281,7 +289,8 @@ def _stream(
         compute=rd.ActorPoolStrategy(size=options.workers),
     )
     logger.info(
-        "ray: %d actors x %d threads, %.0f decode CPUs, batch %d", options.workers, threads,
-        decode_cpus, batch,
+        "ray: %d actors x %d threads, %s, batch %d", options.workers, threads,
+        "reading in the actors" if kind.read_in_actor else f"{decode_cpus:.0f} decode CPUs",
+        batch,
     )  # fmt: skip
     return ds.iter_batches(batch_size=None, batch_format="pyarrow")

@@ -92,3 +92,30 @@ def test_both_engines_write_the_same_csv(
     assert rows == predictions(local)
     assert len(rows) == 11 and [r["status"] for r in rows].count("error") == 1
     assert len(read_rows(on_ray, CSV_COLUMNS)) == 11
+
+
+def test_ct_cases_are_read_in_the_actors_and_match_the_local_engine(
+    tiny_model_dir: Path, tmp_path: Path, ray_cluster: None
+) -> None:
+    # CT cases are read inside the model actors (no separate reading task, no volume in
+    # the object store); the rows must still equal the local engine's, corrupt file included
+    from ankle_core.inference.ct_cli import CT_KIND
+    from ankle_core.phantoms.ct import make_volume
+    from ankle_core.phantoms.writers import write_ct_nifti
+
+    assert CT_KIND.read_in_actor
+    folder = tmp_path / "ct"
+    folder.mkdir()
+    small = {"shape": (16, 40, 40), "spacing_mm": (4.0, 3.0, 3.0)}
+    for i in range(3):
+        write_ct_nifti(folder / f"case_{i}.nii.gz", make_volume(1_000_020 + i, i == 0, **small))  # type: ignore[arg-type]
+    (folder / "broken.nii.gz").write_bytes(b"\x1f\x8b not really a gzip file")
+    base = ["ct", str(folder), "--model", str(tiny_model_dir), "--device", "cpu",
+            "--no-progress", "--batch-size", "2"]  # fmt: skip
+    local, on_ray = tmp_path / "local.csv", tmp_path / "ray.csv"
+    assert infer_main([*base, "--out", str(local)]) == 0
+    assert infer_main([*base, "--out", str(on_ray), "--engine", "ray", "--workers", "2",
+                       "--threads", "1"]) == 0  # fmt: skip
+    rows = predictions(on_ray)
+    assert rows == predictions(local)
+    assert len(rows) == 4 and [r["status"] for r in rows].count("error") == 1
