@@ -175,7 +175,8 @@ def main() -> int:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             expect.set_options(timeout=TIMEOUT_MS)
             page.goto(url)
-            expect(page.get_by_role("heading", name="Radiograph case")).to_be_visible()
+            heading = page.get_by_role("heading", name="Radiograph case")
+            heading.wait_for(state="visible", timeout=TIMEOUT_MS)
             first_page = time.perf_counter() - started
             uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
             times = []
@@ -184,7 +185,9 @@ def main() -> int:
                 uploader.set_input_files(
                     files=[{"name": name, "mimeType": "image/png", "buffer": data}]
                 )
-                expect(page.get_by_text(f"{name} ·")).to_be_visible()
+                # not expect(): its retries back off to about a second between checks
+                # (microsoft/playwright#32276), which would add to each measured upload
+                page.get_by_text(f"{name} ·").first.wait_for(state="visible", timeout=TIMEOUT_MS)
                 _wait_idle(page)
                 times.append(time.perf_counter() - start)
             upload_total = sum(times[1:])  # the warm-up loads the models if still needed

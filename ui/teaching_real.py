@@ -45,6 +45,7 @@ from ankle_core.teaching.quiz_pdf import real_results_pdf
 from ankle_core.teaching.real_draw import draw_real_case
 from ankle_core.types import Radiograph
 from ui import resources, widgets
+from ui.viewer import image_trace
 
 __all__ = [
     "REAL_ROOT",
@@ -254,9 +255,7 @@ def _click_figure(case: RealCase, click: tuple[float, float] | None) -> go.Figur
     h, w = pixels.shape
     step = max(1, int(np.ceil(max(h, w) / 900)))
     grey = np.round(np.clip(pixels[::step, ::step], 0, 1) * 255).astype(np.uint8)
-    fig = go.Figure(
-        go.Image(z=np.repeat(grey[..., None], 3, axis=-1), dx=step, dy=step, hoverinfo="skip")
-    )
+    fig = go.Figure(image_trace(np.repeat(grey[..., None], 3, axis=-1), step, step))
     grid = max(4.0, max(h, w) / 64.0)
     xs, ys = np.meshgrid(np.arange(grid / 2, w, grid), np.arange(grid / 2, h, grid))
     fig.add_trace(

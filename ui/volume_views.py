@@ -21,6 +21,7 @@ import numpy.typing as npt
 import plotly.graph_objects as go
 
 from ankle_core.types import Box3D
+from ui.viewer import image_trace
 
 __all__ = [
     "PLANES",
@@ -206,7 +207,7 @@ def plane_figure(
     """
     axis, (row_ax, col_ax) = PLANES[plane]
     dy, dx = spacing_mm[row_ax], spacing_mm[col_ax]
-    fig = go.Figure(go.Image(z=rgb, dx=dx, dy=dy, hoverinfo="skip"))
+    fig = go.Figure(image_trace(rgb, dx, dy))
     numbers = list(numbers) if numbers is not None else list(range(1, len(boxes) + 1))
     for number, (lo, hi) in zip(numbers, boxes, strict=True):
         if not lo[axis] <= index < hi[axis]:
