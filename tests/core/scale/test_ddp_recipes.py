@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ankle_core.models.weights import load_model
 from ankle_core.training.__main__ import main as train_main
 
-pytest.importorskip("ray.train")
-
-pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.timeout(300)]
 
 SMALL = {"shape": (16, 32, 32), "spacing_mm": (4.0, 3.2, 3.2)}
 
@@ -38,38 +37,75 @@ def ct_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data
 
 
-def test_ct_recipe_on_two_gloo_workers(ct_folder: Path, tmp_path: Path, ray_cluster: None) -> None:
-    out = tmp_path / "ct-ddp"
-    status = train_main(
-        ["ct", "--data", str(ct_folder), "--out", str(out), "--width-mult", "0.25",
-         "--input-size", "16", "--spacing", "8", "--epochs", "2", "--batch-size", "2",
-         "--seed", "1", "--synthetic", "--no-progress", "--device", "cpu",
-         "--devices", "2", "--threads", "1", "--deterministic", "--keep-checkpoints"]
-    )  # fmt: skip
-    assert status == 0
-    card = load_model(out, device="cpu").card
-    assert card.training["data_parallel_workers"] == 2
-    assert card.training["deterministic"] is True and card.training["amp"] is False
-    assert "--devices 2" in card.training["command"]
-    assert len(card.training["folds"][0]["history"]) == 2
-    assert (out / "checkpoints" / "fold0.pt").is_file()
+def _train_both(configs: tuple[Any, Any]) -> None:
+    """What each Ray Train worker runs: the detector recipe, then the CT recipe."""
+    from ankle_core.training.ct import train_ct
+    from ankle_core.training.detector import train_detector
+
+    train_detector(configs[0])
+    train_ct(configs[1])
 
 
-def test_detector_recipe_on_two_gloo_workers(tmp_path: Path, ray_cluster: None) -> None:
+@pytest.mark.ray
+@pytest.mark.slow
+def test_detector_and_ct_recipes_on_two_gloo_workers(
+    ct_folder: Path, tmp_path: Path, ray_cluster: None
+) -> None:
+    """One Ray Train run (its start-up is most of the cost) trains both recipes with DDP."""
+    pytest.importorskip("ray.train")
     from ankle_core.phantoms import export_dataset
+    from ankle_core.scale.train import run_data_parallel
+    from ankle_core.training.ct import CtTrainConfig
+    from ankle_core.training.detector import DetectorConfig
 
     export_dataset(tmp_path / "xr", 12, "radiograph", seed=7, size=96)
-    out = tmp_path / "det-ddp"
-    status = train_main(
-        ["detector", "--data", str(tmp_path / "xr"), "--out", str(out), "--epochs", "1",
-         "--long-side", "64", "--fpn-channels", "16", "--norm-groups", "4",
-         "--batch-size", "2", "--val-frac", "0.25", "--test-frac", "0.25",
-         "--train-crop", "48", "--no-progress", "--device", "cpu",
-         "--devices", "2", "--threads", "1"]
+    det = DetectorConfig(
+        data=tmp_path / "xr", out=tmp_path / "det", epochs=1, long_side=64, fpn_channels=16,
+        norm_groups=4, batch_size=2, val_frac=0.25, test_frac=0.25, train_crop=48,
+        progress=False, device="cpu", command="detector --devices 2",
     )  # fmt: skip
-    assert status == 0
-    card = load_model(out, device="cpu").card
-    assert card.training["data_parallel_workers"] == 2
-    assert "--devices 2" in card.training["command"]
-    assert {"test_ap50", "test_recall_iou50"} <= set(card.metrics)
-    assert (out / "checkpoints" / "last.pt").is_file()
+    ct = CtTrainConfig(
+        data=ct_folder, out=tmp_path / "ct", width_mult=0.25, input_size=16, spacing=8.0,
+        epochs=2, batch_size=2, seed=1, synthetic=True, progress=False, device="cpu",
+        deterministic=True, keep_checkpoints=True,
+    )  # fmt: skip
+    run_data_parallel(_train_both, (det, ct), devices=2, threads=1)
+    det_card = load_model(tmp_path / "det", device="cpu").card
+    assert det_card.training["data_parallel_workers"] == 2
+    assert {"test_ap50", "test_recall_iou50"} <= set(det_card.metrics)
+    assert (tmp_path / "det" / "checkpoints" / "last.pt").is_file()
+    ct_card = load_model(tmp_path / "ct", device="cpu").card
+    assert ct_card.training["data_parallel_workers"] == 2
+    assert ct_card.training["deterministic"] is True and ct_card.training["amp"] is False
+    assert len(ct_card.training["folds"][0]["history"]) == 2
+    assert (tmp_path / "ct" / "checkpoints" / "fold0.pt").is_file()
+
+
+def test_devices_flag_hands_the_recipe_to_ray_train(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--devices N`` on every training command: the recipe runs on N workers with
+    ``devices=1`` in its config (no worker starts workers), and the card rank 0 wrote is
+    read back."""
+    import ankle_core.scale.train as scale_train
+    from ankle_core.models.card import ModelCard, write_card
+
+    calls: list[tuple[Any, Any, dict[str, Any]]] = []
+
+    def fake(fn: Any, arg: Any, **kwargs: Any) -> None:
+        calls.append((fn, arg, kwargs))
+        card = ModelCard(
+            name="m", version="1", architecture="ct_mobilenet3d", task="ct-fracture",
+            spatial_dims=3, labels=("no fracture", "fracture"), input_size=(8, 8, 8),
+            metrics={"test_auc": {"value": 0.5, "ci95": [0, 1]}, "test_ap50": {"value": 0.1}},
+        )  # fmt: skip
+        write_card(card, arg.out / "card.json")
+
+    monkeypatch.setattr(scale_train, "run_data_parallel", fake)
+    common = ["--out", str(tmp_path), "--devices", "3", "--threads", "1", "--device", "cpu"]
+    for command in ("detector", "classifier", "ct"):
+        assert train_main([command, "--data", "d", *common]) == 0
+    assert [c[0].__name__ for c in calls] == ["train_detector", "train_classifier", "train_ct"]
+    for _, config, kwargs in calls:
+        assert config.devices == 1 and "--devices 3" in config.command
+        assert kwargs == {"devices": 3, "use_gpu": False, "threads": 1}
