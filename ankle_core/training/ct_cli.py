@@ -21,6 +21,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from ankle_core.errors import InvalidInputError
 from ankle_core.training.ct import ARCHITECTURES, CtTrainConfig, train_ct
 from ankle_core.training.recipe import run_recipe
 
@@ -116,6 +117,9 @@ def ct_config(args: argparse.Namespace) -> CtTrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Train from parsed flags and print the written card's metrics; the exit status."""
-    card = run_recipe(train_ct, ct_config(args))
+    config = ct_config(args)
+    if config.devices > 1 and config.box_loss > 0:  # refused here, before workers start
+        raise InvalidInputError("--box-loss cannot be combined with --devices > 1.")
+    card = run_recipe(train_ct, config)
     print(json.dumps({"out": str(args.out), "metrics": card.metrics}, indent=2))
     return 0

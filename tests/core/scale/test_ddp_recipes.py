@@ -106,6 +106,8 @@ def test_devices_flag_hands_the_recipe_to_ray_train(
     for command in ("detector", "classifier", "ct"):
         assert train_main([command, "--data", "d", *common]) == 0
     assert [c[0].__name__ for c in calls] == ["train_detector", "train_classifier", "train_ct"]
+    assert train_main(["ct", "--data", "d", *common, "--box-loss", "1"]) == 2  # refused
+    assert len(calls) == 3
     for _, config, kwargs in calls:
         assert config.devices == 1 and "--devices 3" in config.command
         assert kwargs == {"devices": 3, "use_gpu": False, "threads": 1}
