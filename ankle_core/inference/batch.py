@@ -76,6 +76,7 @@ def run_cases(
     batch_size: int = 1,
     progress: bool = True,
     resume: bool = False,
+    names: Sequence[str] | None = None,
 ) -> BatchSummary:
     """Apply ``predict(paths, config)`` to every batch of cases and stream rows to a CSV.
 
@@ -96,6 +97,8 @@ def run_cases(
         batch_size: cases per call of ``predict`` (one forward pass per stage).
         progress: show the progress bar (errors so far in its postfix).
         resume: keep the rows already in ``out_csv`` and skip their cases.
+        names: the ``file`` column of each case (a manifest's ``case_id``; None: what
+            ``predict`` writes, the file name).
 
     Returns:
         A :class:`BatchSummary`. The CSV holds one row per case, in case order (rows of
@@ -104,6 +107,8 @@ def run_cases(
     t0 = time.perf_counter()
     if workers < 1 or batch_size < 1:
         raise InvalidInputError("--workers and --batch-size must be at least 1.")
+    if names is not None and len(names) != len(cases):
+        raise ValueError("names must give one name per case.")
     out = Path(out_csv)
     previous = read_rows(out, columns) if resume else []
     done: dict[tuple[str, str], Row] = {
@@ -131,6 +136,8 @@ def run_cases(
         def record(indices: list[int], rows: list[Row]) -> None:
             nonlocal failures
             for i, row in zip(indices, rows, strict=True):
+                if names is not None:
+                    row["file"] = names[i]
                 results[i] = row
                 failures += row.get("status") == "error"
             writer.writerows(rows)

@@ -6,7 +6,8 @@ each sub-folder (a DICOM series), with a progress bar, one CSV row per case, wri
 each batch finishes. A case that cannot be read gets a row with ``status=error`` and the
 reason; the others go on. ``--resume`` skips the cases whose ``(input_sha256,
 model_version)`` is already in the CSV; ``--engine ray`` runs the same functions on a Ray
-cluster (:mod:`ankle_core.scale`, an optional extra).
+cluster (:mod:`ankle_core.scale`, an optional extra). ``--manifest cases.csv`` (a ``path``
+and an optional ``case_id`` column) replaces the folder.
 
 The per-batch function :func:`predict_cases` (and :func:`predict_case` for one) is a pure,
 picklable top-level function of ``(paths, CtConfig)``: spawned workers (``--workers``,
@@ -34,7 +35,9 @@ from ankle_core.inference.batch import run_cases
 from ankle_core.inference.ct import CtPipeline, CtResult, card_explanation
 from ankle_core.inference.engine import (
     add_engine_arguments,
+    add_source_arguments,
     card_version,
+    case_list,
     engine_options,
     run_on_ray,
 )
@@ -313,6 +316,7 @@ def run_batch(
     batch_size: int = 2,
     progress: bool = True,
     resume: bool = False,
+    names: Sequence[str] | None = None,
 ) -> BatchSummary:
     """Predict every case with the local engine and write the CSV (rows in case order)."""
     return run_cases(
@@ -329,11 +333,13 @@ def run_batch(
         batch_size=batch_size,
         progress=progress,
         resume=resume,
+        names=names,
     )
 
 
 def _main(args: Any) -> int:
-    cases = find_cases(args.folder)
+    listed = case_list(args, find_cases)
+    cases = list(listed.paths)
     if not cases:
         print(f"error: no CT cases in {args.folder}")
         return 2
@@ -353,7 +359,7 @@ def _main(args: Any) -> int:
     )
     options = engine_options(args)
     if options.engine == "ray":
-        summary = run_on_ray(CT_KIND, cases, config, args.out, options)
+        summary = run_on_ray(CT_KIND, cases, config, args.out, options, listed.names)
     else:
         summary = run_batch(
             cases,
@@ -364,6 +370,7 @@ def _main(args: Any) -> int:
             batch_size=options.batch_size,
             progress=options.progress,
             resume=options.resume,
+            names=listed.names,
         )
     print(f"{summary.line()}; predictions written to {args.out}")
     return 0
@@ -372,7 +379,7 @@ def _main(args: Any) -> int:
 def register(subparsers: Any) -> None:
     """Add the ``ct`` subcommand."""
     p = subparsers.add_parser("ct", help="3D CNN fracture probability and Grad-CAM boxes")
-    p.add_argument("folder", type=Path, help="folder of NIfTI files and DICOM series folders")
+    add_source_arguments(p, "folder of NIfTI files and DICOM series folders")
     p.add_argument("--out", type=Path, default=Path("predictions.csv"))
     p.add_argument("--model", default="ct-fracture-mobilenet3d")
     p.add_argument("--models-dir", type=Path, default=None)

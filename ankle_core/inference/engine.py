@@ -11,15 +11,24 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ankle_core.errors import InvalidInputError
 from ankle_core.models.card import ModelCard
 from ankle_core.scale.common import BatchKind, BatchSummary, EngineOptions
+from ankle_core.scale.sources import CaseList, read_manifest
 
-__all__ = ["ENGINES", "add_engine_arguments", "card_version", "engine_options", "run_on_ray"]
+__all__ = [
+    "ENGINES",
+    "add_engine_arguments",
+    "add_source_arguments",
+    "card_version",
+    "case_list",
+    "engine_options",
+    "run_on_ray",
+]
 
 ENGINES: tuple[str, ...] = ("local", "ray")
 
@@ -80,10 +89,36 @@ def run_on_ray(
     config: Any,
     out_csv: str | Path,
     options: EngineOptions,
+    names: Sequence[str] | None = None,
 ) -> BatchSummary:
     """:func:`ankle_core.scale.ray_batch.run_on_ray`, or a clear error without Ray."""
     if importlib.util.find_spec("ray") is None:
         raise InvalidInputError("--engine ray needs Ray: pip install -r requirements-scale.txt")
     from ankle_core.scale.ray_batch import run_on_ray as run
 
-    return run(kind, cases, config, out_csv, options)
+    return run(kind, cases, config, out_csv, options, names)
+
+
+def add_source_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """The cases of a batch CLI: a folder (positional) or ``--manifest`` (one of the two)."""
+    parser.add_argument("folder", type=Path, nargs="?", default=None, help=what)
+    parser.add_argument(
+        "--manifest",
+        type=Path,
+        default=None,
+        help="CSV with a 'path' column (and optionally 'case_id', written as the 'file' "
+        "column) instead of a folder",
+    )
+
+
+def case_list(args: Any, find: Callable[[Path], Sequence[Path]]) -> CaseList:
+    """The cases the arguments name: ``--manifest``'s, or ``find(folder)``.
+
+    Raises:
+        InvalidInputError: both or neither of a folder and ``--manifest``.
+    """
+    if (args.folder is None) == (args.manifest is None):
+        raise InvalidInputError("Give either a folder of cases or --manifest FILE (not both).")
+    if args.manifest is not None:
+        return read_manifest(args.manifest)
+    return CaseList(tuple(find(args.folder)))

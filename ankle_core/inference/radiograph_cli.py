@@ -5,7 +5,8 @@ pipeline on every image file in ``DIR`` (DICOM, PNG, JPEG) with a progress bar a
 CSV row per file, as each batch finishes. A file that cannot be read gets a row with
 ``status=error`` and the reason; the other files go on. ``--resume`` skips the files whose
 ``(input_sha256, model_version)`` is already in the CSV. ``--engine ray`` runs the same
-functions on a Ray cluster (:mod:`ankle_core.scale`, an optional extra).
+functions on a Ray cluster (:mod:`ankle_core.scale`, an optional extra). ``--manifest
+cases.csv`` (a ``path`` and an optional ``case_id`` column) replaces the folder.
 
 The per-batch function :func:`predict_files` (and :func:`predict_file` for one) is a pure,
 picklable top-level function of ``(paths, PipelineConfig)``: spawned workers (``--workers``,
@@ -31,7 +32,9 @@ from ankle_core.errors import AnkleError
 from ankle_core.inference.batch import run_cases
 from ankle_core.inference.engine import (
     add_engine_arguments,
+    add_source_arguments,
     card_version,
+    case_list,
     engine_options,
     run_on_ray,
 )
@@ -290,6 +293,7 @@ def run_batch(
     batch_size: int = 4,
     progress: bool = True,
     resume: bool = False,
+    names: Sequence[str] | None = None,
 ) -> BatchSummary:
     """Predict every file with the local engine and write the CSV (rows in file order)."""
     return run_cases(
@@ -306,11 +310,13 @@ def run_batch(
         batch_size=batch_size,
         progress=progress,
         resume=resume,
+        names=names,
     )
 
 
 def _main(args: Any) -> int:
-    files = find_images(args.folder, recursive=args.recursive)
+    listed = case_list(args, lambda folder: find_images(folder, recursive=args.recursive))
+    files = list(listed.paths)
     if not files:
         print(f"error: no image files in {args.folder}")
         return 2
@@ -328,7 +334,7 @@ def _main(args: Any) -> int:
     )
     options = engine_options(args)
     if options.engine == "ray":
-        summary = run_on_ray(RADIOGRAPH_KIND, files, config, args.out, options)
+        summary = run_on_ray(RADIOGRAPH_KIND, files, config, args.out, options, listed.names)
     else:
         summary = run_batch(
             files,
@@ -339,6 +345,7 @@ def _main(args: Any) -> int:
             batch_size=options.batch_size,
             progress=options.progress,
             resume=options.resume,
+            names=listed.names,
         )
     print(f"{summary.line()}; predictions written to {args.out}")
     return 0
@@ -347,7 +354,7 @@ def _main(args: Any) -> int:
 def register(subparsers: Any) -> None:
     """Add the ``radiograph`` subcommand."""
     p = subparsers.add_parser("radiograph", help="two-stage LMAF/SFO pipeline over a folder")
-    p.add_argument("folder", type=Path, help="folder of DICOM/PNG/JPEG radiographs")
+    add_source_arguments(p, "folder of DICOM/PNG/JPEG radiographs")
     p.add_argument("--out", type=Path, default=Path("predictions.csv"))
     p.add_argument("--detector", default="lmaf-fragment-detector")
     p.add_argument("--classifier", default="lmaf-classifier-mobilenetv2")

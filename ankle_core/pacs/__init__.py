@@ -10,7 +10,9 @@ reads a study's radiographs and CT series through the de-identifying readers, ke
 original data sets in memory only (:func:`uids_sha256` and :func:`series_zip` hand them to
 code that takes files); :func:`analyse_images` runs the pipelines;
 :func:`send_results` stores the DICOM results built by :mod:`ankle_core.export`. The
-command line is ``python -m ankle_core.pacs analyse|search`` (:mod:`ankle_core.pacs.cli`).
+command line is ``python -m ankle_core.pacs analyse|search|batch`` (:mod:`ankle_core.pacs.cli`;
+``batch`` stages a query's series de-identified and runs a batch inference CLI over them,
+:func:`~ankle_core.pacs.batch.stage_dicomweb`).
 For a PACS without DICOMweb, :class:`DimseClient` (``pynetdicom``: C-FIND, C-GET, C-STORE)
 offers the same round trip.
 """

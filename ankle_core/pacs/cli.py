@@ -12,6 +12,9 @@ Examples::
         --url http://pacs:8042/dicom-web --user ankle --study 1.2.3 --send
     python -m ankle_core.pacs search --url http://pacs:8042/dicom-web --user ankle \\
         --modality CR --from 20240101
+    # every CT series of January 2024, on a Ray cluster (see docs/scale.md)
+    python -m ankle_core.pacs batch ct --from 20240101 --to 20240131 \\
+        --staging /shared/pacs-ct -- --out /shared/ct.csv --engine ray --address auto
 """
 
 from __future__ import annotations
@@ -108,6 +111,26 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--from", dest="date_from", help="first study date YYYYMMDD")
     search.add_argument("--to", dest="date_to", help="last study date YYYYMMDD")
     search.add_argument("--modality")
+    batch = sub.add_parser(
+        "batch",
+        help="stage a query's series (de-identified) and run batch inference over them",
+    )
+    _common(batch)
+    batch.add_argument("kind", choices=("radiograph", "ct"), help="which batch CLI runs")
+    batch.add_argument("--from", dest="date_from", help="first study date YYYYMMDD")
+    batch.add_argument("--to", dest="date_to", help="last study date YYYYMMDD")
+    batch.add_argument("--study", help="one Study Instance UID")
+    batch.add_argument("--limit", type=int, default=1000, help="most studies per modality")
+    batch.add_argument(
+        "--staging",
+        type=Path,
+        required=True,
+        help="folder for the de-identified files (shared by the cluster's nodes); series "
+        "already there are not retrieved again",
+    )
+    batch.epilog = (
+        "After --, the flags of python -m ankle_core.inference KIND (--out, --engine, ...)."
+    )
     return parser
 
 
@@ -199,6 +222,24 @@ def _search(args: argparse.Namespace, client: PacsClient | DimseClient) -> None:
         print("no study found")
 
 
+def _batch(args: argparse.Namespace, client: PacsClient | DimseClient) -> int:
+    from ankle_core.inference.__main__ import main as inference_main
+    from ankle_core.pacs.batch import DicomwebQuery, stage_dicomweb
+    from ankle_core.scale.sources import write_manifest
+
+    if isinstance(client, DimseClient):
+        raise PacsError("batch retrieves over DICOMweb: give --url, not --dimse.")
+    query = DicomwebQuery(args.date_from, args.date_to, args.study, args.limit)
+    staged = stage_dicomweb(client, query, args.kind, args.staging)
+    if not staged.paths:
+        print("no matching series found")
+        return 0
+    names = staged.names or tuple(p.name for p in staged.paths)
+    manifest = write_manifest(args.staging / f"{args.kind}-manifest.csv", staged.paths, names)
+    print(f"{len(staged.paths)} {args.kind} case(s) staged under {args.staging}")
+    return inference_main([args.kind, "--manifest", str(manifest), *args.inference_args])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI.
 
@@ -208,8 +249,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 on success, 1 on a PACS, input or model error (one line on stderr).
     """
-    configure_threads_for_cli(sys.argv[1:] if argv is None else argv)  # before torch loads
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    configure_threads_for_cli(words)  # before torch loads
+    rest: list[str] = []
+    if "--" in words:  # batch: what follows goes to the inference CLI
+        cut = words.index("--")
+        words, rest = words[:cut], words[cut + 1 :]
+    args = build_parser().parse_args(words)
+    args.inference_args = rest
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     install_log_redaction()
     try:
@@ -217,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         client = _client(args, settings)
         if args.command == "analyse":
             _analyse(args, settings, client)
+        elif args.command == "batch":
+            return _batch(args, client)
         else:
             _search(args, client)
     except AnkleError as exc:

@@ -8,6 +8,8 @@ not import Ray (it is imported when a run starts).
 - ``common``: what both batch engines share: :class:`BatchKind` (a case kind's load /
   encode / decode / predict functions), :class:`EngineOptions`, :class:`BatchSummary`, the
   resume key (:func:`input_sha256` + model version) and the CSV helpers.
+- ``sources``: a manifest CSV as the case list (:func:`read_manifest`,
+  :func:`write_manifest`; ``--manifest`` of the batch CLIs).
 - ``train``: :func:`~ankle_core.scale.train.run_data_parallel`, a training function on N
   Ray Train workers (DDP).
 
@@ -26,13 +28,17 @@ from ankle_core.scale.common import (
     input_sha256,
 )
 from ankle_core.scale.ray_batch import parts_dir, read_partitions, run_on_ray
+from ankle_core.scale.sources import CaseList, read_manifest, write_manifest
 
 __all__ = [
     "BatchKind",
     "BatchSummary",
+    "CaseList",
     "EngineOptions",
     "input_sha256",
     "parts_dir",
+    "read_manifest",
     "read_partitions",
     "run_on_ray",
+    "write_manifest",
 ]

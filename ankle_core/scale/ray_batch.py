@@ -178,6 +178,7 @@ def run_on_ray(
     config: Any,
     out_csv: str | Path,
     options: EngineOptions,
+    names: Sequence[str] | None = None,
 ) -> BatchSummary:
     """Predict every case on a Ray cluster and write the same CSV as the local engine.
 
@@ -189,6 +190,8 @@ def run_on_ray(
         options: ``address``, ``workers`` (actors), ``threads`` (per actor; default the
             node's cores divided by its actors), ``batch_size``, ``gpus_per_worker``,
             ``progress`` and ``resume``.
+        names: the ``file`` column of each case (a manifest's ``case_id``; None: the
+            file name).
 
     Returns:
         A :class:`~ankle_core.inference.batch.BatchSummary` (``engine="ray"``).
@@ -227,9 +230,13 @@ def run_on_ray(
         started = _connect(options.address, options.progress)
         try:
             for table in _stream(kind, config, [str(cases[i]) for i in todo], options):
-                name = f"part-{uuid.uuid4().hex}.parquet"
-                _write_partition(table, parts / name)
-                for row in table.to_pylist():
+                rows = table.to_pylist()
+                if names is not None:
+                    for row in rows:
+                        row["file"] = names[index_of[row[_PATH]]]
+                    table = _module("pyarrow").Table.from_pylist(rows, schema=table.schema)
+                _write_partition(table, parts / f"part-{uuid.uuid4().hex}.parquet")
+                for row in rows:
                     results[index_of[row.pop(_PATH)]] = row
         finally:
             if started:

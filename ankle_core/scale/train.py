@@ -49,8 +49,9 @@ def run_data_parallel(
         devices: workers, one per GPU (or per CPU slot with ``use_gpu=False``).
         use_gpu: one GPU per worker and the NCCL backend; else CPU workers and gloo.
         threads: torch threads per worker (default: the machine's cores // devices).
-        address: an existing Ray cluster (``auto``, ``ray://host:10001``); None starts a
-            local one (or uses the Ray session already started in this process).
+        address: an existing Ray cluster (``auto``, ``ray://host:10001``); None: the one in
+            ``RAY_ADDRESS`` if set, else a new local one (or the Ray session already started
+            in this process).
         storage: folder for Ray Train's run records (default: a temporary folder).
 
     Raises:
@@ -64,7 +65,7 @@ def run_data_parallel(
     started = False
     if not ray.is_initialized():
         ray.init(
-            address="local" if address is None else address,
+            address=address or os.environ.get("RAY_ADDRESS") or "local",
             include_dashboard=False,
             logging_level=logging.WARNING,
         )

@@ -6,6 +6,9 @@
 - ``radiograph_cli``, ``ct_cli``: ``python -m ankle_core.training ...``; they only parse
   flags into a recipe's config (field name = flag name).
 - ``splits``: patient-grouped, label-stratified train/validation/test splits and k-fold.
+- ``loop``, ``loaders``, ``distributed``: the epoch loop, the recipes' ``DataLoader``s
+  (loader workers, rank-aware samplers) and the data-parallel helpers (``--devices N``
+  through Ray Train, :func:`~ankle_core.training.recipe.run_recipe`).
 """
 
 from ankle_core.training.splits import Split, group_kfold, split_grouped

@@ -31,6 +31,7 @@ from ankle_core.training.augment2d import AugmentConfig
 from ankle_core.training.datasets2d import LABELS, ClassifierData, Sample, load_samples
 from ankle_core.training.distributed import is_main_process, prepare_model
 from ankle_core.training.evaluate import auc_with_ci, classifier_operating_points
+from ankle_core.training.loaders import EpochKeys, SeededBatches, SeededItems, make_loader
 from ankle_core.training.loop import FitResult, fit
 from ankle_core.training.recipe import (
     RadiographTrainConfig,
@@ -167,10 +168,17 @@ def _fit(
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     stop_at = deadline(config)
 
+    order = SeededBatches(len(train), config.batch_size, seed=config.seed)
+    workers = int(config.loader_workers)
+    items = SeededItems(train.example, config.seed, order if workers == 0 else None)
+    keyed = EpochKeys(order)
+    loader = make_loader(items, keyed, workers=workers, device=device)
+
     def batches(epoch: int) -> Any:
         if time.monotonic() > stop_at:
             return iter(())
-        return train.batches(config.batch_size, np.random.default_rng([config.seed, epoch]))
+        keyed.set_epoch(epoch)
+        return loader
 
     def step(batch: Any) -> torch.Tensor:
         x, y = batch
@@ -201,8 +209,9 @@ def _fit(
         checkpoint=checkpoint,
         resume=resume,
         progress=config.progress,
-        steps_per_epoch=-(-len(train) // config.batch_size),
+        steps_per_epoch=len(keyed),
         extra_state={"commands": commands} if checkpoint is not None else None,
+        per_rank=True,  # the sampler draws this rank's share
     )
     return net, result, init_record
 

@@ -52,7 +52,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ankle_core.device import resolve_device
 from ankle_core.errors import InvalidInputError
 from ankle_core.models.card import SYNTHETIC_DISCLAIMER, ModelCard, ModelTask, OperatingPoints
 from ankle_core.models.cnn3d import CT_LABELS
@@ -64,13 +63,21 @@ from ankle_core.training.batching import GroupBatchSampler
 from ankle_core.training.box_supervision import BoxSupervision
 from ankle_core.training.datasets3d import (
     CtCubeDataset,
+    Cubes,
     load_ct_samples,
     prepare_cubes,
     prepare_cubes_and_masks,
 )
+from ankle_core.training.distributed import is_main_process, prepare_model, world_size
 from ankle_core.training.evaluate import auc_with_ci, card_ci95, classifier_operating_points
+from ankle_core.training.loaders import (
+    EpochKeys,
+    ShuffledBatches,
+    distributed_batches,
+    make_loader,
+)
 from ankle_core.training.loop import fit
-from ankle_core.training.recipe import command_line
+from ankle_core.training.recipe import command_line, setup
 from ankle_core.training.splits import group_kfold, split_grouped
 
 __all__ = [
@@ -113,8 +120,17 @@ class CtTrainConfig:
         max_rotation: Largest augmentation rotation about each axis, degrees.
         spacing: Isotropic resampling spacing, mm.
         window: ``study`` or ``bone`` intensity window.
-        device: ``auto``, ``cpu`` or ``cuda``.
+        device: ``auto`` (CUDA, else ``mps``, else CPU), ``cpu``, ``cuda`` or ``mps``; under
+            torchrun or Ray Train, ``cuda`` is this rank's GPU (``LOCAL_RANK``).
         threads: Torch CPU threads (0: torch's default).
+        devices: Data-parallel workers (DDP through Ray Train, see
+            :func:`~ankle_core.training.recipe.run_recipe`; 1: this process only).
+        amp: Mixed precision on CUDA (autocast + GradScaler); ignored elsewhere.
+        deterministic: Seed Python, numpy and torch and ask torch for deterministic kernels.
+        loader_workers: ``DataLoader`` worker processes preparing training batches (0: in
+            this process, the results of runs before the loaders existed).
+        cube_cache: Folder of preprocessed cubes, one ``.npy`` per case and preprocessing,
+            memory-mapped when read (None: every cube in memory).
         version: Version written in the card.
         synthetic: The data are phantoms (the card says so).
         note: Sentence appended to the card's intended use.
@@ -145,6 +161,11 @@ class CtTrainConfig:
     window: Literal["study", "bone"] = "study"
     device: str = "auto"
     threads: int = 0
+    devices: int = 1
+    amp: bool = False
+    deterministic: bool = False
+    loader_workers: int = 0
+    cube_cache: Path | None = None
     version: str = "0.1.0"
     synthetic: bool = False
     note: str = ""
@@ -170,7 +191,7 @@ def architecture_params(config: CtTrainConfig) -> dict[str, Any]:
 @torch.no_grad()
 def predict_cubes(
     network: nn.Module,
-    cubes: npt.NDArray[np.floating],
+    cubes: Cubes,
     indices: Sequence[int] | npt.NDArray[np.integer],
     device: torch.device,
     batch_size: int = 8,
@@ -189,7 +210,7 @@ def predict_cubes(
 @torch.no_grad()
 def recalibrate_batchnorm(
     network: nn.Module,
-    cubes: npt.NDArray[np.floating],
+    cubes: Cubes,
     indices: Sequence[int] | npt.NDArray[np.integer],
     device: torch.device,
     batch_size: int = 8,
@@ -233,21 +254,25 @@ def _auc(y: npt.NDArray[np.int64], p: npt.NDArray[np.float64]) -> float:
 def _train_fold(
     config: CtTrainConfig,
     fold: int,
-    cubes: npt.NDArray[np.float16],
+    cubes: Cubes,
     labels: npt.NDArray[np.int64],
     groups: Sequence[str],
     train_idx: npt.NDArray[np.int64],
     val_idx: npt.NDArray[np.int64],
     device: torch.device,
     card_stub: ModelCard,
-    masks: npt.NDArray[np.bool_] | None = None,
+    masks: Cubes | None = None,
 ) -> tuple[nn.Module, float, dict[str, Any]]:
     torch.manual_seed(config.seed + fold)
     network = build_network(card_stub).to(device)
     box_weight = float(config.box_loss) if masks is not None else 0.0
     aux = BoxSupervision(network, int(config.input_size)).to(device) if box_weight > 0 else None
-    params = list(network.parameters()) + (list(aux.parameters()) if aux is not None else [])
+    model = prepare_model(network, device)  # DDP under torchrun / Ray Train (--devices N)
+    params = list(model.parameters()) + (list(aux.parameters()) if aux is not None else [])
     optimizer = torch.optim.Adam(params, lr=config.lr)
+    amp = bool(config.amp) and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    workers = int(config.loader_workers)
     train_ds = CtCubeDataset(
         cubes,
         labels,
@@ -256,36 +281,46 @@ def _train_fold(
         seed=config.seed + fold,
         max_rotation_deg=config.max_rotation,
         masks=masks if aux is not None else None,
+        item_seeds=workers > 0,
     )
     loss_fn = nn.CrossEntropyLoss()
-
-    grouped = (
-        GroupBatchSampler(
+    order: Any
+    if config.grouped_batches:  # whole patient groups; under DDP every N-th batch per rank
+        order = GroupBatchSampler(
             [groups[i] for i in train_idx], config.batch_size, seed=config.seed + fold
         )
-        if config.grouped_batches
-        else None
+    elif world_size() > 1:  # torch's DistributedSampler: this rank's share of each epoch
+        order = distributed_batches(len(train_idx), config.batch_size, seed=config.seed + fold)
+    else:
+        order = ShuffledBatches(
+            len(train_idx), config.batch_size, seed=config.seed * 1000 + fold * 100
+        )
+    keyed = EpochKeys(order)
+    # (a fresh DataLoader per epoch, as grouped batches had, drew from the global stream)
+    loader = make_loader(
+        train_ds, keyed, workers=workers, device=device, global_rng=config.grouped_batches
     )
 
     def batches(epoch: int) -> DataLoader[tuple[Any, ...]]:
         train_ds.transform.set_random_state(seed=config.seed + 7919 * epoch + fold)  # type: ignore[union-attr]
-        if grouped is not None:
-            grouped.set_epoch(epoch)
-            return DataLoader(train_ds, batch_sampler=grouped)
-        gen = torch.Generator().manual_seed(config.seed * 1000 + fold * 100 + epoch)
-        return DataLoader(train_ds, batch_size=config.batch_size, shuffle=True, generator=gen)
+        keyed.set_epoch(epoch)
+        return loader
 
-    def step(batch: Sequence[torch.Tensor]) -> float:
-        x, y = batch[0].to(device), batch[1].to(device)
+    def step(batch: Sequence[torch.Tensor]) -> torch.Tensor:
+        x = batch[0].to(device, non_blocking=True)
+        y = batch[1].to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(network(x), y)
-        if aux is not None:
-            m = batch[2].to(device)
-            use = (y == 0) | m.flatten(1).any(dim=1)
-            loss = loss + box_weight * aux.loss(m, use)
-        loss.backward()
-        optimizer.step()
-        return float(loss.detach())
+        with torch.autocast(device.type, enabled=amp):
+            loss: torch.Tensor = loss_fn(model(x).float(), y)
+            if aux is not None:
+                m = batch[2].to(device, non_blocking=True)
+                use = (y == 0) | m.flatten(1).any(dim=1)
+                loss = loss + box_weight * aux.loss(m, use)
+        scaled: Any = scaler.scale(loss)
+        scaled.backward()
+        scaler.step(optimizer)
+        scaler.update()
+        return loss.detach()  # summed on the device by fit, read once per epoch
 
     def validate() -> dict[str, float]:
         recalibrate_batchnorm(network, cubes, train_idx, device, config.batch_size)
@@ -300,15 +335,11 @@ def _train_fold(
         if config.resume is not None and Path(config.resume).name == ckpt.name
         else None
     )
-    steps = (
-        len(grouped)
-        if grouped is not None
-        else (len(train_idx) + config.batch_size - 1) // config.batch_size
-    )
+    steps = len(keyed)
     # The auxiliary head's forward hook lives exactly as long as the training of this fold.
     with aux if aux is not None else contextlib.nullcontext():
         result = fit(
-            network,
+            model,
             optimizer,
             batches=batches,
             step=step,
@@ -320,6 +351,7 @@ def _train_fold(
             resume=resume,
             progress=config.progress,
             steps_per_epoch=steps,
+            per_rank=True,  # the samplers draw this rank's share
         )
     info = {
         "fold": fold,
@@ -412,6 +444,11 @@ def _training_record(
         "optimizer": f"Adam lr {config.lr}",
         "loss": "cross-entropy, 2 classes",
         "batch_size": config.batch_size,
+        "data_parallel_workers": world_size(),
+        "loader_workers": int(config.loader_workers),
+        "cubes": "memory-mapped .npy cache" if config.cube_cache else "in memory",
+        "amp": bool(config.amp and device.type == "cuda"),
+        "deterministic": bool(config.deterministic),
         "box_loss": {
             "weight": float(config.box_loss),
             "what": "BCE (pos_weight 10) of a training-only 1x1x1 head on the Grad-CAM block "
@@ -450,24 +487,30 @@ def train_ct(config: CtTrainConfig) -> ModelCard:
         The card written to ``<config.out>/card.json``.
     """
     started = time.perf_counter()
-    if config.threads:
-        torch.set_num_threads(int(config.threads))
-    device = resolve_device(config.device)
+    if config.box_loss > 0 and world_size() > 1:
+        raise InvalidInputError(
+            "--box-loss trains an auxiliary head outside the network, which data-parallel "
+            "training does not synchronise: use it with --devices 1."
+        )
+    device = setup(config)  # seeds, threads, deterministic kernels, this rank's device
     window = BONE_WINDOW if config.window == "bone" else STUDY_WINDOW
     prep = CtPreprocessing(spacing_mm=config.spacing, input_size=config.input_size, window=window)
     samples = load_ct_samples(config.data)
     labels = np.asarray([s.label for s in samples], dtype=np.int64)
     groups = [s.group for s in samples]
     logger.info("%d volumes (%d with a fracture)", len(samples), int(labels.sum()))
-    masks: npt.NDArray[np.bool_] | None = None
+    masks: Cubes | None = None
+    cache = config.cube_cache
     if config.box_loss > 0:
         if not any(s.box is not None for s in samples):
             raise InvalidInputError(
                 "--box-loss needs fracture boxes: labels.csv has no z0 y0 x0 z1 y1 x1 values."
             )
-        cubes, masks = prepare_cubes_and_masks(samples, prep, progress=config.progress)
+        cubes, masks = prepare_cubes_and_masks(
+            samples, prep, progress=config.progress, cache_dir=cache
+        )
     else:
-        cubes = prepare_cubes(samples, prep, progress=config.progress)
+        cubes = prepare_cubes(samples, prep, progress=config.progress, cache_dir=cache)
     folds, test_idx = split_folds(labels, groups, config.kfold, config.seed)
     size = int(config.input_size)
     stub = ModelCard(
@@ -513,6 +556,8 @@ def train_ct(config: CtTrainConfig) -> ModelCard:
         metrics=metrics,
         intended_use=_intended_use(config),
     )
+    if not is_main_process():  # one writer: every rank holds the same weights
+        return card
     written = save_model(network.cpu(), card, config.out, half=True)
     if not config.keep_checkpoints:
         shutil.rmtree(Path(config.out) / "checkpoints", ignore_errors=True)

@@ -21,7 +21,9 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from ankle_core.errors import InvalidInputError
 from ankle_core.training.ct import ARCHITECTURES, CtTrainConfig, train_ct
+from ankle_core.training.recipe import run_recipe
 
 __all__ = ["ct_config", "register", "run"]
 
@@ -76,8 +78,20 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--spacing", type=float, default=1.0, help="isotropic spacing, mm")
     p.add_argument("--window", choices=("study", "bone"), default="study")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    p.add_argument("--devices", type=int, default=1, help="data-parallel workers (Ray Train)")
+    p.add_argument(
+        "--loader-workers", type=int, default=0, help="DataLoader worker processes (0: here)"
+    )
+    p.add_argument(
+        "--cube-cache",
+        type=Path,
+        default=None,
+        help="folder of preprocessed cubes (.npy per case, memory-mapped; default: in memory)",
+    )
+    p.add_argument("--amp", action="store_true", help="mixed precision on CUDA")
+    p.add_argument("--deterministic", action="store_true", help="deterministic kernels")
     p.add_argument("--version", default="0.1.0", help="version written in the card")
     p.add_argument("--synthetic", action="store_true", help="data are phantoms (card says so)")
     p.add_argument("--note", default="", help="sentence appended to the card's intended use")
@@ -103,6 +117,9 @@ def ct_config(args: argparse.Namespace) -> CtTrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Train from parsed flags and print the written card's metrics; the exit status."""
-    card = train_ct(ct_config(args))
+    config = ct_config(args)
+    if config.devices > 1 and config.box_loss > 0:  # refused here, before workers start
+        raise InvalidInputError("--box-loss cannot be combined with --devices > 1.")
+    card = run_recipe(train_ct, config)
     print(json.dumps({"out": str(args.out), "metrics": card.metrics}, indent=2))
     return 0

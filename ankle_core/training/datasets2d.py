@@ -10,7 +10,9 @@ plus either:
   and box columns ``x0, y0, x1, y1`` (empty for ``none``).
 
 Images are read once and kept in memory at the size training needs (the detector's long
-side; a context patch per fragment for the classifier).
+side; a context patch per fragment for the classifier). The recipes train from
+:meth:`DetectorData.item` and :meth:`ClassifierData.example` through a ``DataLoader``
+(:mod:`ankle_core.training.loaders`); ``batches`` serves evaluation.
 """
 
 from __future__ import annotations
@@ -267,6 +269,10 @@ class ClassifierData:
         x = to_channels(crop, self.channel_mode)
         out: FloatArray = (x - _IMAGENET_MEAN) / _IMAGENET_STD
         return out
+
+    def example(self, i: int, rng: np.random.Generator | None = None) -> tuple[FloatArray, int]:
+        """Fragment ``i``'s crop (:meth:`item`) and its label (1 = LMAF): one training item."""
+        return self.item(i, rng), int(self.labels[i])
 
     def tensor(
         self, indices: Sequence[int] | npt.NDArray[np.int64], rng: np.random.Generator | None

@@ -10,7 +10,11 @@ exclusive (the phantom exporter writes them); :func:`prepare_cubes_and_masks` ca
 into the model's grid for the box-supervised loss of the CT trainer (``--box-loss``).
 
 Each volume is read and preprocessed once (:func:`ankle_core.preprocess.preprocess_volume`)
-and kept in memory as a float16 cube: 0.5 MB at 64^3, 4 MB at 128^3. Augmentation uses
+into a float16 cube: 0.5 MB at 64^3, 4 MB at 128^3. By default every cube is kept in memory
+(about 42 GB for 10,000 cubes at 128^3); with a cache folder (``--cube-cache DIR``) each
+cube is written once as ``<key>.npy`` and read back memory-mapped, item by item, in every
+epoch and every run (:class:`CubeStore`). The key is the sha256 of the case's bytes and of
+the preprocessing settings, so a changed file or recipe never reads a stale cube. Augmentation uses
 MONAI's array transforms on the cube: left-right flips (a left ankle looks like a mirrored
 right one), small rotations (up to 10 degrees about each axis), intensity scaling and
 shifting, and light Gaussian noise.
@@ -19,11 +23,15 @@ shifting, and light Gaussian noise.
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import logging
+import os
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -46,8 +54,11 @@ __all__ = [
     "BOX_COLUMNS",
     "CtCubeDataset",
     "CtSample",
+    "CubeStore",
+    "Cubes",
     "box_mask",
     "ct_augmentation",
+    "cube_key",
     "load_ct_samples",
     "parse_label",
     "prepare_cubes",
@@ -169,13 +180,94 @@ def box_mask(
     return out
 
 
+#: Bumped when preprocessing changes in a way its settings do not show (cache keys change).
+_CACHE_VERSION = 1
+
+
+def cube_key(case_sha256: str, config: CtPreprocessing, box: Sequence[int] | None = None) -> str:
+    """The cache key of a case's cube (or, with ``box``, of its box mask).
+
+    Args:
+        case_sha256: sha256 of the case's bytes
+            (:func:`~ankle_core.scale.common.input_sha256`).
+        config: the preprocessing settings.
+        box: the fracture box of a mask's key.
+
+    Returns:
+        64 hex digits.
+
+    >>> k = cube_key("ab" * 32, CtPreprocessing(spacing_mm=2.0, input_size=32))
+    >>> k == cube_key("ab" * 32, CtPreprocessing(spacing_mm=1.0, input_size=32))
+    False
+    """
+    settings = json.dumps(
+        {"v": _CACHE_VERSION, "prep": config.to_dict(), "box": None if box is None else list(box)},
+        sort_keys=True,
+    )
+    return hashlib.sha256(f"{case_sha256}\0{settings}".encode()).hexdigest()
+
+
+class CubeStore:
+    """Preprocessed cubes on disk, one ``.npy`` file each, memory-mapped when read.
+
+    Indexed like the (N, D, H, W) array it stands for: ``store[i]`` is one cube (a read-only
+    memory map), ``store[[i, j]]`` a stacked copy. Nothing is held in memory between reads
+    and only the file names travel to loader workers.
+
+    Args:
+        files: one ``.npy`` file per row, in order.
+    """
+
+    def __init__(self, files: Sequence[Path]) -> None:
+        self.files = [Path(f) for f in files]
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``(N, D, H, W)``, from the first file's header."""
+        first = np.load(self.files[0], mmap_mode="r", allow_pickle=False) if self.files else None
+        return (len(self.files), *(() if first is None else first.shape))
+
+    def __getitem__(self, index: Any) -> npt.NDArray[Any]:
+        if isinstance(index, int | np.integer):
+            out: npt.NDArray[Any] = np.load(
+                self.files[int(index)], mmap_mode="r", allow_pickle=False
+            )
+            return out
+        return np.stack([self[int(i)] for i in np.asarray(index).reshape(-1)])
+
+
+#: Cubes (or masks) as the CT recipe indexes them: in memory, or memory-mapped from a cache.
+Cubes: TypeAlias = npt.NDArray[Any] | CubeStore
+
+
+def _save(path: Path, array: npt.NDArray[Any]) -> None:
+    """Write ``array`` to ``path`` atomically (ranks sharing a cache may race)."""
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    with tmp.open("wb") as fh:
+        np.save(fh, array, allow_pickle=False)
+    os.replace(tmp, path)
+
+
 def _prepare(
-    samples: Sequence[CtSample], config: CtPreprocessing, progress: bool, with_masks: bool
-) -> tuple[npt.NDArray[np.float16], npt.NDArray[np.bool_] | None]:
-    """Read and preprocess every volume once; box masks only when asked (they cost memory)."""
+    samples: Sequence[CtSample],
+    config: CtPreprocessing,
+    progress: bool,
+    with_masks: bool,
+    cache_dir: Path | None = None,
+) -> tuple[Cubes, Cubes | None]:
+    """Read and preprocess every volume once; box masks only when asked (they cost memory).
+
+    With ``cache_dir`` the cubes (and masks) go to files there and are returned as
+    :class:`CubeStore`; a case whose file is already there is not read again.
+    """
     from ankle_core.io import read_volume
 
     size = config.input_size
+    if cache_dir is not None:
+        return _prepare_cached(samples, config, progress, with_masks, Path(cache_dir))
     cubes = np.empty((len(samples), size, size, size), dtype=np.float16)
     masks = np.zeros((len(samples), size, size, size), dtype=bool) if with_masks else None
     for i, sample in enumerate(tqdm(samples, desc="preprocess", disable=not progress)):
@@ -186,23 +278,61 @@ def _prepare(
     return cubes, masks
 
 
+def _prepare_cached(
+    samples: Sequence[CtSample],
+    config: CtPreprocessing,
+    progress: bool,
+    with_masks: bool,
+    cache: Path,
+) -> tuple[CubeStore, CubeStore | None]:
+    from ankle_core.io import read_volume
+    from ankle_core.scale.common import input_sha256
+
+    cache.mkdir(parents=True, exist_ok=True)
+    shape = (config.input_size,) * 3
+    cube_files, mask_files, reused = [], [], 0
+    for sample in tqdm(samples, desc="preprocess (cache)", disable=not progress):
+        sha = input_sha256(sample.path)
+        cube_file = cache / f"{cube_key(sha, config)}.npy"
+        mask_file = cache / f"{cube_key(sha, config, sample.box or ())}.mask.npy"
+        cube_files.append(cube_file)
+        mask_files.append(mask_file)
+        if cube_file.is_file() and (mask_file.is_file() or not with_masks):
+            reused += 1
+            continue
+        prepared = preprocess_volume(read_volume(sample.path), config)
+        _save(cube_file, prepared.array.astype(np.float16))
+        if with_masks:
+            mask = np.zeros(shape, dtype=bool)
+            if sample.box is not None:
+                mask = box_mask(prepared.transform, shape, sample.box)
+            _save(mask_file, mask)
+    logger.info("cube cache: %d of %d cubes already there", reused, len(samples))
+    return CubeStore(cube_files), CubeStore(mask_files) if with_masks else None
+
+
 def prepare_cubes(
     samples: Sequence[CtSample],
     config: CtPreprocessing,
     *,
     progress: bool = True,
-) -> npt.NDArray[np.float16]:
+    cache_dir: str | Path | None = None,
+) -> Cubes:
     """Read and preprocess every volume once.
 
     Args:
         samples: the volumes.
         config: preprocessing recipe (the model card's).
         progress: show a tqdm bar.
+        cache_dir: keep the cubes as ``.npy`` files there (kept across runs; a case already
+            there is not read again) instead of in memory.
 
     Returns:
-        (N, D, H, W) float16 cubes, in sample order.
+        (N, D, H, W) float16 cubes, in sample order: an array, or a :class:`CubeStore`
+        over the cache.
     """
-    return _prepare(samples, config, progress, with_masks=False)[0]
+    cache = None if cache_dir is None else Path(cache_dir)
+    return _prepare(samples, config, progress, with_masks=False, cache_dir=cache)[0]
 
 
 def prepare_cubes_and_masks(
@@ -210,14 +340,17 @@ def prepare_cubes_and_masks(
     config: CtPreprocessing,
     *,
     progress: bool = True,
-) -> tuple[npt.NDArray[np.float16], npt.NDArray[np.bool_]]:
+    cache_dir: str | Path | None = None,
+) -> tuple[Cubes, Cubes]:
     """:func:`prepare_cubes`, plus each sample's fracture box as a model-grid mask.
 
     Returns:
-        ``(cubes, masks)``: (N, D, H, W) float16 and (N, D, H, W) bool; a sample without a
-        box (every negative one) has an empty mask.
+        ``(cubes, masks)``: (N, D, H, W) float16 and (N, D, H, W) bool (arrays, or
+        :class:`CubeStore` over ``cache_dir``); a sample without a box (every negative one)
+        has an empty mask.
     """
-    cubes, masks = _prepare(samples, config, progress, with_masks=True)
+    cache = None if cache_dir is None else Path(cache_dir)
+    cubes, masks = _prepare(samples, config, progress, with_masks=True, cache_dir=cache)
     assert masks is not None
     return cubes, masks
 
@@ -257,30 +390,37 @@ class CtCubeDataset(Dataset[tuple[torch.Tensor, ...]]):
     """Preprocessed cubes with labels (and optional box masks), optionally augmented.
 
     Args:
-        cubes: (N, D, H, W) float16 or float32.
+        cubes: (N, D, H, W) float16 or float32 (an array or a :class:`CubeStore`).
         labels: (N,) 0/1.
         indices: the subset of rows this dataset serves.
         augment: apply :func:`ct_augmentation`.
         seed: seed of the augmentation's random state.
         max_rotation_deg: largest augmentation rotation about each axis, degrees.
         masks: (N, D, H, W) bool box masks (:func:`prepare_cubes_and_masks`), or None.
+        item_seeds: reseed the augmentation for each item from ``(seed, epoch, item)``
+            (loader workers, where the epoch's one stream cannot be shared).
 
     Items are ``(tensor (1, D, H, W) float32, label)``; with ``masks``,
     ``(cube, label, mask (1, D, H, W) float32)``, the mask flipped and rotated with its cube.
+    An item is asked for by position or by ``(position, epoch)`` (the keys of
+    :class:`~ankle_core.training.loaders.EpochKeys`).
     """
 
     def __init__(
         self,
-        cubes: npt.NDArray[np.floating],
+        cubes: Cubes,
         labels: Sequence[int] | npt.NDArray[np.integer],
         indices: Sequence[int] | npt.NDArray[np.integer],
         *,
         augment: bool = False,
         seed: int = 0,
         max_rotation_deg: float = 10.0,
-        masks: npt.NDArray[np.bool_] | None = None,
+        masks: Cubes | None = None,
+        item_seeds: bool = False,
     ) -> None:
         self.cubes = cubes
+        self.seed = int(seed)
+        self.item_seeds = bool(item_seeds)
         self.masks = masks
         self.labels = [int(x) for x in labels]
         self.indices = [int(i) for i in indices]
@@ -291,8 +431,14 @@ class CtCubeDataset(Dataset[tuple[torch.Tensor, ...]]):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, item: int) -> tuple[Any, ...]:
-        row = self.indices[item]
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[Any, ...]:
+        item, epoch = (key, 0) if isinstance(key, int) else key
+        if self.item_seeds and self.transform is not None:
+            from ankle_core.training.loaders import item_generator
+
+            gen = item_generator(self.seed, epoch, item)
+            self.transform.set_random_state(seed=int(gen.integers(2**31)))
+        row = self.indices[int(item)]
         cube = torch.from_numpy(np.asarray(self.cubes[row], dtype=np.float32))[None]
         if self.masks is not None:
             mask = torch.from_numpy(np.asarray(self.masks[row], dtype=np.float32))[None]

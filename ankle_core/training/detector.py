@@ -25,11 +25,19 @@ from ankle_core.models.card import ModelCard, ModelTask
 from ankle_core.models.weights import save_model
 from ankle_core.training.augment2d import AugmentConfig
 from ankle_core.training.datasets2d import DetectorData, load_samples
+from ankle_core.training.distributed import is_main_process, prepare_model
 from ankle_core.training.evaluate import (
     average_precision,
     card_ci95,
     detection_recall,
     detection_threshold,
+)
+from ankle_core.training.loaders import (
+    EpochKeys,
+    SeededBatches,
+    SeededItems,
+    collate_lists,
+    make_loader,
 )
 from ankle_core.training.loop import fit
 from ankle_core.training.recipe import (
@@ -114,30 +122,44 @@ def train_detector(config: DetectorConfig) -> ModelCard:
     )
     val = DetectorData([samples[i] for i in split.val], config.long_side, None)
     test = DetectorData([samples[i] for i in split.test], config.long_side, None)
-    model = build_fragment_detector(**params).to(device)
+    net = build_fragment_detector(**params)
+    model = prepare_model(net, device)  # DDP under torchrun / Ray Train (--devices N)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
+    amp = bool(config.amp) and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
     stop_at = deadline(config)
+
+    order = SeededBatches(len(train), config.batch_size, seed=config.seed)
+    workers = int(config.loader_workers)
+    items = SeededItems(train.item, config.seed, order if workers == 0 else None)
+    keyed = EpochKeys(order)
+    loader = make_loader(items, keyed, workers=workers, device=device, collate=collate_lists)
 
     def batches(epoch: int) -> Any:
         if time.monotonic() > stop_at:
             return iter(())
-        return train.batches(config.batch_size, np.random.default_rng([config.seed, epoch]))
+        keyed.set_epoch(epoch)
+        return loader
 
-    def step(batch: Any) -> float:
+    def step(batch: Any) -> torch.Tensor:
         images, targets = batch
-        losses = model(
-            [im.to(device) for im in images],
-            [{k: v.to(device) for k, v in t.items()} for t in targets],
-        )
-        loss = sum(losses.values())
-        optimizer.zero_grad()
-        loss.backward()
+        with torch.autocast(device.type, enabled=amp):
+            losses = model(
+                [im.to(device, non_blocking=True) for im in images],
+                [{k: v.to(device, non_blocking=True) for k, v in t.items()} for t in targets],
+            )
+            loss: torch.Tensor = sum(losses.values())  # type: ignore[assignment]
+        optimizer.zero_grad(set_to_none=True)
+        scaled: Any = scaler.scale(loss)
+        scaled.backward()
+        scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
         nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        optimizer.step()
-        return float(loss.item())
+        scaler.step(optimizer)
+        scaler.update()
+        return loss.detach()  # summed on the device by fit, read once per epoch
 
     def validate() -> dict[str, float]:
-        b, s = predict_boxes(model, val, device)
+        b, s = predict_boxes(net, val, device)
         return {"val_ap50": average_precision(b, s, val.boxes)}
 
     result = fit(
@@ -152,9 +174,11 @@ def train_detector(config: DetectorConfig) -> ModelCard:
         checkpoint=Path(config.out) / "checkpoints" / "last.pt",
         resume=config.resume,
         progress=config.progress,
-        steps_per_epoch=-(-len(train) // config.batch_size),
+        steps_per_epoch=len(keyed),
         extra_state={"commands": commands},
+        per_rank=True,  # the sampler draws this rank's share
     )
+    model = net  # the best weights (fit loaded them), without the DDP wrapper
     vb, vs = predict_boxes(model, val, device)
     ops = detection_threshold(vb, vs, val.boxes)
     tb, ts = predict_boxes(model, test, device)
@@ -192,6 +216,8 @@ def train_detector(config: DetectorConfig) -> ModelCard:
         metrics=metrics,
         intended_use=intended_use(config),
     )
+    if not is_main_process():  # one writer: every rank holds the same weights
+        return card
     written = save_model(model.cpu(), card, config.out, half=True)
     logger.info("wrote %s", config.out)
     return written

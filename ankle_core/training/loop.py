@@ -14,11 +14,12 @@ state dicts, epoch, best score, history) and are read back with
 
 **Data-parallel runs** (torchrun, Ray Train: :mod:`ankle_core.training.distributed`): pass
 the network as returned by ``prepare_model`` (DDP); each rank takes its share of every
-epoch's batches (``shard``), the epoch loss is averaged over ranks, every rank validates
-(the weights are the same on all, so every rank takes the same early-stopping decision), and
-only rank 0 writes checkpoints and prints. ``step`` may return the loss as a tensor: it is
-summed on the device and read once per epoch (and every ``_POSTFIX_EVERY`` steps for the
-progress bar), not with an ``.item()`` per step.
+epoch's batches (``shard``, or a rank-aware sampler with ``per_rank=True``), the epoch loss
+is averaged over ranks, every rank validates (the weights are the same on all, so every
+rank takes the same early-stopping decision), and only rank 0 writes checkpoints and
+prints. ``step`` may return the loss as a tensor: it is summed on the device and read once
+per epoch (and every ``_POSTFIX_EVERY`` steps for the progress bar), not with an
+``.item()`` per step.
 """
 
 from __future__ import annotations
@@ -162,6 +163,7 @@ def fit(
     progress: bool = True,
     steps_per_epoch: int | None = None,
     extra_state: Mapping[str, Any] | None = None,
+    per_rank: bool = False,
 ) -> FitResult:
     """Train for up to ``epochs`` epochs with early stopping on ``monitor``.
 
@@ -182,6 +184,9 @@ def fit(
         steps_per_epoch: bar length, when known.
         extra_state: plain values saved in each checkpoint's state under ``"extra"``
             (e.g. the commands of every run that contributed).
+        per_rank: ``batches`` already yields only this rank's share (a rank-aware sampler,
+            :mod:`ankle_core.training.loaders`), the same number of batches on every rank;
+            otherwise every rank iterates the whole epoch and takes every N-th batch.
 
     Returns:
         A :class:`FitResult`; the model is left with its best weights loaded.
@@ -214,7 +219,9 @@ def fit(
         total: float | torch.Tensor = 0.0
         n_steps = 0
         bar = tqdm(
-            shard(batches(epoch)),
+            # an iterator: tqdm.auto calls iter() on what it wraps, and a second iter() of a
+            # DataLoader would start a second pass (its workers, its seed draw)
+            iter(batches(epoch) if per_rank else shard(batches(epoch))),
             total=steps_per_epoch,
             desc=f"epoch {epoch + 1}/{epochs}",
             disable=not progress,

@@ -26,10 +26,10 @@ import sys
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ankle_core.models.card import read_card
 from ankle_core.training.classifier import ClassifierConfig, train_classifier
 from ankle_core.training.detector import DetectorConfig, train_detector
 from ankle_core.training.phantom_eval import PhantomEvalConfig, evaluate_installed
+from ankle_core.training.recipe import run_recipe
 
 __all__ = ["classifier_config", "detector_config", "phantom_eval_config", "register"]
 
@@ -53,6 +53,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     p.add_argument("--devices", type=int, default=1, help="data-parallel workers (Ray Train)")
+    p.add_argument(
+        "--loader-workers", type=int, default=0, help="DataLoader worker processes (0: here)"
+    )
     p.add_argument("--amp", action="store_true", help="mixed precision on CUDA")
     p.add_argument("--deterministic", action="store_true", help="deterministic kernels")
     p.add_argument("--time-limit-min", type=float, default=0.0, help="stop after N minutes")
@@ -183,26 +186,13 @@ def phantom_eval_config(args: argparse.Namespace) -> PhantomEvalConfig:
 
 
 def _run_detector(args: argparse.Namespace) -> int:
-    card = train_detector(detector_config(args))
+    card = run_recipe(train_detector, detector_config(args))
     print(f"detector written to {args.out}: test AP@0.5 {card.metrics['test_ap50']['value']}")
     return 0
 
 
 def _run_classifier(args: argparse.Namespace) -> int:
-    config = classifier_config(args)
-    if config.devices > 1:
-        from ankle_core.scale.train import run_data_parallel
-
-        run_data_parallel(
-            train_classifier,
-            dataclasses.replace(config, devices=1),
-            devices=config.devices,
-            use_gpu=config.device.startswith("cuda"),
-            threads=config.threads or None,
-        )
-        card = read_card(Path(config.out))
-    else:
-        card = train_classifier(config)
+    card = run_recipe(train_classifier, classifier_config(args))
     auc = card.metrics["test_auc"]
     print(f"classifier written to {args.out}: test AUC {auc['value']} (95% CI {auc['ci95']})")
     return 0

@@ -11,15 +11,15 @@ import dataclasses
 import platform
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 import torch
 
-from ankle_core.models.card import SYNTHETIC_DISCLAIMER
+from ankle_core.models.card import SYNTHETIC_DISCLAIMER, ModelCard
 from ankle_core.training.datasets2d import Sample
 from ankle_core.training.splits import Split, split_grouped
 
@@ -29,6 +29,7 @@ __all__ = [
     "deadline",
     "intended_use",
     "run_commands",
+    "run_recipe",
     "setup",
     "split_samples",
     "training_record",
@@ -56,8 +57,10 @@ class RadiographTrainConfig:
         device: ``auto`` (CUDA, else ``mps``, else CPU), ``cpu``, ``cuda`` or ``mps``;
             under torchrun or Ray Train, ``cuda`` is this rank's GPU (``LOCAL_RANK``).
         threads: Torch CPU threads (0: torch's default).
-        devices: Data-parallel workers (DDP through Ray Train; 1: this process only).
-            Implemented by the classifier recipe.
+        devices: Data-parallel workers (DDP through Ray Train; 1: this process only),
+            see :func:`run_recipe`.
+        loader_workers: ``DataLoader`` worker processes preparing training batches (0: in
+            this process, the results of runs before the loaders existed).
         amp: Mixed precision on CUDA (autocast + GradScaler); ignored on the CPU.
         deterministic: Seed Python, numpy and torch and ask torch for deterministic
             kernels (slower; an op without one raises).
@@ -83,6 +86,7 @@ class RadiographTrainConfig:
     device: str = "auto"
     threads: int = 0
     devices: int = 1
+    loader_workers: int = 0
     amp: bool = False
     deterministic: bool = False
     time_limit_min: float = 0.0
@@ -150,6 +154,57 @@ def run_commands(config: RadiographTrainConfig, command: str) -> list[str]:
     return [*earlier, command]
 
 
+class RunConfig(Protocol):
+    """What :func:`setup` and :func:`run_recipe` read of any recipe's frozen config."""
+
+    @property
+    def out(self) -> Path: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def threads(self) -> int: ...
+    @property
+    def devices(self) -> int: ...
+    @property
+    def deterministic(self) -> bool: ...
+
+
+ConfigT = TypeVar("ConfigT", bound=RunConfig)
+
+
+def run_recipe(train: Callable[[ConfigT], ModelCard], config: ConfigT) -> ModelCard:
+    """Run a recipe here, or on ``config.devices`` Ray Train workers joined by DDP.
+
+    With ``devices`` > 1 every worker runs ``train`` on the same config (with ``devices=1``,
+    so no worker starts workers of its own); the loops shard each epoch across ranks and
+    rank 0 alone writes checkpoints and the model folder (:mod:`.distributed`). Workers get
+    one GPU each when ``device`` is ``cuda`` (or ``auto`` with CUDA here), NCCL; otherwise
+    CPU workers with gloo and ``threads`` torch threads each (0: cores // devices).
+
+    Args:
+        train: a top-level recipe (``train_detector``, ``train_classifier``, ``train_ct``).
+        config: its frozen config.
+
+    Returns:
+        The card the recipe wrote to ``<config.out>/card.json``.
+    """
+    devices = int(config.devices)
+    if devices <= 1:
+        return train(config)
+    from ankle_core.models.card import read_card
+    from ankle_core.scale.train import run_data_parallel
+
+    spec = str(config.device).strip().lower()
+    use_gpu = spec.startswith("cuda") or (spec == "auto" and torch.cuda.is_available())
+    one = dataclasses.replace(config, devices=1)  # type: ignore[type-var]
+    run_data_parallel(
+        train, one, devices=devices, use_gpu=use_gpu, threads=int(config.threads) or None
+    )
+    return read_card(Path(config.out))
+
+
 def split_samples(samples: Sequence[Sample], config: RadiographTrainConfig) -> Split:
     """Patient-grouped, label-stratified train/validation/test split of ``samples``."""
     val, test = float(config.val_frac), float(config.test_frac)
@@ -161,7 +216,7 @@ def split_samples(samples: Sequence[Sample], config: RadiographTrainConfig) -> S
     )
 
 
-def setup(config: RadiographTrainConfig) -> torch.device:
+def setup(config: RunConfig) -> torch.device:
     """Seed torch (and, when deterministic, Python, numpy and the kernels), set its CPU
     threads and pick this rank's device."""
     from ankle_core.training.distributed import train_device
@@ -225,6 +280,8 @@ def training_record(
         chosen = [samples[int(i)] for i in idx]
         return {"cases": len(chosen), "patients": len({s.patient_id for s in chosen})}
 
+    from ankle_core.training.distributed import world_size
+
     return {
         "data": "synthetic phantoms" if config.data_kind == "synthetic" else "site data",
         "data_folder": Path(config.data).name,
@@ -240,6 +297,10 @@ def training_record(
         "stopped_early": bool(result.stopped_early),
         "optimizer": f"Adam lr {config.lr}",
         "batch_size": int(config.batch_size),
+        "data_parallel_workers": world_size(),
+        "loader_workers": int(config.loader_workers),
+        "amp": bool(config.amp and device.type == "cuda"),
+        "deterministic": bool(config.deterministic),
         "splits": {"train": count(split.train), "val": count(split.val), "test": count(split.test)},
         "history": [{k: round(float(v), 4) for k, v in h.items()} for h in result.history],
         "wall_time_s": round(wall_s, 1),
