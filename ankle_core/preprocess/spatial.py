@@ -14,7 +14,11 @@ covers is read (crop before resampling):
 2. **Resample** to an isotropic spacing (default 1 mm). Voxel centre 0 stays at voxel centre
    0 (MONAI ``Spacing`` convention). Linear interpolation by default; when downsampling, a
    Gaussian of sigma ``(factor - 1) / 2`` voxels is applied first (scikit-image's
-   anti-aliasing rule), on the covered part of the original only.
+   anti-aliasing rule), on the covered part of the original only. When the grid follows the
+   volume's axes (always, from :func:`plan_grid`; only a hand-made oblique transform does
+   not), the Gaussian and the interpolation are one small matrix per axis, applied to the
+   covered part slab by slab (no smoothed copy of it is made); otherwise
+   ``scipy.ndimage.gaussian_filter`` and ``affine_transform`` give the same result.
 3. **Crop or pad** to the input cube (default 128^3), centred on the bounding box of the
    body (HU above a threshold, largest connected component, found on a strided copy); the
    cube is kept inside the volume where the volume is larger and around all of it where it
@@ -270,14 +274,20 @@ def resample_to_grid(
     window = transform.original_footprint(margin=order + 2.0)
     if any(s.stop <= s.start for s in window):
         return np.full(out_shape, cval, dtype=np.float32)
-    sub = np.asarray(array[window], dtype=np.float32)
     linear = transform.matrix[:3, :3]
     offset = transform.matrix[:3, 3] - np.array([s.start for s in window], dtype=np.float64)
+    sigma = np.zeros(3)
     if anti_alias:
         factors = np.abs(linear).max(axis=1)  # original voxels per model voxel, per axis
         sigma = np.maximum(0.0, (factors - 1.0) / 2.0)
-        if (sigma > 0.05).any():
-            sub = ndimage.gaussian_filter(sub, sigma=sigma, mode="nearest", output=np.float32)
+        if not (sigma > 0.05).any():
+            sigma[:] = 0.0
+    axes = transform.axis_map()
+    if order == 1 and axes is not None:
+        return _separable_linear(array[window], axes, offset, sigma, out_shape, cval)
+    sub = np.asarray(array[window], dtype=np.float32)
+    if (sigma > 0).any():
+        sub = ndimage.gaussian_filter(sub, sigma=sigma, mode="nearest", output=np.float32)
     out = np.empty(out_shape, dtype=np.float32)
     ndimage.affine_transform(
         sub,
@@ -291,6 +301,91 @@ def resample_to_grid(
         prefilter=order > 1,
     )
     return out
+
+
+def _linear_rows(n_in: int, coords: F64) -> tuple[F64, npt.NDArray[np.bool_]]:
+    """(len(coords), n_in) linear-interpolation matrix and which rows lie inside.
+
+    As :func:`scipy.ndimage.affine_transform` with ``order=1, mode="constant"``: a
+    coordinate outside ``[0, n_in - 1]`` takes no input at all (its row is zero and marked
+    outside), one inside blends its two neighbours.
+    """
+    inside = (coords >= 0.0) & (coords <= n_in - 1)
+    rows = np.zeros((coords.size, n_in), dtype=np.float64)
+    at = np.flatnonzero(inside)
+    c = coords[at]
+    lo = np.minimum(np.floor(c).astype(np.int64), max(n_in - 2, 0))
+    frac = c - lo
+    rows[at, lo] = 1.0 - frac
+    if n_in > 1:
+        rows[at, lo + 1] += frac
+    return rows, inside
+
+
+def _separable_linear(
+    sub: npt.NDArray[np.floating],
+    axes: tuple[tuple[int, ...], tuple[float, ...]],
+    offset: F64,
+    sigma: F64,
+    out_shape: tuple[int, int, int],
+    cval: float,
+    slab_voxels: int = 4_000_000,
+) -> F32:
+    """Gaussian (mode "nearest") then linear interpolation, as three small matrices.
+
+    With the grid's axes along the volume's (up to a signed permutation), both steps act on
+    each original axis alone: per axis, a dense (n_out x n_in) matrix (interpolation rows
+    times the Gaussian's matrix) is applied to the window. The largest axis is contracted
+    first, ``slab_voxels`` input voxels at a time, so only the window's slabs are ever cast
+    to float32 and nothing else the size of the window is made. Grid voxels that fall outside
+    the window on any axis take ``cval``, as scipy's ``mode="constant"``.
+
+    Args:
+        sub: (z, y, x) window of the original volume (any real dtype; read slab by slab).
+        axes: :meth:`GridTransform.axis_map` (original axis -> grid axis, index step).
+        offset: (3,) original index, relative to the window, of grid voxel 0.
+        sigma: (3,) Gaussian sigma per original axis, voxels (0: none).
+        out_shape: the grid's (z, y, x) shape.
+        cval: value of grid voxels outside the window.
+
+    Returns:
+        (z, y, x) float32 array of ``out_shape``.
+    """
+    grid_axes, steps = axes
+    mats: list[F32] = []
+    inside: list[npt.NDArray[np.bool_]] = []
+    for r in range(3):
+        n_in = sub.shape[r]
+        coords = steps[r] * np.arange(out_shape[grid_axes[r]], dtype=np.float64) + offset[r]
+        rows, ok = _linear_rows(n_in, coords)
+        if sigma[r] > 1e-15:  # scipy's gaussian_filter skips an axis only below this
+            smooth = ndimage.gaussian_filter1d(
+                np.eye(n_in), float(sigma[r]), axis=0, mode="nearest", truncate=4.0
+            )
+            rows = rows @ smooth
+        mats.append(rows.astype(np.float32))
+        inside.append(ok)
+    first = max(range(3), key=lambda r: (sub.shape[r], -r))
+    slab_axis = 1 if first == 0 else 0
+    shape = list(sub.shape)
+    shape[first] = mats[first].shape[0]
+    part = np.empty(shape, dtype=np.float32)
+    per_index = max(1, sub.size // max(1, sub.shape[slab_axis]))
+    step = max(1, slab_voxels // per_index)
+    for a0 in range(0, sub.shape[slab_axis], step):
+        sl: list[slice] = [slice(None)] * 3
+        sl[slab_axis] = slice(a0, a0 + step)
+        slab = np.asarray(sub[tuple(sl)], dtype=np.float32)
+        done = np.tensordot(slab, mats[first], axes=([first], [1]))
+        part[tuple(sl)] = np.moveaxis(done, -1, first)
+    result: npt.NDArray[np.float32] = part
+    for r in sorted((a for a in range(3) if a != first), key=lambda a: -sub.shape[a]):
+        result = np.moveaxis(np.tensordot(result, mats[r], axes=([r], [1])), -1, r)
+    outside = ~(inside[0][:, None, None] & inside[1][None, :, None] & inside[2][None, None, :])
+    result = np.ascontiguousarray(result, dtype=np.float32)
+    result[outside] = np.float32(cval)
+    # result's axis r is grid axis grid_axes[r]: put the grid's axes in order
+    return np.ascontiguousarray(result.transpose(np.argsort(grid_axes)), dtype=np.float32)
 
 
 def body_mask(
