@@ -42,6 +42,7 @@ __all__ = [
     "body_mask",
     "body_mask_window",
     "body_section_cm2",
+    "coarse_outside",
     "foreground_bbox",
     "orientation_matrix",
     "plan_grid",
@@ -411,26 +412,42 @@ def body_mask(
     return np.asarray(mask, dtype=bool)
 
 
-def _coarse_outside(array: np.ndarray, threshold_hu: float, factor: int) -> np.ndarray:
+def coarse_outside(array: np.ndarray, threshold_hu: float, factor: int) -> np.ndarray:
     """Blocks of ``factor``^3 voxels that are all air and connected to the volume's border.
 
     A block counts as body when any of its voxels is above ``threshold_hu`` (so no thin wall
     is missed); holes are filled on the block grid. Reads the volume slab by slab, so no
-    full-size temporary is made.
+    full-size temporary is made. Computed once, it serves every window of
+    :func:`body_mask_window` (its ``outside_blocks``).
+
+    Args:
+        array: (z, y, x) volume in HU.
+        threshold_hu: HU above which a voxel is body.
+        factor: edge of the blocks, in voxels.
+
+    Returns:
+        (ceil(z / factor), ceil(y / factor), ceil(x / factor)) bool array, True outside.
     """
     nz, ny, nx = array.shape
     shape = tuple(-(-n // factor) for n in (nz, ny, nx))
     coarse = np.zeros(shape, dtype=bool)
     py, px = shape[1] * factor - ny, shape[2] * factor - nx
     for k in range(shape[0]):
-        # the slab's slices OR-ed first (contiguous and cheap), then the (y, x) blocks of
-        # that one 2D map: a reduction over strided block axes of the 3D slab costs 10x more
-        above = np.asarray(array[k * factor]) > threshold_hu
-        for z in range(k * factor + 1, min(nz, (k + 1) * factor)):
-            above |= np.asarray(array[z]) > threshold_hu
+        # the slab's maximum over its slices (contiguous), then over the (y, x) blocks of that
+        # one 2D map by element-wise maxima of strided views: a block is body when its
+        # maximum is above the threshold, i.e. when any voxel is (fmax skips NaN)
+        slab = np.asarray(array[k * factor : (k + 1) * factor])
+        top = np.fmax.reduce(slab, axis=0) if slab.dtype.kind == "f" else slab.max(axis=0)
         if py or px:
-            above = np.pad(above, ((0, py), (0, px)))
-        coarse[k] = above.reshape(shape[1], factor, shape[2], factor).any(axis=(1, 3))
+            fill = -np.inf if top.dtype.kind == "f" else np.iinfo(top.dtype).min
+            top = np.pad(top, ((0, py), (0, px)), constant_values=fill)
+        rows = top[0::factor].copy()
+        for i in range(1, factor):
+            np.fmax(rows, top[i::factor], out=rows)
+        cols = rows[:, 0::factor].copy()
+        for j in range(1, factor):
+            np.fmax(cols, rows[:, j::factor], out=cols)
+        coarse[k] = cols > threshold_hu
     outside: np.ndarray = ~ndimage.binary_fill_holes(coarse)
     return outside
 
@@ -442,6 +459,7 @@ def body_mask_window(
     threshold_hu: float = -500.0,
     dilate_voxels: int = 2,
     coarse_factor: int = 4,
+    outside_blocks: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`body_mask` inside ``window`` only, without filling holes over the whole grid.
 
@@ -462,6 +480,8 @@ def body_mask_window(
         threshold_hu: HU above which a voxel is body (default -500).
         dilate_voxels: dilation margin, in voxels (0: none).
         coarse_factor: edge of the coarse blocks, in voxels.
+        outside_blocks: :func:`coarse_outside` of ``array`` at ``threshold_hu`` and
+            ``coarse_factor``, when already computed (several windows of one volume).
 
     Returns:
         (z, y, x) bool array of the window's shape.
@@ -478,8 +498,12 @@ def body_mask_window(
     hi = [min(n, b + margin) for b, n in zip(stops, array.shape, strict=True)]
     grown = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     body = np.asarray(array[grown]) > threshold_hu
+    inner = tuple(slice(a - g, b - g) for a, b, g in zip(starts, stops, lo, strict=True))
+    if body.all():  # no air: nothing to fill, and the margin adds nothing
+        return np.ones(body[inner].shape, dtype=bool)
     factor = max(1, int(coarse_factor))
-    outside_blocks = _coarse_outside(array, threshold_hu, factor)
+    if outside_blocks is None:
+        outside_blocks = coarse_outside(array, threshold_hu, factor)
     # the coarse verdict for every voxel of the grown window (nearest block)
     idx = [np.arange(a, b) // factor for a, b in zip(lo, hi, strict=True)]
     certain = outside_blocks[np.ix_(*idx)] & ~body
@@ -489,5 +513,4 @@ def body_mask_window(
     mask = ~outside
     if dilate_voxels > 0 and mask.any():
         mask = ndimage.binary_dilation(mask, iterations=int(dilate_voxels))
-    inner = tuple(slice(a - g, b - g) for a, b, g in zip(starts, stops, lo, strict=True))
     return np.ascontiguousarray(mask[inner], dtype=bool)
