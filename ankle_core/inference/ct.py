@@ -105,12 +105,16 @@ class CtResult:
         probability: of fracture, [0, 1].
         call: ``"fracture"``, ``"no fracture"`` or :data:`INDETERMINATE`.
         heatmap: (z, y, x) float32 in [0, 1] on the ORIGINAL volume grid, or None when not
-            explained.
+            explained. The pipeline gives a lazy
+            :class:`~ankle_core.explain.ct_heat.HeatVolume`: index it for a slice or a box
+            (computed then), ``numpy.asarray`` it for the whole map (a second or more on a
+            fine scan, and 4 bytes a voxel).
         regions: ranked Grad-CAM regions (empty when not explained or nothing stands out).
         timings_s: seconds for ``"preprocess"``, ``"forward"``, ``"gradcam"`` (Captum),
-            ``"upsample"`` (spline to the original grid), ``"body_mask"`` (the body in the
-            field of view, :func:`~ankle_core.preprocess.spatial.body_mask_window`),
-            ``"boxes"`` and ``"total"``.
+            ``"upsample"`` (setting up the lazy map; nothing is evaluated yet),
+            ``"body_mask"`` (0: the mask is made per box, inside ``"boxes"``), ``"boxes"``
+            (sub-grid search and refinement, :func:`~ankle_core.explain.ct_heat.heat_regions`)
+            and ``"total"``.
         model: ``"name version"``.
         gradcam_layer: name of the explained block (empty when not explained).
         explanation: how the map and boxes were made (None when not explained).
@@ -126,7 +130,7 @@ class CtResult:
 
     probability: float
     call: str
-    heatmap: np.ndarray | None
+    heatmap: HeatVolume | np.ndarray | None
     regions: tuple[CamRegion, ...]
     timings_s: Mapping[str, float]
     model: str
@@ -360,7 +364,7 @@ class CtPipeline:
         ):
             t3 = time.perf_counter()
             timings = dict(shared)
-            heatmap = None
+            heatmap: HeatVolume | None = None
             threshold: float | None = None
             regions: tuple[CamRegion, ...] = ()
             if explain:
@@ -395,7 +399,7 @@ class CtPipeline:
 
     def _explain_one(
         self, volume: Volume, prepared: PreparedVolume, cam: np.ndarray, settings: CamSettings
-    ) -> tuple[np.ndarray, float, tuple[CamRegion, ...], dict[str, float]]:
+    ) -> tuple[HeatVolume, float, tuple[CamRegion, ...], dict[str, float]]:
         """A cube's CAM on the volume's own grid, restricted to the body, and its regions.
 
         Explanations stay on the scanned body, never in the air around it, and the
@@ -413,15 +417,13 @@ class CtPipeline:
             hu=volume.array,
             body_threshold_hu=boxes.body_threshold_hu,
         )
-        scaled, threshold, found = heat_regions(heat, volume.affine, boxes)
+        t4 = time.perf_counter()
+        heatmap, threshold, found = heat_regions(heat, volume.affine, boxes)
         regions = to_cam_regions(found, volume.affine)
         t5 = time.perf_counter()
-        heatmap = np.asarray(scaled)
-        heatmap.setflags(write=False)
-        t6 = time.perf_counter()
-        # "body_mask" is now part of "boxes" (the mask is made per box); "upsample" is the
-        # whole map's evaluation on the original grid
-        timings = {"upsample": t6 - t5, "body_mask": 0.0, "boxes": t5 - t3}
+        # the map is evaluated where it is read (HeatVolume): nothing is upsampled here, and
+        # the body mask is made per box inside "boxes"
+        timings = {"upsample": t4 - t3, "body_mask": 0.0, "boxes": t5 - t4}
         return heatmap, threshold, regions, timings
 
     def domain_check(
