@@ -58,8 +58,8 @@ Index = tuple[I64, I64, I64]
 _CHUNK_VOXELS = 4_000_000
 #: A sub-grid region is refined unless its estimated score, times this, is below the score
 #: of the last box kept (the sub-grid's peak and mean are within a few per cent of the full
-#: grid's on a smooth spline map; 1.5 leaves a wide margin).
-_ESTIMATE_MARGIN = 1.5
+#: grid's on a smooth spline map; 1.25 leaves a wide margin).
+_ESTIMATE_MARGIN = 1.25
 #: Edge of the coarse outside blocks (as :func:`body_mask_window`'s default).
 _COARSE_FACTOR = 4
 
@@ -513,16 +513,26 @@ def heat_regions(
         labels, _ = ndimage.label(binary, structure=structure)
         cell = strides[0] * strides[1] * strides[2]
         min_voxels = settings.min_volume_mm3 / voxel_mm3 if voxel_mm3 > 0 else 0.0
-        candidates = []
+        estimate = {}
         for lab, slc in enumerate(ndimage.find_objects(labels), start=1):
+            if slc is not None:
+                vals = values[slc][labels[slc] == lab]
+                n = vals.size
+                estimate[lab] = _score(
+                    settings, float(vals.max()) - lo, float(vals.sum()) - n * lo, n, cell
+                )
+        # regions one sample apart may join on the full grid: refine them together
+        clusters, _ = ndimage.label(ndimage.binary_dilation(binary, structure), structure)
+        clusters[~binary] = 0
+        candidates = []
+        for lab, slc in enumerate(ndimage.find_objects(clusters), start=1):
             if slc is None:
                 continue
-            region = labels[slc] == lab
+            region = clusters[slc] == lab
             n = int(region.sum())
             if n * cell_mm3 < settings.min_volume_mm3 / 2.0:
                 continue
-            vals = values[slc][region]
-            est = _score(settings, float(vals.max()) - lo, float(vals.sum()) - n * lo, n, cell)
+            est = max(estimate[int(m)] for m in np.unique(labels[slc][region]))
             candidates.append((est, lab, slc, region))
         # the best estimates first; stop once the kept boxes outscore the rest by far
         candidates.sort(key=lambda c: (-c[0], c[1]))
