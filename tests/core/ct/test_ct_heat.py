@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pytest
+from scipy import ndimage
 
 from ankle_core.explain.boxes import BoxSettings
 from ankle_core.explain.ct import cam_regions, cam_to_original
 from ankle_core.explain.ct_heat import HeatVolume, heat_regions
 from ankle_core.explain.gradcam import normalize01
-from ankle_core.preprocess.spatial import body_mask, plan_grid
+from ankle_core.preprocess.spatial import body_mask, coarse_outside, plan_grid
 from ankle_core.preprocess.transform import GridTransform
 
 
@@ -112,3 +113,21 @@ def test_oblique_grid_uses_the_general_spline() -> None:
     heat = HeatVolume(cam, transform, order=3)
     hi = float(heat.spline(tuple(np.arange(n) for n in transform.original_shape)).max())  # type: ignore[arg-type]
     np.testing.assert_allclose(np.asarray(heat.rescaled(0.0, hi)), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(37, 50, 63), (5, 6, 7), (1, 8, 9), (20, 1, 30)])
+@pytest.mark.parametrize("factor", [1, 2, 4])
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
+def test_coarse_outside_is_the_block_grid_with_holes_filled(
+    shape: tuple[int, int, int], factor: int, dtype: type
+) -> None:
+    """Blocks with any voxel above the threshold are body; air blocks not reaching the border
+    through air blocks are holes (``binary_fill_holes`` of the block grid)."""
+    x = np.random.default_rng(sum(shape) + factor).normal(-700, 300, size=shape).astype(dtype)
+    x.flat[::97] = 5  # scattered body voxels, some alone in their block
+    blocks = tuple(-(-n // factor) for n in shape)
+    padded = np.zeros([b * factor for b in blocks], dtype=bool)
+    padded[: shape[0], : shape[1], : shape[2]] = x > -500
+    body = padded.reshape(blocks[0], factor, blocks[1], factor, blocks[2], factor)
+    want = ~ndimage.binary_fill_holes(body.any(axis=(1, 3, 5)))
+    np.testing.assert_array_equal(coarse_outside(x, -500.0, factor), want)
