@@ -269,6 +269,9 @@ class HeatVolume:
         if any(len(i) == 0 for i in index):
             return np.zeros([len(i) for i in index], dtype=bool)
         box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in index)
+        if (np.asarray(self._hu[box]) > self.body_threshold_hu).all():
+            # no air in the box: all body, and the whole-volume outside map is not needed
+            return np.ones([len(i) for i in index], dtype=bool)
         mask = body_mask_window(
             self._hu, box, threshold_hu=self.body_threshold_hu,  # type: ignore[arg-type]
             dilate_voxels=self.dilate_voxels, outside_blocks=self.outside_blocks(),

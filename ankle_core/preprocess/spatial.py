@@ -504,7 +504,7 @@ def body_mask_window(
     grown = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     body = np.asarray(array[grown]) > threshold_hu
     inner = tuple(slice(a - g, b - g) for a, b, g in zip(starts, stops, lo, strict=True))
-    if body.all():  # no air: nothing to fill, and the margin adds nothing
+    if body[inner].all():  # no air in the window: all body whatever lies around it
         return np.ones(body[inner].shape, dtype=bool)
     factor = max(1, int(coarse_factor))
     if outside_blocks is None:
