@@ -68,7 +68,7 @@ from ankle_core.models.domain import (
     ct_features,
 )
 from ankle_core.models.weights import LoadedModel, load_model
-from ankle_core.preprocess.spatial import body_section_cm2
+from ankle_core.preprocess.spatial import body_component, body_section_cm2
 from ankle_core.preprocess.volume import CtPreprocessing, PreparedVolume, preprocess_volume
 from ankle_core.types import Volume
 
@@ -95,6 +95,8 @@ logger = logging.getLogger(__name__)
 
 #: Largest axial body cross-section (cm^2) accepted without a warning: well above a foot's.
 MAX_BODY_SECTION_CM2 = 400.0
+#: HU above which a voxel is body for the scope check (and the crop, when its recipe agrees).
+SCOPE_THRESHOLD_HU = -500.0
 
 
 @dataclass(frozen=True)
@@ -331,8 +333,16 @@ class CtPipeline:
             return []
         n = len(volumes)
         t0 = time.perf_counter()
-        warnings = [self.scope_warnings(v) for v in volumes]
-        prepared = [preprocess_volume(v, self.preprocessing) for v in volumes]
+        # the body's largest component, found once for the scope check and the crop
+        components = [body_component(v.array, SCOPE_THRESHOLD_HU) for v in volumes]
+        warnings = [
+            self.scope_warnings(v, component=c) for v, c in zip(volumes, components, strict=True)
+        ]
+        shared_crop = self.preprocessing.foreground_threshold == SCOPE_THRESHOLD_HU
+        prepared = [
+            preprocess_volume(v, self.preprocessing, component=c if shared_crop else None)
+            for v, c in zip(volumes, components, strict=True)
+        ]
         t1 = time.perf_counter()
         network, device = self.model.network, self.model.device
         x = torch.from_numpy(np.stack([p.array for p in prepared]))[:, None].to(device)
@@ -452,11 +462,19 @@ class CtPipeline:
             extra_reasons=[_scope_reason(w) for w in scope],
         )
 
-    def scope_warnings(self, volume: Volume) -> tuple[str, ...]:
-        """Cautions about a volume the model was not made for (empty when it looks fine)."""
+    def scope_warnings(
+        self, volume: Volume, *, component: tuple[np.ndarray, int] | None = None
+    ) -> tuple[str, ...]:
+        """Cautions about a volume the model was not made for (empty when it looks fine).
+
+        ``component``: the volume's :func:`~ankle_core.preprocess.spatial.body_component`
+        at :data:`SCOPE_THRESHOLD_HU`, when already found.
+        """
         if self.max_body_section_cm2 is None:
             return ()
-        section = body_section_cm2(volume.array, volume.affine)
+        section = body_section_cm2(
+            volume.array, volume.affine, SCOPE_THRESHOLD_HU, component=component
+        )
         if section <= self.max_body_section_cm2:
             return ()
         return (

@@ -39,6 +39,7 @@ from ankle_core.errors import InvalidInputError
 from ankle_core.preprocess.transform import REVERSE_AXES, GridTransform, check_shape
 
 __all__ = [
+    "body_component",
     "body_mask",
     "body_mask_window",
     "body_section_cm2",
@@ -95,7 +96,11 @@ def orientation_matrix(
 
 
 def foreground_bbox(
-    array: npt.NDArray[np.floating], threshold: float = -500.0, *, max_voxels: int = 2_000_000
+    array: npt.NDArray[np.floating],
+    threshold: float = -500.0,
+    *,
+    max_voxels: int = 2_000_000,
+    component: tuple[npt.NDArray[np.bool_], int] | None = None,
 ) -> tuple[F64, F64] | None:
     """Bounding box of the body: the largest connected component above ``threshold``.
 
@@ -111,7 +116,7 @@ def foreground_bbox(
         ``(lo, hi)`` inclusive (z, y, x) voxel-centre corners in original indices, or None
         when nothing is above the threshold.
     """
-    found = _largest_body_component(array, threshold, max_voxels)
+    found = component or body_component(array, threshold, max_voxels)
     if found is None:
         return None
     mask, stride = found
@@ -124,10 +129,13 @@ def foreground_bbox(
     return lo, hi
 
 
-def _largest_body_component(
-    array: npt.NDArray[np.floating], threshold: float, max_voxels: int
+def body_component(
+    array: npt.NDArray[np.floating], threshold: float = -500.0, max_voxels: int = 2_000_000
 ) -> tuple[npt.NDArray[np.bool_], int] | None:
     """The largest connected component above ``threshold`` on a strided view, and the stride.
+
+    :func:`foreground_bbox`, :func:`body_section_cm2` and :func:`plan_grid` take it as their
+    ``component`` when one caller needs several of them on the same volume.
 
     The view keeps every ``stride``-th voxel per axis, ``stride`` chosen so that it holds at
     most about ``max_voxels`` voxels. None when nothing is above the threshold.
@@ -150,6 +158,7 @@ def body_section_cm2(
     threshold: float = -500.0,
     *,
     max_voxels: int = 2_000_000,
+    component: tuple[npt.NDArray[np.bool_], int] | None = None,
 ) -> float:
     """Area of the body's largest axial cross-section, cm^2.
 
@@ -172,7 +181,7 @@ def body_section_cm2(
     >>> body_section_cm2(hu, np.diag([2.0, 2.0, 5.0, 1.0]))
     4.0
     """
-    found = _largest_body_component(array, threshold, max_voxels)
+    found = component or body_component(array, threshold, max_voxels)
     if found is None:
         return 0.0
     mask, stride = found
@@ -201,6 +210,7 @@ def plan_grid(
     spacing_mm: float | Sequence[float] = 1.0,
     input_size: int | Sequence[int] = 128,
     foreground_threshold: float | None = -500.0,
+    component: tuple[npt.NDArray[np.bool_], int] | None = None,
 ) -> GridTransform:
     """Plan reorientation, resampling and crop/pad as one :class:`GridTransform`.
 
@@ -210,6 +220,8 @@ def plan_grid(
         spacing_mm: model-grid spacing, one number (isotropic) or (z, y, x), mm.
         input_size: model cube edge, one number or (z, y, x), voxels.
         foreground_threshold: HU above which voxels are body; None centres on the volume.
+        component: :func:`body_component` of ``array`` at ``foreground_threshold``, when
+            already computed (the CT pipeline's scope check needs it too).
 
     Returns:
         The transform from the model grid to the original volume.
@@ -224,7 +236,9 @@ def plan_grid(
     resampled_shape = np.floor((np.asarray(ras_shape) - 1) / factors).astype(int) + 1
     scale = np.diag([*factors, 1.0])
     to_orig_from_resampled = orient @ scale
-    box = foreground_threshold is not None and foreground_bbox(array, foreground_threshold)
+    box = foreground_threshold is not None and foreground_bbox(
+        array, foreground_threshold, component=component
+    )
     if box:
         lo, hi = box
         corners = np.array(
