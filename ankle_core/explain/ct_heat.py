@@ -514,6 +514,23 @@ def heat_regions(
         if mask is not None:
             binary &= mask
         labels, _ = ndimage.label(binary, structure=structure)
+        if strides == (1, 1, 1):  # the sub-grid is the full grid: its regions are final
+            starts = [int(i[0]) for i in index]
+            for lab, slc in enumerate(ndimage.find_objects(labels), start=1):
+                if slc is None:
+                    continue
+                inside = labels[slc] == lab
+                vals = values[slc][inside]
+                lower = tuple(int(sl.start) + starts[a] for a, sl in enumerate(slc))
+                upper = tuple(int(sl.stop) + starts[a] for a, sl in enumerate(slc))
+                first = np.unravel_index(int(np.flatnonzero(inside)[0]), inside.shape)
+                found[(lower, upper, vals.size)] = (
+                    lower, upper, int(vals.size), float(vals.max()),
+                    float(vals.sum(dtype=np.float64)),
+                    tuple(int(f) + lower[a] for a, f in enumerate(first)),
+                )  # fmt: skip
+            labels[...] = 0  # nothing left to refine
+            binary[...] = False
         cell = strides[0] * strides[1] * strides[2]
         min_voxels = settings.min_volume_mm3 / voxel_mm3 if voxel_mm3 > 0 else 0.0
         estimate = {}
