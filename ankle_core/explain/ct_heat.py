@@ -542,8 +542,10 @@ def heat_regions(
                     settings, float(vals.max()) - lo, float(vals.sum()) - n * lo, n, cell
                 )
         # regions one sample apart may join on the full grid: refine them together
-        clusters, _ = ndimage.label(ndimage.binary_dilation(binary, structure), structure)
-        clusters[~binary] = 0
+        clusters = np.zeros(binary.shape, dtype=np.int32)
+        if binary.any():
+            clusters, _ = ndimage.label(ndimage.binary_dilation(binary, structure), structure)
+            clusters[~binary] = 0
         candidates = []
         for lab, slc in enumerate(ndimage.find_objects(clusters), start=1):
             if slc is None:
