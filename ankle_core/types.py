@@ -55,7 +55,14 @@ def _freeze_array(array: np.ndarray, name: str, ndim: int) -> FloatArray:
     arr = np.asarray(array)
     if arr.ndim != ndim:
         raise InvalidInputError(f"{name} must have {ndim} dimensions, got shape {arr.shape}.")
-    if not np.isfinite(arr).all():
+    # checked a slab at a time: no boolean copy of a large volume
+    step = max(1, (1 << 22) // max(1, arr[:1].size)) if arr.ndim else 1
+    finite = (
+        np.isfinite(arr).all()
+        if arr.ndim < 2
+        else all(np.isfinite(arr[i : i + step]).all() for i in range(0, arr.shape[0], step))
+    )
+    if not finite:
         raise InvalidInputError(f"{name} contains NaN or infinite values.")
     if arr is array and arr.flags.writeable:
         # Never freeze the caller's own buffer: keep a private, read-only copy.

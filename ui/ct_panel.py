@@ -161,12 +161,17 @@ def _views(name: str, sha256: str, analysis: CtAnalysis, may_show: bool) -> None
     alpha = controls[2].slider("Opacity", 0.0, 1.0, 0.4, 0.05, key="ct_alpha") if overlay else 0.0
     boxes = [orient.box(r.box_voxels) for r in result.regions]
     display = orient.array(volume.array)
-    heat = orient.array(result.heatmap) if result.heatmap is not None else None
     spacing = orient.spacing(volume.spacing_mm)
     centre = (st.session_state["ct_z"], st.session_state["ct_y"], st.session_state["ct_x"])
     for column, (plane, (axis, _)) in zip(st.columns(3), volume_views.PLANES.items(), strict=True):
         with column:
             index = st.slider(plane, 0, display.shape[axis] - 1, key=_SLIDER[plane])
+            # the map is read for the slice shown only (the result's map is lazy)
+            heat = (
+                orient.plane(result.heatmap, axis, index)
+                if result.heatmap is not None and alpha > 0
+                else None
+            )
             rgb = volume_views.plane_rgb(display, heat, plane, index, window, alpha)
             fig = volume_views.plane_figure(rgb, plane, index, spacing, boxes, centre)
             st.plotly_chart(fig, key=f"ct_fig_{plane}", config={"displaylogo": False})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -107,6 +108,32 @@ class DisplayOrientation:
                 out = np.flip(out, axis=d)
         return out
 
+    def plane(self, source: Any, axis: int, index: int) -> npt.NDArray[np.float32]:
+        """One display slice of a stored volume, reading that slice alone.
+
+        Equals ``np.take(self.array(source), index, axis)``, but ``source`` may be any
+        stored (z, y, x) volume indexable by ints and slices, such as a CT result's lazy
+        heat map (:class:`~ankle_core.explain.ct_heat.HeatVolume`), which then computes the
+        one slice shown and never the whole map.
+
+        Args:
+            source: stored (z, y, x) array or array-like.
+            axis: display axis of the plane (``PLANES[plane][0]``).
+            index: slice index along that display axis.
+        """
+        stored = self.perm[axis]
+        at = self.shape[stored] - 1 - index if self.flip[axis] else index
+        key: list[int | slice] = [slice(None)] * 3
+        key[stored] = int(at)
+        out = np.asarray(source[tuple(key)])
+        rest = [d for d in range(3) if d != axis]  # display axes left, in order
+        if self.perm[rest[0]] > self.perm[rest[1]]:
+            out = out.T
+        for k, d in enumerate(rest):
+            if self.flip[d]:
+                out = np.flip(out, axis=k)
+        return out
+
     def index(self, zyx: Sequence[float]) -> tuple[float, float, float]:
         """A stored (z, y, x) voxel index (continuous) as a display index."""
         out = []
@@ -161,7 +188,8 @@ def plane_rgb(
 
     Args:
         hu: the DISPLAY volume in HU (:meth:`DisplayOrientation.array`).
-        heat: Grad-CAM in [0, 1] on the same display grid, or None.
+        heat: Grad-CAM in [0, 1] on the same display grid, or the plane's slice of it
+            already taken (2D, e.g. :meth:`DisplayOrientation.plane`), or None.
         plane: ``"Axial"``, ``"Coronal"`` or ``"Sagittal"``.
         index: slice index along the plane's display axis.
         window: (level, width) in HU.
@@ -177,7 +205,8 @@ def plane_rgb(
     grey = np.clip((np.take(hu, index, axis=axis) - (level - width / 2)) / width, 0.0, 1.0)
     grey = grey.astype(np.float32)
     if heat is not None and alpha > 0:
-        return overlay_heatmap(grey, np.take(heat, index, axis=axis), alpha=alpha)
+        piece = heat if heat.ndim == 2 else np.take(heat, index, axis=axis)
+        return overlay_heatmap(grey, piece, alpha=alpha)
     return (np.repeat(grey[..., None], 3, axis=-1) * 255).astype(np.uint8)
 
 

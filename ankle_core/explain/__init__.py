@@ -11,6 +11,9 @@
 - ``ct``: the Grad-CAM layer per 3D family, the map on the original CT grid,
   :func:`cam_regions` (ranked 3D boxes in voxels and patient mm) and :class:`CamSettings`
   (method, block and box settings; :data:`PAPER_GRADCAM` is the reference paper's).
+- ``ct_heat``: :class:`HeatVolume`, a CT heat map on the original grid evaluated only where
+  it is read (a slice, a box), and :func:`heat_regions`, its boxes found on a ~1 mm sub-grid
+  and refined on the full grid per region (torch-free).
 - ``boxes``: Otsu (1979) or multi-level Otsu threshold and connected regions of any map, and
   :class:`BoxSettings`, the one place that says how CT boxes are drawn.
 - ``overlay``: colour maps, heat-map blending and box drawing for display and reports.
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
         cam_to_original,
         gradcam_layer,
     )
+    from ankle_core.explain.ct_heat import HeatVolume, heat_regions
     from ankle_core.explain.gradcam import count_hooks, grad_cam, normalize01, upsample_cam
     from ankle_core.explain.overlay import draw_boxes, overlay_heatmap
 
@@ -51,6 +55,7 @@ _HOMES = {
         ),
         "ct",
     ),
+    **dict.fromkeys(("HeatVolume", "heat_regions"), "ct_heat"),
     **dict.fromkeys(("count_hooks", "grad_cam", "normalize01", "upsample_cam"), "gradcam"),
     **dict.fromkeys(("draw_boxes", "overlay_heatmap"), "overlay"),
 }
@@ -61,6 +66,7 @@ __all__ = [
     "CamRegion",
     "CamSettings",
     "HeatRegion",
+    "HeatVolume",
     "cam_regions",
     "cam_to_original",
     "count_hooks",
@@ -68,6 +74,7 @@ __all__ = [
     "find_regions",
     "grad_cam",
     "gradcam_layer",
+    "heat_regions",
     "normalize01",
     "otsu_threshold",
     "overlay_heatmap",

@@ -45,6 +45,7 @@ from scipy import ndimage
 from torch import nn
 
 from ankle_core.explain.boxes import BoxSettings, HeatRegion
+from ankle_core.explain.ct_heat import cam_index_map, spline_weights
 from ankle_core.explain.gradcam import CAM_METHODS, CamMethod, grad_cam
 from ankle_core.models.cnn3d import feature_stages
 from ankle_core.preprocess.transform import GridTransform
@@ -59,6 +60,7 @@ __all__ = [
     "ct_grad_cam",
     "fracture_log_odds",
     "gradcam_layer",
+    "to_cam_regions",
 ]
 
 F32 = npt.NDArray[np.float32]
@@ -232,39 +234,12 @@ def ct_grad_cam(
     return np.ascontiguousarray(cam[0].numpy(), dtype=np.float32)
 
 
-def _cam_index_map(cam_shape: Sequence[int], transform: GridTransform) -> tuple[F64, F64]:
-    """Affine from original (z, y, x) index to fractional CAM index: ``c = K @ o + k``."""
-    grid = np.asarray(transform.grid_shape, dtype=np.float64)
-    cells = np.asarray(cam_shape, dtype=np.float64)
-    scale = np.diag(cells / grid)
-    inv = np.linalg.inv(transform.matrix)
-    linear = scale @ inv[:3, :3]
-    offset = scale @ inv[:3, 3] + 0.5 * cells / grid - 0.5
-    return linear, offset
-
-
-def _spline_weights(n_in: int, coords: F64, order: int) -> F32:
-    """(len(coords), n_in) matrix reproducing 1D spline interpolation at ``coords``.
-
-    Spline interpolation (prefilter included) is linear in its input, so column ``i`` is the
-    interpolation of the ``i``-th unit vector; an N-D spline is the tensor product of these.
-    """
-    weights = np.empty((coords.size, n_in), dtype=np.float32)
-    for i in range(n_in):
-        unit = np.zeros(n_in, dtype=np.float64)
-        unit[i] = 1.0
-        weights[:, i] = ndimage.map_coordinates(
-            unit, coords[None], order=order, mode="nearest", prefilter=order > 1
-        )
-    return weights
-
-
 def _separable_upsample(
     cam: F32, diag: F64, shift: F64, out: F32, order: int, chunk: int = 16
 ) -> None:
     """Write the spline of ``cam`` at ``diag * o + shift`` into ``out`` (a 3D view)."""
     mats = [
-        _spline_weights(cam.shape[r], diag[r] * np.arange(out.shape[r]) + shift[r], order)
+        spline_weights(cam.shape[r], diag[r] * np.arange(out.shape[r]) + shift[r], order)
         for r in range(3)
     ]
     # contract x then y on the small CAM, then z in chunks of output slices
@@ -304,7 +279,7 @@ def cam_to_original(
     heat = np.zeros(transform.original_shape, dtype=np.float32)
     if any(s.stop <= s.start for s in footprint):
         return heat, footprint
-    linear, offset = _cam_index_map(arr.shape, transform)
+    linear, offset = cam_index_map(arr.shape, transform)
     start = np.array([s.start for s in footprint], dtype=np.float64)
     offset = offset + linear @ start
     window = tuple(s.stop - s.start for s in footprint)
@@ -362,6 +337,13 @@ def _cam_region(region: HeatRegion, affine: F64, offset: Sequence[int]) -> CamRe
         peak=region.peak,
         mean=region.mean,
     )
+
+
+def to_cam_regions(regions: Sequence[HeatRegion], affine: npt.ArrayLike) -> tuple[CamRegion, ...]:
+    """Regions found on the original grid (e.g. by
+    :func:`~ankle_core.explain.ct_heat.heat_regions`) with voxel and mm coordinates."""
+    aff = np.asarray(affine, dtype=np.float64)
+    return tuple(_cam_region(r, aff, (0, 0, 0)) for r in regions)
 
 
 def _window_mask(

@@ -53,7 +53,8 @@ def region_masks(volume: Volume, result: CtResult) -> npt.NDArray[np.bool_]:
     Args:
         volume: the analysed volume (array (z, y, x)).
         result: the CT result; regions' ``box_voxels`` are on the volume grid and
-            ``heatmap`` (z, y, x) in [0, 1] or None.
+            ``heatmap`` (z, y, x) in [0, 1] (an array or the pipeline's lazy map, read on
+            each box only) or None.
 
     Returns:
         (K, z, y, x) bool, K = number of regions (0 when there is none).
@@ -71,9 +72,9 @@ def region_masks(volume: Volume, result: CtResult) -> npt.NDArray[np.bool_]:
         box = (slice(max(z0, 0), z1), slice(max(y0, 0), y1), slice(max(x0, 0), x1))
         masks[k][box] = True
         if threshold is not None and heat is not None:
-            blob = masks[k] & (heat > threshold)
+            blob = np.asarray(heat[box]) > threshold  # the map read on the box alone
             if blob.any():
-                masks[k] = blob
+                masks[k][box] = blob
     return masks
 
 

@@ -54,11 +54,11 @@ from ankle_core.explain.boxes import BoxSettings
 from ankle_core.explain.ct import (
     CamRegion,
     CamSettings,
-    cam_regions,
-    cam_to_original,
     fracture_log_odds,
     gradcam_layer,
+    to_cam_regions,
 )
+from ankle_core.explain.ct_heat import HeatVolume, heat_regions
 from ankle_core.explain.gradcam import grad_cam
 from ankle_core.models.domain import (
     NOT_DECLARED,
@@ -68,7 +68,7 @@ from ankle_core.models.domain import (
     ct_features,
 )
 from ankle_core.models.weights import LoadedModel, load_model
-from ankle_core.preprocess.spatial import body_section_cm2
+from ankle_core.preprocess.spatial import body_component, body_section_cm2
 from ankle_core.preprocess.volume import CtPreprocessing, PreparedVolume, preprocess_volume
 from ankle_core.types import Volume
 
@@ -95,6 +95,8 @@ logger = logging.getLogger(__name__)
 
 #: Largest axial body cross-section (cm^2) accepted without a warning: well above a foot's.
 MAX_BODY_SECTION_CM2 = 400.0
+#: HU above which a voxel is body for the scope check (and the crop, when its recipe agrees).
+SCOPE_THRESHOLD_HU = -500.0
 
 
 @dataclass(frozen=True)
@@ -105,12 +107,16 @@ class CtResult:
         probability: of fracture, [0, 1].
         call: ``"fracture"``, ``"no fracture"`` or :data:`INDETERMINATE`.
         heatmap: (z, y, x) float32 in [0, 1] on the ORIGINAL volume grid, or None when not
-            explained.
+            explained. The pipeline gives a lazy
+            :class:`~ankle_core.explain.ct_heat.HeatVolume`: index it for a slice or a box
+            (computed then), ``numpy.asarray`` it for the whole map (a second or more on a
+            fine scan, and 4 bytes a voxel).
         regions: ranked Grad-CAM regions (empty when not explained or nothing stands out).
         timings_s: seconds for ``"preprocess"``, ``"forward"``, ``"gradcam"`` (Captum),
-            ``"upsample"`` (spline to the original grid), ``"body_mask"`` (the body in the
-            field of view, :func:`~ankle_core.preprocess.spatial.body_mask_window`),
-            ``"boxes"`` and ``"total"``.
+            ``"upsample"`` (setting up the lazy map; nothing is evaluated yet),
+            ``"body_mask"`` (0: the mask is made per box, inside ``"boxes"``), ``"boxes"``
+            (sub-grid search and refinement, :func:`~ankle_core.explain.ct_heat.heat_regions`)
+            and ``"total"``.
         model: ``"name version"``.
         gradcam_layer: name of the explained block (empty when not explained).
         explanation: how the map and boxes were made (None when not explained).
@@ -126,7 +132,7 @@ class CtResult:
 
     probability: float
     call: str
-    heatmap: np.ndarray | None
+    heatmap: HeatVolume | np.ndarray | None
     regions: tuple[CamRegion, ...]
     timings_s: Mapping[str, float]
     model: str
@@ -327,8 +333,16 @@ class CtPipeline:
             return []
         n = len(volumes)
         t0 = time.perf_counter()
-        warnings = [self.scope_warnings(v) for v in volumes]
-        prepared = [preprocess_volume(v, self.preprocessing) for v in volumes]
+        # the body's largest component, found once for the scope check and the crop
+        components = [body_component(v.array, SCOPE_THRESHOLD_HU) for v in volumes]
+        warnings = [
+            self.scope_warnings(v, component=c) for v, c in zip(volumes, components, strict=True)
+        ]
+        shared_crop = self.preprocessing.foreground_threshold == SCOPE_THRESHOLD_HU
+        prepared = [
+            preprocess_volume(v, self.preprocessing, component=c if shared_crop else None)
+            for v, c in zip(volumes, components, strict=True)
+        ]
         t1 = time.perf_counter()
         network, device = self.model.network, self.model.device
         x = torch.from_numpy(np.stack([p.array for p in prepared]))[:, None].to(device)
@@ -360,7 +374,7 @@ class CtPipeline:
         ):
             t3 = time.perf_counter()
             timings = dict(shared)
-            heatmap = None
+            heatmap: HeatVolume | None = None
             threshold: float | None = None
             regions: tuple[CamRegion, ...] = ()
             if explain:
@@ -395,27 +409,31 @@ class CtPipeline:
 
     def _explain_one(
         self, volume: Volume, prepared: PreparedVolume, cam: np.ndarray, settings: CamSettings
-    ) -> tuple[np.ndarray, float, tuple[CamRegion, ...], dict[str, float]]:
-        """A cube's CAM on the volume's own grid, restricted to the body, and its regions."""
+    ) -> tuple[HeatVolume, float, tuple[CamRegion, ...], dict[str, float]]:
+        """A cube's CAM on the volume's own grid, restricted to the body, and its regions.
+
+        Explanations stay on the scanned body, never in the air around it, and the
+        threshold is taken over the body alone (unless the settings say otherwise). The map
+        is zero outside the model's field of view, so the body is only needed there; the
+        boxes are found on a 1 mm sub-grid and refined on the full grid around each region
+        (:func:`~ankle_core.explain.ct_heat.heat_regions`), never on the whole map.
+        """
         t3 = time.perf_counter()
-        heatmap, footprint = cam_to_original(cam, prepared.transform, order=self.spline_order)
-        t4 = time.perf_counter()
         boxes = settings.boxes
-        # Explanations stay on the scanned body, never in the air around it, and the
-        # threshold is taken over the body alone (unless the settings say otherwise). The
-        # map is zero outside the model's field of view, so the body is only needed there.
-        inside = boxes.body(volume.array, window=footprint)
-        if inside is not None:
-            heatmap[footprint] *= inside
-            _normalise_in_place(heatmap, footprint)
-        heatmap.setflags(write=False)
-        t5 = time.perf_counter()
-        threshold = boxes.threshold(heatmap[footprint], inside)
-        regions = cam_regions(
-            heatmap, volume.affine, boxes, footprint=footprint, mask=inside, threshold=threshold
+        heat = HeatVolume(
+            cam,
+            prepared.transform,
+            order=self.spline_order,
+            hu=volume.array,
+            body_threshold_hu=boxes.body_threshold_hu,
         )
-        t6 = time.perf_counter()
-        timings = {"upsample": t4 - t3, "body_mask": t5 - t4, "boxes": t6 - t5}
+        t4 = time.perf_counter()
+        heatmap, threshold, found = heat_regions(heat, volume.affine, boxes)
+        regions = to_cam_regions(found, volume.affine)
+        t5 = time.perf_counter()
+        # the map is evaluated where it is read (HeatVolume): nothing is upsampled here, and
+        # the body mask is made per box inside "boxes"
+        timings = {"upsample": t4 - t3, "body_mask": 0.0, "boxes": t5 - t4}
         return heatmap, threshold, regions, timings
 
     def domain_check(
@@ -444,11 +462,19 @@ class CtPipeline:
             extra_reasons=[_scope_reason(w) for w in scope],
         )
 
-    def scope_warnings(self, volume: Volume) -> tuple[str, ...]:
-        """Cautions about a volume the model was not made for (empty when it looks fine)."""
+    def scope_warnings(
+        self, volume: Volume, *, component: tuple[np.ndarray, int] | None = None
+    ) -> tuple[str, ...]:
+        """Cautions about a volume the model was not made for (empty when it looks fine).
+
+        ``component``: the volume's :func:`~ankle_core.preprocess.spatial.body_component`
+        at :data:`SCOPE_THRESHOLD_HU`, when already found.
+        """
         if self.max_body_section_cm2 is None:
             return ()
-        section = body_section_cm2(volume.array, volume.affine)
+        section = body_section_cm2(
+            volume.array, volume.affine, SCOPE_THRESHOLD_HU, component=component
+        )
         if section <= self.max_body_section_cm2:
             return ()
         return (
@@ -457,26 +483,6 @@ class CtPipeline:
             f"{self.max_body_section_cm2:.0f} cm². The model was trained on ankle phantoms; "
             "its probability and boxes mean nothing on another body part.",
         )
-
-
-def _normalise_in_place(heat: np.ndarray, footprint: tuple[slice, slice, slice]) -> None:
-    """Scale ``heat`` to [0, 1] in place, changing only the footprint (as ``normalize01``).
-
-    The map is zero (its minimum) outside the footprint whenever the footprint does not
-    cover the whole grid, so only the footprint's values change.
-    """
-    part = heat[footprint]
-    if part.size == 0:
-        return
-    covers_all = part.shape == heat.shape
-    lo = float(part.min()) if covers_all else min(0.0, float(part.min()))
-    hi = float(part.max())
-    if not np.isfinite(lo) or not np.isfinite(hi) or hi - lo < 1e-12:
-        heat[...] = 0.0
-        return
-    if covers_all:
-        part -= np.float32(lo)
-    part /= np.float32(hi - lo)
 
 
 def _scope_reason(warning: str) -> str:

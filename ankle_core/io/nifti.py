@@ -110,6 +110,7 @@ def read_nifti_volume(data: bytes, limits: ReadLimits) -> Volume:
         "source_format": "nifti",
         "problems": [],
     }
+    out.setflags(write=False)  # the reader's own array: the Volume keeps it, no copy
     return Volume(
         array=out,
         spacing_mm=(float(zooms[2]), float(zooms[1]), float(zooms[0])),

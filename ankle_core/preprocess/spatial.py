@@ -14,7 +14,11 @@ covers is read (crop before resampling):
 2. **Resample** to an isotropic spacing (default 1 mm). Voxel centre 0 stays at voxel centre
    0 (MONAI ``Spacing`` convention). Linear interpolation by default; when downsampling, a
    Gaussian of sigma ``(factor - 1) / 2`` voxels is applied first (scikit-image's
-   anti-aliasing rule), on the covered part of the original only.
+   anti-aliasing rule), on the covered part of the original only. When the grid follows the
+   volume's axes (always, from :func:`plan_grid`; only a hand-made oblique transform does
+   not), the Gaussian and the interpolation are one small matrix per axis, applied to the
+   covered part slab by slab (no smoothed copy of it is made); otherwise
+   ``scipy.ndimage.gaussian_filter`` and ``affine_transform`` give the same result.
 3. **Crop or pad** to the input cube (default 128^3), centred on the bounding box of the
    body (HU above a threshold, largest connected component, found on a strided copy); the
    cube is kept inside the volume where the volume is larger and around all of it where it
@@ -35,9 +39,11 @@ from ankle_core.errors import InvalidInputError
 from ankle_core.preprocess.transform import REVERSE_AXES, GridTransform, check_shape
 
 __all__ = [
+    "body_component",
     "body_mask",
     "body_mask_window",
     "body_section_cm2",
+    "coarse_outside",
     "foreground_bbox",
     "orientation_matrix",
     "plan_grid",
@@ -90,7 +96,11 @@ def orientation_matrix(
 
 
 def foreground_bbox(
-    array: npt.NDArray[np.floating], threshold: float = -500.0, *, max_voxels: int = 2_000_000
+    array: npt.NDArray[np.floating],
+    threshold: float = -500.0,
+    *,
+    max_voxels: int = 2_000_000,
+    component: tuple[npt.NDArray[np.bool_], int] | None = None,
 ) -> tuple[F64, F64] | None:
     """Bounding box of the body: the largest connected component above ``threshold``.
 
@@ -106,7 +116,7 @@ def foreground_bbox(
         ``(lo, hi)`` inclusive (z, y, x) voxel-centre corners in original indices, or None
         when nothing is above the threshold.
     """
-    found = _largest_body_component(array, threshold, max_voxels)
+    found = component or body_component(array, threshold, max_voxels)
     if found is None:
         return None
     mask, stride = found
@@ -119,10 +129,13 @@ def foreground_bbox(
     return lo, hi
 
 
-def _largest_body_component(
-    array: npt.NDArray[np.floating], threshold: float, max_voxels: int
+def body_component(
+    array: npt.NDArray[np.floating], threshold: float = -500.0, max_voxels: int = 2_000_000
 ) -> tuple[npt.NDArray[np.bool_], int] | None:
     """The largest connected component above ``threshold`` on a strided view, and the stride.
+
+    :func:`foreground_bbox`, :func:`body_section_cm2` and :func:`plan_grid` take it as their
+    ``component`` when one caller needs several of them on the same volume.
 
     The view keeps every ``stride``-th voxel per axis, ``stride`` chosen so that it holds at
     most about ``max_voxels`` voxels. None when nothing is above the threshold.
@@ -145,6 +158,7 @@ def body_section_cm2(
     threshold: float = -500.0,
     *,
     max_voxels: int = 2_000_000,
+    component: tuple[npt.NDArray[np.bool_], int] | None = None,
 ) -> float:
     """Area of the body's largest axial cross-section, cm^2.
 
@@ -167,7 +181,7 @@ def body_section_cm2(
     >>> body_section_cm2(hu, np.diag([2.0, 2.0, 5.0, 1.0]))
     4.0
     """
-    found = _largest_body_component(array, threshold, max_voxels)
+    found = component or body_component(array, threshold, max_voxels)
     if found is None:
         return 0.0
     mask, stride = found
@@ -196,6 +210,7 @@ def plan_grid(
     spacing_mm: float | Sequence[float] = 1.0,
     input_size: int | Sequence[int] = 128,
     foreground_threshold: float | None = -500.0,
+    component: tuple[npt.NDArray[np.bool_], int] | None = None,
 ) -> GridTransform:
     """Plan reorientation, resampling and crop/pad as one :class:`GridTransform`.
 
@@ -205,6 +220,8 @@ def plan_grid(
         spacing_mm: model-grid spacing, one number (isotropic) or (z, y, x), mm.
         input_size: model cube edge, one number or (z, y, x), voxels.
         foreground_threshold: HU above which voxels are body; None centres on the volume.
+        component: :func:`body_component` of ``array`` at ``foreground_threshold``, when
+            already computed (the CT pipeline's scope check needs it too).
 
     Returns:
         The transform from the model grid to the original volume.
@@ -219,7 +236,9 @@ def plan_grid(
     resampled_shape = np.floor((np.asarray(ras_shape) - 1) / factors).astype(int) + 1
     scale = np.diag([*factors, 1.0])
     to_orig_from_resampled = orient @ scale
-    box = foreground_threshold is not None and foreground_bbox(array, foreground_threshold)
+    box = foreground_threshold is not None and foreground_bbox(
+        array, foreground_threshold, component=component
+    )
     if box:
         lo, hi = box
         corners = np.array(
@@ -270,14 +289,20 @@ def resample_to_grid(
     window = transform.original_footprint(margin=order + 2.0)
     if any(s.stop <= s.start for s in window):
         return np.full(out_shape, cval, dtype=np.float32)
-    sub = np.asarray(array[window], dtype=np.float32)
     linear = transform.matrix[:3, :3]
     offset = transform.matrix[:3, 3] - np.array([s.start for s in window], dtype=np.float64)
+    sigma = np.zeros(3)
     if anti_alias:
         factors = np.abs(linear).max(axis=1)  # original voxels per model voxel, per axis
         sigma = np.maximum(0.0, (factors - 1.0) / 2.0)
-        if (sigma > 0.05).any():
-            sub = ndimage.gaussian_filter(sub, sigma=sigma, mode="nearest", output=np.float32)
+        if not (sigma > 0.05).any():
+            sigma[:] = 0.0
+    axes = transform.axis_map()
+    if order == 1 and axes is not None:
+        return _separable_linear(array[window], axes, offset, sigma, out_shape, cval)
+    sub = np.asarray(array[window], dtype=np.float32)
+    if (sigma > 0).any():
+        sub = ndimage.gaussian_filter(sub, sigma=sigma, mode="nearest", output=np.float32)
     out = np.empty(out_shape, dtype=np.float32)
     ndimage.affine_transform(
         sub,
@@ -291,6 +316,91 @@ def resample_to_grid(
         prefilter=order > 1,
     )
     return out
+
+
+def _linear_rows(n_in: int, coords: F64) -> tuple[F64, npt.NDArray[np.bool_]]:
+    """(len(coords), n_in) linear-interpolation matrix and which rows lie inside.
+
+    As :func:`scipy.ndimage.affine_transform` with ``order=1, mode="constant"``: a
+    coordinate outside ``[0, n_in - 1]`` takes no input at all (its row is zero and marked
+    outside), one inside blends its two neighbours.
+    """
+    inside = (coords >= 0.0) & (coords <= n_in - 1)
+    rows = np.zeros((coords.size, n_in), dtype=np.float64)
+    at = np.flatnonzero(inside)
+    c = coords[at]
+    lo = np.minimum(np.floor(c).astype(np.int64), max(n_in - 2, 0))
+    frac = c - lo
+    rows[at, lo] = 1.0 - frac
+    if n_in > 1:
+        rows[at, lo + 1] += frac
+    return rows, inside
+
+
+def _separable_linear(
+    sub: npt.NDArray[np.floating],
+    axes: tuple[tuple[int, ...], tuple[float, ...]],
+    offset: F64,
+    sigma: F64,
+    out_shape: tuple[int, int, int],
+    cval: float,
+    slab_voxels: int = 4_000_000,
+) -> F32:
+    """Gaussian (mode "nearest") then linear interpolation, as three small matrices.
+
+    With the grid's axes along the volume's (up to a signed permutation), both steps act on
+    each original axis alone: per axis, a dense (n_out x n_in) matrix (interpolation rows
+    times the Gaussian's matrix) is applied to the window. The largest axis is contracted
+    first, ``slab_voxels`` input voxels at a time, so only the window's slabs are ever cast
+    to float32 and nothing else the size of the window is made. Grid voxels that fall outside
+    the window on any axis take ``cval``, as scipy's ``mode="constant"``.
+
+    Args:
+        sub: (z, y, x) window of the original volume (any real dtype; read slab by slab).
+        axes: :meth:`GridTransform.axis_map` (original axis -> grid axis, index step).
+        offset: (3,) original index, relative to the window, of grid voxel 0.
+        sigma: (3,) Gaussian sigma per original axis, voxels (0: none).
+        out_shape: the grid's (z, y, x) shape.
+        cval: value of grid voxels outside the window.
+
+    Returns:
+        (z, y, x) float32 array of ``out_shape``.
+    """
+    grid_axes, steps = axes
+    mats: list[F32] = []
+    inside: list[npt.NDArray[np.bool_]] = []
+    for r in range(3):
+        n_in = sub.shape[r]
+        coords = steps[r] * np.arange(out_shape[grid_axes[r]], dtype=np.float64) + offset[r]
+        rows, ok = _linear_rows(n_in, coords)
+        if sigma[r] > 1e-15:  # scipy's gaussian_filter skips an axis only below this
+            smooth = ndimage.gaussian_filter1d(
+                np.eye(n_in), float(sigma[r]), axis=0, mode="nearest", truncate=4.0
+            )
+            rows = rows @ smooth
+        mats.append(rows.astype(np.float32))
+        inside.append(ok)
+    first = max(range(3), key=lambda r: (sub.shape[r], -r))
+    slab_axis = 1 if first == 0 else 0
+    shape = list(sub.shape)
+    shape[first] = mats[first].shape[0]
+    part = np.empty(shape, dtype=np.float32)
+    per_index = max(1, sub.size // max(1, sub.shape[slab_axis]))
+    step = max(1, slab_voxels // per_index)
+    for a0 in range(0, sub.shape[slab_axis], step):
+        sl: list[slice] = [slice(None)] * 3
+        sl[slab_axis] = slice(a0, a0 + step)
+        slab = np.asarray(sub[tuple(sl)], dtype=np.float32)
+        done = np.tensordot(slab, mats[first], axes=([first], [1]))
+        part[tuple(sl)] = np.moveaxis(done, -1, first)
+    result: npt.NDArray[np.float32] = part
+    for r in sorted((a for a in range(3) if a != first), key=lambda a: -sub.shape[a]):
+        result = np.moveaxis(np.tensordot(result, mats[r], axes=([r], [1])), -1, r)
+    outside = ~(inside[0][:, None, None] & inside[1][None, :, None] & inside[2][None, None, :])
+    result = np.ascontiguousarray(result, dtype=np.float32)
+    result[outside] = np.float32(cval)
+    # result's axis r is grid axis grid_axes[r]: put the grid's axes in order
+    return np.ascontiguousarray(result.transpose(np.argsort(grid_axes)), dtype=np.float32)
 
 
 def body_mask(
@@ -316,27 +426,48 @@ def body_mask(
     return np.asarray(mask, dtype=bool)
 
 
-def _coarse_outside(array: np.ndarray, threshold_hu: float, factor: int) -> np.ndarray:
+def coarse_outside(array: np.ndarray, threshold_hu: float, factor: int) -> np.ndarray:
     """Blocks of ``factor``^3 voxels that are all air and connected to the volume's border.
 
     A block counts as body when any of its voxels is above ``threshold_hu`` (so no thin wall
     is missed); holes are filled on the block grid. Reads the volume slab by slab, so no
-    full-size temporary is made.
+    full-size temporary is made. Computed once, it serves every window of
+    :func:`body_mask_window` (its ``outside_blocks``).
+
+    Args:
+        array: (z, y, x) volume in HU.
+        threshold_hu: HU above which a voxel is body.
+        factor: edge of the blocks, in voxels.
+
+    Returns:
+        (ceil(z / factor), ceil(y / factor), ceil(x / factor)) bool array, True outside.
     """
     nz, ny, nx = array.shape
     shape = tuple(-(-n // factor) for n in (nz, ny, nx))
     coarse = np.zeros(shape, dtype=bool)
     py, px = shape[1] * factor - ny, shape[2] * factor - nx
     for k in range(shape[0]):
-        # the slab's slices OR-ed first (contiguous and cheap), then the (y, x) blocks of
-        # that one 2D map: a reduction over strided block axes of the 3D slab costs 10x more
-        above = np.asarray(array[k * factor]) > threshold_hu
-        for z in range(k * factor + 1, min(nz, (k + 1) * factor)):
-            above |= np.asarray(array[z]) > threshold_hu
+        # the slab's maximum over its slices (contiguous), then over the (y, x) blocks of that
+        # one 2D map by element-wise maxima of strided views: a block is body when its
+        # maximum is above the threshold, i.e. when any voxel is (fmax skips NaN)
+        slab = np.asarray(array[k * factor : (k + 1) * factor])
+        top = np.fmax.reduce(slab, axis=0) if slab.dtype.kind == "f" else slab.max(axis=0)
         if py or px:
-            above = np.pad(above, ((0, py), (0, px)))
-        coarse[k] = above.reshape(shape[1], factor, shape[2], factor).any(axis=(1, 3))
-    outside: np.ndarray = ~ndimage.binary_fill_holes(coarse)
+            fill = -np.inf if top.dtype.kind == "f" else np.iinfo(top.dtype).min
+            top = np.pad(top, ((0, py), (0, px)), constant_values=fill)
+        rows = top[0::factor].copy()
+        for i in range(1, factor):
+            np.fmax(rows, top[i::factor], out=rows)
+        cols = rows[:, 0::factor].copy()
+        for j in range(1, factor):
+            np.fmax(cols, rows[:, j::factor], out=cols)
+        coarse[k] = cols > threshold_hu
+    # air blocks connected (through faces) to the border: binary_fill_holes' complement,
+    # by one labelling instead of its repeated dilations (5x faster on 1.6 M blocks)
+    labels, _ = ndimage.label(~coarse)
+    faces = [labels[0], labels[-1], labels[:, 0], labels[:, -1], labels[:, :, 0], labels[:, :, -1]]
+    border = np.unique(np.concatenate([f.ravel() for f in faces]))
+    outside: np.ndarray = np.isin(labels, border[border > 0])
     return outside
 
 
@@ -347,6 +478,7 @@ def body_mask_window(
     threshold_hu: float = -500.0,
     dilate_voxels: int = 2,
     coarse_factor: int = 4,
+    outside_blocks: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`body_mask` inside ``window`` only, without filling holes over the whole grid.
 
@@ -367,6 +499,8 @@ def body_mask_window(
         threshold_hu: HU above which a voxel is body (default -500).
         dilate_voxels: dilation margin, in voxels (0: none).
         coarse_factor: edge of the coarse blocks, in voxels.
+        outside_blocks: :func:`coarse_outside` of ``array`` at ``threshold_hu`` and
+            ``coarse_factor``, when already computed (several windows of one volume).
 
     Returns:
         (z, y, x) bool array of the window's shape.
@@ -383,8 +517,12 @@ def body_mask_window(
     hi = [min(n, b + margin) for b, n in zip(stops, array.shape, strict=True)]
     grown = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     body = np.asarray(array[grown]) > threshold_hu
+    inner = tuple(slice(a - g, b - g) for a, b, g in zip(starts, stops, lo, strict=True))
+    if body[inner].all():  # no air in the window: all body whatever lies around it
+        return np.ones(body[inner].shape, dtype=bool)
     factor = max(1, int(coarse_factor))
-    outside_blocks = _coarse_outside(array, threshold_hu, factor)
+    if outside_blocks is None:
+        outside_blocks = coarse_outside(array, threshold_hu, factor)
     # the coarse verdict for every voxel of the grown window (nearest block)
     idx = [np.arange(a, b) // factor for a, b in zip(lo, hi, strict=True)]
     certain = outside_blocks[np.ix_(*idx)] & ~body
@@ -394,5 +532,4 @@ def body_mask_window(
     mask = ~outside
     if dilate_voxels > 0 and mask.any():
         mask = ndimage.binary_dilation(mask, iterations=int(dilate_voxels))
-    inner = tuple(slice(a - g, b - g) for a, b, g in zip(starts, stops, lo, strict=True))
     return np.ascontiguousarray(mask[inner], dtype=bool)

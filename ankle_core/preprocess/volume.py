@@ -108,12 +108,19 @@ class PreparedVolume:
     transform: GridTransform
 
 
-def preprocess_volume(volume: Volume, config: CtPreprocessing | None = None) -> PreparedVolume:
+def preprocess_volume(
+    volume: Volume,
+    config: CtPreprocessing | None = None,
+    *,
+    component: tuple[npt.NDArray[np.bool_], int] | None = None,
+) -> PreparedVolume:
     """Prepare one CT volume for a network.
 
     Args:
         volume: the scan, (z, y, x) HU with its affine.
         config: the recipe (default :class:`CtPreprocessing()`: 1 mm, 128^3, -1000...400).
+        component: the body's :func:`~ankle_core.preprocess.spatial.body_component` at the
+            recipe's ``foreground_threshold``, when the caller already has it.
 
     Returns:
         The (D, H, W) float32 cube and its :class:`GridTransform`.
@@ -130,6 +137,7 @@ def preprocess_volume(volume: Volume, config: CtPreprocessing | None = None) -> 
         spacing_mm=cfg.spacing_mm,
         input_size=cfg.input_size,
         foreground_threshold=cfg.foreground_threshold,
+        component=component,
     )
     hu = resample_to_grid(
         volume.array, transform, order=cfg.order, cval=cfg.pad_hu, anti_alias=cfg.anti_alias

@@ -47,6 +47,12 @@ def to_jsonable(value: Any) -> Any:
         if value.size > MAX_ARRAY_ELEMENTS:
             return {"array_shape": list(value.shape), "dtype": str(value.dtype)}
         return to_jsonable(value.tolist())
+    if hasattr(value, "__array__") and hasattr(value, "shape") and hasattr(value, "dtype"):
+        # an array computed on demand (a CT result's lazy heat map): described, never made
+        size = math.prod(int(n) for n in value.shape)
+        if size > MAX_ARRAY_ELEMENTS:
+            return {"array_shape": [int(n) for n in value.shape], "dtype": str(value.dtype)}
+        return to_jsonable(np.asarray(value).tolist())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):

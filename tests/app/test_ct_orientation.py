@@ -102,3 +102,29 @@ def test_the_pipeline_gives_the_same_mm_boxes_for_either_storage(lps: Volume) ->
     assert ra and len(ra) == len(rb)
     for x, y in zip(ra, rb, strict=True):
         np.testing.assert_allclose(x.center_mm, y.center_mm, atol=0.5)
+
+
+class _OnlySlices:
+    """A stored volume that gives slices only (as a CT result's lazy heat map does)."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self._array = array
+        self.reads: list[tuple[int, ...]] = []
+
+    def __getitem__(self, key: tuple[int | slice, ...]) -> np.ndarray:
+        out = self._array[key]
+        self.reads.append(out.shape)
+        return out
+
+
+@pytest.mark.parametrize("layout", ["lps", "flipped", "permuted"])
+def test_plane_reads_one_slice_and_equals_the_display_view(lps: Volume, layout: str) -> None:
+    volume = {"lps": lps, "flipped": _flipped_xy(lps), "permuted": _permuted(lps)}[layout]
+    orient = DisplayOrientation.from_affine(volume.affine, volume.shape)
+    display = orient.array(volume.array)
+    source = _OnlySlices(volume.array)
+    for axis, _ in PLANES.values():
+        for index in (0, display.shape[axis] // 3, display.shape[axis] - 1):
+            got = orient.plane(source, axis, index)
+            np.testing.assert_array_equal(got, np.take(display, index, axis=axis))
+    assert all(len(shape) == 2 for shape in source.reads)  # never more than a slice

@@ -181,6 +181,38 @@ def test_ct_upload_shows_probability_three_views_and_boxes(app_env: dict[str, st
     assert any("ct_fig_3d" in c.proto.id for c in at.get("plotly_chart"))
 
 
+def test_ct_page_reads_the_heat_map_one_slice_at_a_time(
+    app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page draws the overlay from the lazy map's slices; the whole map is never made."""
+    from ankle_core.explain.ct_heat import HeatVolume
+
+    reads: list[tuple[int, ...]] = []
+    read = HeatVolume.__getitem__
+
+    def counted(self: HeatVolume, key: object) -> object:
+        out = read(self, key)
+        reads.append(out.shape)
+        return out
+
+    def whole(self: HeatVolume, *args: object, **kwargs: object) -> None:
+        raise AssertionError("the page materialised the whole heat map")
+
+    monkeypatch.setattr(HeatVolume, "__getitem__", counted)
+    monkeypatch.setattr(HeatVolume, "__array__", whole)
+    at = _open("pages/ct_volume.py")
+    at.file_uploader(key="ct_upload").set_value(
+        ("phantom.nii.gz", fixtures.volume_nifti(), "application/gzip")
+    )
+    at.run()
+    assert not at.exception, at.exception
+    overlay = at.toggle(key="ct_overlay")
+    assert not overlay.disabled
+    overlay.set_value(True).run()
+    assert not at.exception, at.exception
+    assert len(reads) >= 3 and all(len(shape) == 2 for shape in reads)
+
+
 def test_ct_demo_and_bad_volume(app_env: dict[str, str]) -> None:
     at = _open("pages/ct_volume.py")
     at.file_uploader(key="ct_upload").set_value(("x.nii", b"not a volume at all", "text/plain"))

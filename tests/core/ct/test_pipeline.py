@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ankle_core.explain.boxes import BoxSettings
+from ankle_core.explain.ct_heat import HeatVolume
 from ankle_core.explain.gradcam import count_hooks
 from ankle_core.inference.ct import BOXED_CALLS, INDETERMINATE, CtPipeline, CtResult
 from ankle_core.models.weights import LoadedModel
@@ -26,8 +27,14 @@ def test_run_end_to_end(tiny_model: LoadedModel, phantom) -> None:  # type: igno
     assert result.call in {"fracture", "no fracture", INDETERMINATE}
     assert result.heatmap is not None and result.heatmap.shape == phantom.shape
     assert result.heatmap.dtype == np.float32
-    assert float(result.heatmap.min()) >= 0.0 and float(result.heatmap.max()) <= 1.0
-    assert not result.heatmap.flags.writeable
+    heat = np.asarray(result.heatmap)
+    assert heat.shape == phantom.shape and heat.dtype == np.float32
+    assert float(heat.min()) >= 0.0 and float(heat.max()) <= 1.0
+    # the map is lazy and read-only: a slice is computed on demand and equals the whole map's
+    assert isinstance(result.heatmap, HeatVolume)
+    np.testing.assert_array_equal(result.heatmap[5], heat[5])
+    with pytest.raises(TypeError):
+        result.heatmap[0] = 1.0  # type: ignore[index]
     assert set(result.timings_s) >= {"preprocess", "forward", "gradcam", "boxes", "total"}
     assert result.model == "tiny-ct 0.0.1" and result.gradcam_layer == "features.2"
     regions = result.regions or result.looked_regions

@@ -167,7 +167,7 @@ def test_segments_are_cut_at_the_threshold_the_boxes_were_drawn_at() -> None:
     from ankle_core.export.ct_seg import region_masks
 
     _sources, volume, result = _ct_case()
-    heat = result.heatmap.copy()  # type: ignore[union-attr]
+    heat = np.array(result.heatmap)  # the lazy map made whole, to edit
     heat[3:7, 10:20, 12:17] = 0.5  # half of region 1 is only warm
     warm = replace(result, heatmap=heat)
     assert int(region_masks(volume, warm)[0].sum()) == 4 * 10 * 10  # no threshold: whole box
