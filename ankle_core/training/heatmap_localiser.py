@@ -592,6 +592,7 @@ def export_heatmap_model(
     n_boot: int = 2000,
     member_runs: Sequence[str | Path] = (),
     training_notes: Mapping[str, Any] | None = None,
+    min_extra_auc: float = 0.0,
 ) -> dict[str, Any]:
     """Write the model folder (fp16 weights, card) from a run and validate the written model.
 
@@ -614,6 +615,8 @@ def export_heatmap_model(
             ``architecture_params["members"]`` = k); empty: a single model.
         training_notes: entries added to (or replacing) the card's ``training`` section, e.g.
             the exact command of a run whose ``split.json`` lacks it.
+        min_extra_auc: an image-score rule whose AUC on the extremity validation images is
+            below this is not chosen (unless every rule is); 0: FracAtlas decides alone.
 
     Returns:
         The card's ``metrics``.
@@ -687,7 +690,15 @@ def export_heatmap_model(
     names = [s.path.name for s in val]
     candidates = {"image_head": head, "max_box": top, "mean": (head + top) / 2}
     aucs = {k: image_auc(v, truth) for k, v in candidates.items()}
-    source = max(aucs, key=lambda k: aucs[k])
+    extra_pred = _predict_images(localiser, extra_val) if extra_val else None
+    extra_aucs: dict[str, float] = {}
+    if extra_pred is not None:
+        eh, et = extra_pred[2], extra_pred[3]
+        e_truth = np.array([s.label for s in extra_val])
+        e_rules = {"image_head": eh, "max_box": et, "mean": (eh + et) / 2}
+        extra_aucs = {k: image_auc(v, e_truth) for k, v in e_rules.items()}
+    allowed = [k for k in aucs if extra_aucs.get(k, 1.0) >= min_extra_auc] or list(aucs)
+    source = max(allowed, key=lambda k: aucs[k])
     image_score = candidates[source]
     thr = choose_threshold(truth, image_score, method="youden")
     at = metrics_at(truth, image_score, thr, allow_same_data=True)
@@ -752,8 +763,8 @@ def export_heatmap_model(
     }
     for key, idx in sorted(_view_subsets(names, Path(fracatlas_root)).items()):
         metrics[f"val_{key}"] = report(idx)
-    if extra_val:
-        eb, es, eh, et = _predict_images(localiser, extra_val)
+    if extra_pred is not None:
+        eb, es, eh, et = extra_pred
         e_truth = np.array([s.label for s in extra_val])
         e_score = {"image_head": eh, "max_box": et, "mean": (eh + et) / 2}[source]
         from ankle_core.realdata.fracture_boxes import source_group
@@ -784,6 +795,17 @@ def export_heatmap_model(
             "explanation": {
                 "image_score": source,
                 "image_score_aucs_on_validation": {k: round(v, 4) for k, v in aucs.items()},
+                **(
+                    {
+                        "image_score_aucs_on_extremity_validation": {
+                            k: round(v, 4) for k, v in extra_aucs.items()
+                        },
+                        "image_score_rule": "highest FracAtlas validation AUC among the rules "
+                        f"with an extremity validation AUC >= {min_extra_auc}",
+                    }
+                    if extra_aucs
+                    else {}
+                ),
                 "box_threshold": round(box_threshold, 4),
                 "box_threshold_rule": "lowest box score with <= 1 false positive per "
                 "validation image at IoU 0.3",

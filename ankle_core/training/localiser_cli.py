@@ -102,6 +102,13 @@ def register_export(subparsers: Any) -> None:
     )
     p.add_argument("--fracatlas", default=None)
     p.add_argument("--extra", default="auto")
+    p.add_argument(
+        "--min-extremity-auc",
+        type=float,
+        default=0.85,
+        help="image-score rules below this AUC on the extremity validation images are not "
+        "chosen (issue 21: the extremity set must not get worse than 0.85)",
+    )
     p.add_argument("--n-boot", type=int, default=2000)
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=run_export)
@@ -134,6 +141,7 @@ def run_export(args: argparse.Namespace) -> int:
         n_boot=args.n_boot,
         member_runs=args.member_run,
         training_notes=notes,
+        min_extra_auc=args.min_extremity_auc,
     )
     val = metrics["val"]
     for key in ("image_auc_delong", "ap50", "ap30", "found_top5_iou03", "recall_at_1fp_iou03"):
