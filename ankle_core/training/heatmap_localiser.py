@@ -45,6 +45,7 @@ __all__ = [
     "HeatmapTrainConfig",
     "TrainSample",
     "cache_frozen_maps",
+    "choose_image_score",
     "evaluate_cached",
     "export_heatmap_model",
     "fracatlas_samples",
@@ -544,6 +545,23 @@ def _predict_images(
     return boxes, scores, np.array(head), np.array(top)
 
 
+def choose_image_score(
+    aucs: Mapping[str, float], extra_aucs: Mapping[str, float], min_extra_auc: float = 0.0
+) -> str:
+    """The image-score rule with the best FracAtlas validation AUC among the allowed ones.
+
+    Args:
+        aucs: FracAtlas validation AUC per rule (``image_head``, ``max_box``, ``mean``).
+        extra_aucs: extremity validation AUC per rule (empty: no extremity set).
+        min_extra_auc: rules below this extremity AUC are not allowed, unless none is.
+
+    Returns:
+        The chosen rule's name.
+    """
+    allowed = [k for k in aucs if extra_aucs.get(k, 1.0) >= min_extra_auc] or list(aucs)
+    return max(allowed, key=lambda k: aucs[k])
+
+
 def _ensemble_training(
     runs: Sequence[Path],
     hists: Sequence[Mapping[str, Any]],
@@ -697,8 +715,7 @@ def export_heatmap_model(
         e_truth = np.array([s.label for s in extra_val])
         e_rules = {"image_head": eh, "max_box": et, "mean": (eh + et) / 2}
         extra_aucs = {k: image_auc(v, e_truth) for k, v in e_rules.items()}
-    allowed = [k for k in aucs if extra_aucs.get(k, 1.0) >= min_extra_auc] or list(aucs)
-    source = max(allowed, key=lambda k: aucs[k])
+    source = choose_image_score(aucs, extra_aucs, min_extra_auc)
     image_score = candidates[source]
     thr = choose_threshold(truth, image_score, method="youden")
     at = metrics_at(truth, image_score, thr, allow_same_data=True)

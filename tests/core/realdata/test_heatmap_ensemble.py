@@ -105,3 +105,14 @@ def test_ensemble_round_trips_through_safetensors_with_its_hash(tmp_path: Path) 
             assert torch.equal(y0, y1)
     # the second member's own blocks are stored, not only the shared trunk
     assert any(k.startswith("extra_members.0.blocks.") for k in net.state_dict())
+
+
+def test_image_score_rule_keeps_the_extremity_floor() -> None:
+    from ankle_core.training.heatmap_localiser import choose_image_score
+
+    aucs = {"image_head": 0.887, "max_box": 0.923, "mean": 0.913}
+    extra = {"image_head": 0.911, "max_box": 0.749, "mean": 0.902}
+    assert choose_image_score(aucs, extra, 0.85) == "mean"
+    assert choose_image_score(aucs, extra, 0.0) == "max_box"
+    assert choose_image_score(aucs, {}, 0.85) == "max_box"  # no extremity set: FracAtlas alone
+    assert choose_image_score(aucs, extra, 0.99) == "max_box"  # none allowed: all compete
