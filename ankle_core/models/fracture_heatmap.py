@@ -13,12 +13,19 @@ cached features:
   stride-8 cells) and the centre's sub-cell offset (2: x, y in cells).
 - An image head reads global average and max pooling of ``c5`` plus the heat map's largest
   logit and gives one image-level fracture logit.
+- Ensemble (``members`` k > 1, card ``architecture_params``): k trained parts (blocks 14-17,
+  pyramid, tower, heads, image head) share the frozen trunk; the outputs are the members'
+  means (heat-map logits, log sizes, offsets, image logits). :func:`merge_member_states`
+  builds its weights from k single-model runs. ``heads(c3, c4)`` stays the whole trained
+  part, so cached-feature evaluation and the Grad-CAM on ``c4`` (now of the mean heat map)
+  work unchanged.
 
 Input: (B, 3, S, S) ImageNet-normalised, S a multiple of 32 (see :func:`prepare_input`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,9 +42,11 @@ __all__ = [
     "FROZEN_BLOCKS",
     "FractureHeatmapNet",
     "HeatmapDetections",
+    "HeatmapMember",
     "PreparedInput",
     "build_fracture_heatmap_net",
     "decode_heatmap",
+    "merge_member_states",
     "prepare_input",
 ]
 
@@ -47,19 +56,10 @@ _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
 
 
-class FractureHeatmapNet(nn.Module):
-    """Centre heat map, box size, offset and image logit from a radiograph.
+class _HeadLayers(nn.Module):
+    """The trained layers after ``c5`` of one member: pyramid, tower, heads and image head."""
 
-    Args:
-        width: channels of the pyramid and head.
-        dropout: dropout before the image head's linear layer.
-    """
-
-    def __init__(self, width: int = 48, dropout: float = 0.3) -> None:
-        super().__init__()
-        self.features: nn.Sequential = mobilenet_v2(
-            weights=None, norm_layer=FrozenBatchNorm2d
-        ).features[:18]
+    def _init_head_layers(self, width: int, dropout: float) -> None:
         self.lat3 = nn.Conv2d(32, width, 1)
         self.lat4 = nn.Conv2d(96, width, 1)
         self.lat5 = nn.Conv2d(320, width, 1)
@@ -82,27 +82,11 @@ class FractureHeatmapNet(nn.Module):
             self.size.bias.fill_(1.5)  # type: ignore[union-attr]  # e^1.5 cells = 36 px
             self.offset.weight.zero_()
             self.offset.bias.fill_(0.5)  # type: ignore[union-attr]
-        for p in self.features[:FROZEN_BLOCKS].parameters():
-            p.requires_grad_(False)
 
-    def frozen_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The frozen part: ``c3`` (B, 32, S/8, S/8) and ``c4`` (B, 96, S/16, S/16)."""
-        c3 = self.features[:7](x)
-        c4a = self.features[7:FROZEN_BLOCKS](c3)
-        return c3, c4a
-
-    def heads(
-        self, c3: torch.Tensor, c4a: torch.Tensor
+    def _member_heads(
+        self, blocks: nn.Module, c3: torch.Tensor, c4: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The trained part, from the frozen maps (cached during training).
-
-        Returns:
-            ``(heat, size, offset, image_logit)``: heat-map logits (B, 1, S/8, S/8), log box
-            size in cells (B, 2, S/8, S/8; width, height), centre offset in cells
-            (B, 2, S/8, S/8; x, y) and image-level logits (B,).
-        """
-        c4 = c4a
-        c5 = self.features[FROZEN_BLOCKS:18](c4)
+        c5 = blocks(c4)
         p5 = self.lat5(c5)
         p4 = self.lat4(c4) + F.interpolate(p5, size=c4.shape[-2:], mode="nearest")
         p3 = self.lat3(c3) + F.interpolate(p4, size=c3.shape[-2:], mode="nearest")
@@ -112,6 +96,99 @@ class FractureHeatmapNet(nn.Module):
         image_logit = self.image_fc(self.dropout(pooled)).squeeze(1)
         return heat, self.size(t), self.offset(t), image_logit
 
+
+class HeatmapMember(_HeadLayers):
+    """One further ensemble member: its own ``features[14:18]`` (``blocks``) and head layers.
+
+    Args:
+        width: channels of the pyramid and head.
+        dropout: dropout before the image head's linear layer.
+    """
+
+    def __init__(self, width: int = 48, dropout: float = 0.3) -> None:
+        super().__init__()
+        self.blocks: nn.Sequential = mobilenet_v2(
+            weights=None, norm_layer=FrozenBatchNorm2d
+        ).features[FROZEN_BLOCKS:18]
+        self._init_head_layers(width, dropout)
+
+    def member_heads(
+        self, c3: torch.Tensor, c4a: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """This member's ``(heat, size, offset, image_logit)`` from the shared frozen maps."""
+        return self._member_heads(self.blocks, c3, c4a)
+
+
+class FractureHeatmapNet(_HeadLayers):
+    """Centre heat map, box size, offset and image logit from a radiograph.
+
+    With ``members`` k > 1 the network is an ensemble of k trained parts on one shared frozen
+    trunk (``features[0:14]``): member 0 is ``features[14:18]`` plus this module's own head
+    layers (the k = 1 layout, so a single model's weights load unchanged); members 1..k-1 are
+    :class:`HeatmapMember` modules in ``extra_members``. Every output is the members' mean of
+    the heat-map logits, log sizes, offsets and image logits.
+
+    Args:
+        width: channels of the pyramid and head.
+        dropout: dropout before the image head's linear layer.
+        members: ensemble size k (1: a single model).
+    """
+
+    def __init__(self, width: int = 48, dropout: float = 0.3, members: int = 1) -> None:
+        super().__init__()
+        if members < 1:
+            raise ValueError(f"members must be at least 1, got {members}.")
+        self.features: nn.Sequential = mobilenet_v2(
+            weights=None, norm_layer=FrozenBatchNorm2d
+        ).features[:18]
+        self._init_head_layers(width, dropout)
+        self.extra_members = nn.ModuleList(
+            [HeatmapMember(width, dropout) for _ in range(members - 1)]
+        )
+        for p in self.features[:FROZEN_BLOCKS].parameters():
+            p.requires_grad_(False)
+
+    @property
+    def members(self) -> int:
+        """Ensemble size k."""
+        return 1 + len(self.extra_members)
+
+    def frozen_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The frozen part: ``c3`` (B, 32, S/8, S/8) and ``c4`` (B, 96, S/16, S/16)."""
+        c3 = self.features[:7](x)
+        c4a = self.features[7:FROZEN_BLOCKS](c3)
+        return c3, c4a
+
+    def member_outputs(
+        self, c3: torch.Tensor, c4a: torch.Tensor
+    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Each member's ``(heat, size, offset, image_logit)`` (shapes as in :meth:`heads`)."""
+        outs = [self._member_heads(self.features[FROZEN_BLOCKS:18], c3, c4a)]
+        for member in self.extra_members:
+            if not isinstance(member, HeatmapMember):  # ModuleList items are typed loosely
+                raise TypeError("extra_members holds a module that is not a HeatmapMember.")
+            outs.append(member.member_heads(c3, c4a))
+        return outs
+
+    def heads(
+        self, c3: torch.Tensor, c4a: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The trained part, from the frozen maps (cached during training).
+
+        Returns:
+            ``(heat, size, offset, image_logit)``: heat-map logits (B, 1, S/8, S/8), log box
+            size in cells (B, 2, S/8, S/8; width, height), centre offset in cells
+            (B, 2, S/8, S/8; x, y) and image-level logits (B,); for an ensemble, each is the
+            members' mean.
+        """
+        outs = self.member_outputs(c3, c4a)
+        if len(outs) == 1:
+            return outs[0]
+        heat, size, offset, image_logit = (
+            torch.stack([o[j] for o in outs]).mean(dim=0) for j in range(4)
+        )
+        return heat, size, offset, image_logit
+
     def forward(
         self, x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -119,9 +196,51 @@ class FractureHeatmapNet(nn.Module):
         return self.heads(*self.frozen_maps(x))
 
 
+def merge_member_states(states: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """One ensemble state dict from k single-model (``members=1``) state dicts.
+
+    The first state keeps its keys (member 0); state i > 0 goes to ``extra_members.{i-1}``:
+    ``features.{n}.*`` (n = 14..17) becomes ``blocks.{n}.*`` (the slice keeps MobileNetV2's
+    block numbers) and every head layer keeps its name. The
+    frozen trunk (``features[0:14]``) must be identical in all of them: it is shared.
+
+    Args:
+        states: k state dicts of :class:`FractureHeatmapNet` with ``members=1``.
+
+    Returns:
+        A state dict for ``FractureHeatmapNet(members=k)``.
+
+    Raises:
+        ValueError: no state, or the frozen trunks differ.
+    """
+    if not states:
+        raise ValueError("merge_member_states needs at least one state dict.")
+    first = states[0]
+    merged = dict(first)
+    frozen = [k for k in first if (b := _block_index(k)) is not None and b < FROZEN_BLOCKS]
+    for i, state in enumerate(states[1:]):
+        for key in frozen:
+            if not torch.equal(state[key], first[key]):
+                raise ValueError(f"member {i + 1} has another frozen trunk ({key} differs).")
+        for key, value in state.items():
+            block = _block_index(key)
+            if block is None:
+                merged[f"extra_members.{i}.{key}"] = value
+            elif block >= FROZEN_BLOCKS:
+                rest = key.split(".", 2)[2]
+                merged[f"extra_members.{i}.blocks.{block}.{rest}"] = value
+    return merged
+
+
+def _block_index(key: str) -> int | None:
+    """``features.<n>.*`` -> n; None for a head-layer key."""
+    parts = key.split(".")
+    return int(parts[1]) if parts[0] == "features" else None
+
+
 @register_architecture("centernet_mobilenet_v2")
 def build_fracture_heatmap_net(
-    width: int = 48, dropout: float = 0.3, input_side: int = 384
+    width: int = 48, dropout: float = 0.3, input_side: int = 384, members: int = 1
 ) -> FractureHeatmapNet:
     """Build the network (random weights; the trainer copies ImageNet MobileNetV2 in).
 
@@ -129,10 +248,11 @@ def build_fracture_heatmap_net(
         width: pyramid and head channels.
         dropout: image-head dropout.
         input_side: square input side, pixels (recorded in the card; a multiple of 32).
+        members: ensemble size k (card ``architecture_params["members"]``; 1: single model).
     """
     if input_side % 32:
         raise ValueError(f"input_side must be a multiple of 32, got {input_side}.")
-    return FractureHeatmapNet(width=width, dropout=dropout)
+    return FractureHeatmapNet(width=width, dropout=dropout, members=members)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +35,7 @@ from ankle_core.models.fracture_heatmap import (
     FractureHeatmapNet,
     build_fracture_heatmap_net,
     decode_heatmap,
+    merge_member_states,
     prepare_input,
 )
 from ankle_core.types import Box2D
@@ -44,6 +45,7 @@ __all__ = [
     "HeatmapTrainConfig",
     "TrainSample",
     "cache_frozen_maps",
+    "choose_image_score",
     "evaluate_cached",
     "export_heatmap_model",
     "fracatlas_samples",
@@ -543,6 +545,59 @@ def _predict_images(
     return boxes, scores, np.array(head), np.array(top)
 
 
+def choose_image_score(
+    aucs: Mapping[str, float], extra_aucs: Mapping[str, float], min_extra_auc: float = 0.0
+) -> str:
+    """The image-score rule with the best FracAtlas validation AUC among the allowed ones.
+
+    Args:
+        aucs: FracAtlas validation AUC per rule (``image_head``, ``max_box``, ``mean``).
+        extra_aucs: extremity validation AUC per rule (empty: no extremity set).
+        min_extra_auc: rules below this extremity AUC are not allowed, unless none is.
+
+    Returns:
+        The chosen rule's name.
+    """
+    allowed = [k for k in aucs if extra_aucs.get(k, 1.0) >= min_extra_auc] or list(aucs)
+    return max(allowed, key=lambda k: aucs[k])
+
+
+def _ensemble_training(
+    runs: Sequence[Path],
+    hists: Sequence[Mapping[str, Any]],
+    splits: Sequence[Mapping[str, Any]],
+    best_epochs: Sequence[int],
+) -> dict[str, Any]:
+    """The card's training entries of an ensemble (nothing for a single run)."""
+    if len(runs) == 1:
+        return {}
+    members = [
+        {
+            "run": r.name,
+            "seed": int(h["config"]["seed"]),
+            "command": "python -m ankle_core.training " + " ".join(sp.get("argv", [])),
+            "epochs_run": len(h["history"]),
+            "best_epoch": best,
+            "training_wall_time_s": round(float(h["history"][-1]["wall_s"]), 1),
+            "best_epoch_figures": next(e for e in h["history"] if e["epoch"] == best),
+        }
+        for r, h, sp, best in zip(runs, hists, splits, best_epochs, strict=True)
+    ]
+    return {
+        "ensemble": (
+            f"{len(runs)} runs of the same recipe with seeds "
+            f"{', '.join(str(m['seed']) for m in members)}; each run's best validation epoch "
+            "is one member; the frozen trunk is shared and the outputs are the members' mean "
+            "(heat-map logits, log sizes, offsets, image logits)"
+        ),
+        "members": members,
+        "command": [m["command"] for m in members],
+        "epochs_run": [m["epochs_run"] for m in members],
+        "best_epoch": list(best_epochs),
+        "training_wall_time_s": round(sum(m["training_wall_time_s"] for m in members), 1),
+    }
+
+
 def export_heatmap_model(
     run_dir: str | Path,
     out_dir: str | Path,
@@ -553,6 +608,9 @@ def export_heatmap_model(
     version: str = "1.0.0",
     checkpoint: str = "best.pt",
     n_boot: int = 2000,
+    member_runs: Sequence[str | Path] = (),
+    training_notes: Mapping[str, Any] | None = None,
+    min_extra_auc: float = 0.0,
 ) -> dict[str, Any]:
     """Write the model folder (fp16 weights, card) from a run and validate the written model.
 
@@ -561,8 +619,28 @@ def export_heatmap_model(
     image from its file; the image score (image head, top box or their mean) and the
     operating point (Youden) are chosen on these validation images, and the card says so.
 
+    Args:
+        run_dir: the run folder (``history.json``, ``split.json``, ``checkpoints/``).
+        out_dir: the model folder to write.
+        fracatlas_root: the fracatlas-leg folder.
+        extra_root: the extremity fracture-box folder, or None.
+        name: model name.
+        version: model version.
+        checkpoint: checkpoint file of every run (``best.pt``: its best epoch).
+        n_boot: bootstrap replicates of the CIs.
+        member_runs: further runs (same split, width and side, other seeds) whose
+            ``checkpoint`` becomes ensemble members 1..k-1 (card
+            ``architecture_params["members"]`` = k); empty: a single model.
+        training_notes: entries added to (or replacing) the card's ``training`` section, e.g.
+            the exact command of a run whose ``split.json`` lacks it.
+        min_extra_auc: an image-score rule whose AUC on the extremity validation images is
+            below this is not chosen (unless every rule is); 0: FracAtlas decides alone.
+
     Returns:
         The card's ``metrics``.
+
+    Raises:
+        ValueError: a member run has another split, width or input side.
     """
     from ankle_core.inference.localiser import FractureLocaliser
     from ankle_core.models.card import ModelCard, OperatingPoints
@@ -574,14 +652,29 @@ def export_heatmap_model(
     from ankle_core.stats.roc import auc_ci
     from ankle_core.stats.thresholds import choose_threshold
 
-    run = Path(run_dir)
-    hist = json.loads((run / "history.json").read_text())
-    split = json.loads((run / "split.json").read_text())
+    runs = [Path(run_dir), *(Path(r) for r in member_runs)]
+    hists = [json.loads((r / "history.json").read_text()) for r in runs]
+    splits = [json.loads((r / "split.json").read_text()) for r in runs]
+    hist, split = hists[0], splits[0]
     cfg = HeatmapTrainConfig(**hist["config"])
-    net = _network(cfg)
-    state = torch.load(run / "checkpoints" / checkpoint, map_location="cpu", weights_only=True)
-    net.load_state_dict(state["model"])
-    best_epoch = int(state["epoch"])
+    for r, h, sp in zip(runs[1:], hists[1:], splits[1:], strict=True):
+        other = HeatmapTrainConfig(**h["config"])
+        if (other.width, other.side) != (cfg.width, cfg.side):
+            raise ValueError(f"{r} has another width or input side than {runs[0]}.")
+        if sp.get("val_files") != split.get("val_files"):
+            raise ValueError(f"{r} has another validation split than {runs[0]}.")
+    states = [
+        torch.load(r / "checkpoints" / checkpoint, map_location="cpu", weights_only=True)
+        for r in runs
+    ]
+    members = len(runs)
+    net = build_fracture_heatmap_net(width=cfg.width, input_side=cfg.side, members=members)
+    net.load_state_dict(merge_member_states([st["model"] for st in states]))
+    best_epochs = [int(st["epoch"]) for st in states]
+    best_epoch = best_epochs[0]
+    arch_params: dict[str, Any] = {"width": cfg.width, "input_side": cfg.side}
+    if members > 1:
+        arch_params["members"] = members
     _, val, extra_val, _ = fracatlas_samples(
         fracatlas_root,
         extra_root,
@@ -602,7 +695,7 @@ def export_heatmap_model(
             "normalize": "ImageNet mean/std",
             "pad": "zero (after normalisation) at right and bottom to a square",
         },
-        architecture_params={"width": cfg.width, "input_side": cfg.side},
+        architecture_params=arch_params,
         explanation={"image_score": "image_head", "box_threshold": 0.0, "max_boxes": 20},
         intended_use=INTENDED_USE,
     )
@@ -615,7 +708,14 @@ def export_heatmap_model(
     names = [s.path.name for s in val]
     candidates = {"image_head": head, "max_box": top, "mean": (head + top) / 2}
     aucs = {k: image_auc(v, truth) for k, v in candidates.items()}
-    source = max(aucs, key=lambda k: aucs[k])
+    extra_pred = _predict_images(localiser, extra_val) if extra_val else None
+    extra_aucs: dict[str, float] = {}
+    if extra_pred is not None:
+        eh, et = extra_pred[2], extra_pred[3]
+        e_truth = np.array([s.label for s in extra_val])
+        e_rules = {"image_head": eh, "max_box": et, "mean": (eh + et) / 2}
+        extra_aucs = {k: image_auc(v, e_truth) for k, v in e_rules.items()}
+    source = choose_image_score(aucs, extra_aucs, min_extra_auc)
     image_score = candidates[source]
     thr = choose_threshold(truth, image_score, method="youden")
     at = metrics_at(truth, image_score, thr, allow_same_data=True)
@@ -680,8 +780,8 @@ def export_heatmap_model(
     }
     for key, idx in sorted(_view_subsets(names, Path(fracatlas_root)).items()):
         metrics[f"val_{key}"] = report(idx)
-    if extra_val:
-        eb, es, eh, et = _predict_images(localiser, extra_val)
+    if extra_pred is not None:
+        eb, es, eh, et = extra_pred
         e_truth = np.array([s.label for s in extra_val])
         e_score = {"image_head": eh, "max_box": et, "mean": (eh + et) / 2}[source]
         from ankle_core.realdata.fracture_boxes import source_group
@@ -712,11 +812,23 @@ def export_heatmap_model(
             "explanation": {
                 "image_score": source,
                 "image_score_aucs_on_validation": {k: round(v, 4) for k, v in aucs.items()},
+                **(
+                    {
+                        "image_score_aucs_on_extremity_validation": {
+                            k: round(v, 4) for k, v in extra_aucs.items()
+                        },
+                        "image_score_rule": "highest FracAtlas validation AUC among the rules "
+                        f"with an extremity validation AUC >= {min_extra_auc}",
+                    }
+                    if extra_aucs
+                    else {}
+                ),
                 "box_threshold": round(box_threshold, 4),
                 "box_threshold_rule": "lowest box score with <= 1 false positive per "
                 "validation image at IoU 0.3",
                 "max_boxes": 5,
-                "gradcam_layer": "features.13 (stride 16)",
+                "gradcam_layer": "features.13 (stride 16)"
+                + (", of the members' mean heat map (shared frozen trunk)" if members > 1 else ""),
             },
             "training": {
                 "data": (
@@ -741,6 +853,8 @@ def export_heatmap_model(
                 "mobilenet_v2-b0353104.pth); features[0:14] frozen, cached once",
                 "device": "CPU, 1 torch thread, machine shared with other jobs; no GPU",
                 "torch_version": torch.__version__,
+                **_ensemble_training(runs, hists, splits, best_epochs),
+                **dict(training_notes or {}),
             },
             "metrics": metrics,
         }

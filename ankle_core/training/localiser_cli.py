@@ -87,8 +87,28 @@ def register_export(subparsers: Any) -> None:
     p.add_argument("--run", required=True, help="run folder written by 'localiser'")
     p.add_argument("--out", required=True, help="model folder, e.g. models/fracatlas-leg-localiser")
     p.add_argument("--checkpoint", default="best.pt")
+    p.add_argument(
+        "--member-run",
+        action="append",
+        default=[],
+        help="a further run (another seed) added as an ensemble member; repeat for more",
+    )
+    p.add_argument("--name", default="fracatlas-leg-localiser")
+    p.add_argument("--version", default="1.0.0")
+    p.add_argument(
+        "--training-notes",
+        default=None,
+        help="JSON file of entries added to the card's training section",
+    )
     p.add_argument("--fracatlas", default=None)
     p.add_argument("--extra", default="auto")
+    p.add_argument(
+        "--min-extremity-auc",
+        type=float,
+        default=0.85,
+        help="image-score rules below this AUC on the extremity validation images are not "
+        "chosen (issue 21: the extremity set must not get worse than 0.85)",
+    )
     p.add_argument("--n-boot", type=int, default=2000)
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=run_export)
@@ -109,8 +129,19 @@ def run_export(args: argparse.Namespace) -> int:
     extra = find_real_data(FRACTURE_BOXES) if args.extra == "auto" else None
     if args.extra not in ("auto", "none"):
         extra = Path(args.extra)
+    notes = json.loads(Path(args.training_notes).read_text()) if args.training_notes else None
     metrics = export_heatmap_model(
-        args.run, args.out, root, extra, checkpoint=args.checkpoint, n_boot=args.n_boot
+        args.run,
+        args.out,
+        root,
+        extra,
+        name=args.name,
+        version=args.version,
+        checkpoint=args.checkpoint,
+        n_boot=args.n_boot,
+        member_runs=args.member_run,
+        training_notes=notes,
+        min_extra_auc=args.min_extremity_auc,
     )
     val = metrics["val"]
     for key in ("image_auc_delong", "ap50", "ap30", "found_top5_iou03", "recall_at_1fp_iou03"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from PIL import Image
 
 from ankle_core.errors import WeightsIntegrityError
 from ankle_core.inference import FractureLocaliser
+from ankle_core.models.weights import load_model
 from ankle_core.realdata.fracatlas import read_fracatlas, validation_split
 from ankle_core.training.heatmap_localiser import (
     HeatmapTrainConfig,
@@ -185,3 +187,52 @@ def test_exported_model_loads_is_hash_checked_and_onnx_matches(
     weights.write_bytes(bytes(data))
     with pytest.raises(WeightsIntegrityError):
         FractureLocaliser.from_name("tiny-leg", models_dir=out.parent)
+
+
+@pytest.mark.slow
+def test_seed_ensemble_exports_with_onnx_parity_and_a_gradcam(
+    tiny_fracatlas: Path, tmp_path: Path
+) -> None:
+    train, val, _, record = fracatlas_samples(tiny_fracatlas, negative_fraction=0.4)
+    runs = []
+    for seed in (0, 1):
+        cfg = replace(_config(tmp_path, f"seed{seed}"), seed=seed, epochs=1)
+        train_heatmap_localiser(cfg, train, val)
+        split = {**record, "argv": ["localiser", "--seed", str(seed)]}
+        (tmp_path / f"seed{seed}" / "split.json").write_text(json.dumps(split))
+        runs.append(tmp_path / f"seed{seed}")
+    # real members share the ImageNet trunk; these random-init runs both trained on the maps
+    # cached from seed 0's random trunk (same cache folder), so seed 1 gets that trunk too
+    best = [torch.load(r / "checkpoints/best.pt", weights_only=True) for r in runs]
+    for key, value in best[0]["model"].items():
+        if key.startswith("features.") and int(key.split(".")[1]) < 14:
+            best[1]["model"][key] = value
+    torch.save(best[1], runs[1] / "checkpoints/best.pt")
+    out = tmp_path / "models" / "tiny-ens"
+    export_heatmap_model(
+        runs[0],
+        out,
+        tiny_fracatlas,
+        None,
+        name="tiny-ens",
+        n_boot=20,
+        member_runs=runs[1:],
+        training_notes={"stopped": "test"},
+    )
+    card = json.loads((out / "card.json").read_text())
+    assert card["architecture_params"]["members"] == 2
+    assert [m["seed"] for m in card["training"]["members"]] == [0, 1]
+    assert card["training"]["command"][1].endswith("--seed 1")
+    assert card["training"]["stopped"] == "test"
+    radiograph = Radiograph(np.asarray(Image.open(val[0].path), np.float32) / 255.0)
+    loaded = load_model("tiny-ens", models_dir=out.parent, device="cpu")
+    torch_loc = FractureLocaliser(loaded, threshold=0.0)
+    onnx_loc = FractureLocaliser(loaded, threshold=0.0, runtime="onnx")
+    for a, b in zip(
+        torch_loc.heatmap_outputs(radiograph), onnx_loc.heatmap_outputs(radiograph), strict=True
+    ):
+        assert torch.allclose(a, b, atol=1e-4)
+    result = torch_loc.run(radiograph)
+    assert result.boxes, "threshold 0 keeps at least the top peak"
+    cam = torch_loc.saliency(radiograph, 0)
+    assert cam.shape == (80, 64) and float(cam.max()) <= 1.0
