@@ -64,6 +64,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The models the first case of each kind needs, loaded in the background at start-up.
+#: Held while the networks' and pipelines' modules are imported and models loaded. The
+#: background warm-up and a page importing torchvision's model modules at the same time can
+#: each be handed the other's module half-initialised (seen in CI: "partially initialized
+#: module 'torchvision.models' has no attribute 'MobileNetV2'").
+_IMPORTS = threading.RLock()
+
 _WARM_RADIOGRAPH = ("lmaf-fragment-detector", "lmaf-classifier-mobilenetv2")
 #: the lower-limb model, run on every real radiograph (its ONNX export is warmed too)
 _WARM_LEG = "fracatlas-leg-localiser"
@@ -139,43 +145,47 @@ def radiograph_pipeline(
     kept under the cache folder per weights hash. It never waits for an export (minutes on
     a busy CPU): until :func:`warm_models` has made them, it runs torch.
     """
-    from ankle_core.inference.radiograph import RadiographPipeline
+    with _IMPORTS:
+        from ankle_core.inference.radiograph import RadiographPipeline
 
-    return RadiographPipeline.from_names(
-        detector,
-        classifier,
-        models_dir=models_dir,
-        device=device,
-        runtime=settings().runtime,
-        onnx_cache_dir=_onnx_cache_dir(),
-        onnx_export=False,
-    )
+        return RadiographPipeline.from_names(
+            detector,
+            classifier,
+            models_dir=models_dir,
+            device=device,
+            runtime=settings().runtime,
+            onnx_cache_dir=_onnx_cache_dir(),
+            onnx_export=False,
+        )
 
 
 @st.cache_resource(show_spinner="Loading the CT model…")
 def ct_pipeline(name: str, models_dir: str, device: str) -> CtPipeline:
     """The CT pipeline, loaded once per process (forward pass in the settings' runtime, from
     a cached export only, as :func:`radiograph_pipeline`)."""
-    from ankle_core.inference.ct import CtPipeline
+    with _IMPORTS:
+        from ankle_core.inference.ct import CtPipeline
 
-    return CtPipeline.from_name(
-        name,
-        models_dir=models_dir,
-        device=device,
-        runtime=settings().runtime,
-        onnx_cache_dir=_onnx_cache_dir(),
-        onnx_export=False,
-    )
+        return CtPipeline.from_name(
+            name,
+            models_dir=models_dir,
+            device=device,
+            runtime=settings().runtime,
+            onnx_cache_dir=_onnx_cache_dir(),
+            onnx_export=False,
+        )
 
 
 @st.cache_resource(show_spinner="Loading the fracture localiser…")
 def fracture_localiser(name: str, models_dir: str, device: str) -> FractureLocaliser:
     """A fracture localiser (hash-checked weights), loaded once per process."""
     from ankle_core.device import resolve_runtime
-    from ankle_core.inference.localiser import FractureLocaliser
-    from ankle_core.models.weights import load_model
 
-    model = load_model(name, models_dir=models_dir, device=device)
+    with _IMPORTS:
+        from ankle_core.inference.localiser import FractureLocaliser
+        from ankle_core.models.weights import load_model
+
+        model = load_model(name, models_dir=models_dir, device=device)
     runtime = resolve_runtime(settings().runtime, model.device)
     cached = Path(_onnx_cache_dir()).glob(f"*-{model.card.weights_sha256[:16]}-*.onnx")
     if runtime == "onnx" and not any(cached):  # never wait for an export here
@@ -221,7 +231,8 @@ def ct_analysis(
     ``reference_method`` explains with the reference paper's Grad-CAM and Otsu instead of the
     settings the model card recommends.
     """
-    from ankle_core.explain.ct import PAPER_GRADCAM
+    with _IMPORTS:
+        from ankle_core.explain.ct import PAPER_GRADCAM
 
     pipeline = ct_pipeline(model, models_dir, device)
     explanation = PAPER_GRADCAM if reference_method else None
@@ -313,10 +324,12 @@ def warm_models(models_dir: str, device: str) -> threading.Thread:
     Runtime. A model that is not installed is skipped.
     """
     from ankle_core.device import resolve_runtime
-    from ankle_core.inference.ct import CtPipeline
-    from ankle_core.inference.localiser import FractureLocaliser
-    from ankle_core.inference.radiograph import RadiographPipeline
-    from ankle_core.models.weights import load_model
+
+    with _IMPORTS:
+        from ankle_core.inference.ct import CtPipeline
+        from ankle_core.inference.localiser import FractureLocaliser
+        from ankle_core.inference.radiograph import RadiographPipeline
+        from ankle_core.models.weights import load_model
 
     installed = set(model_names(models_dir))
     cache, runtime = _onnx_cache_dir(), settings().runtime
@@ -333,7 +346,8 @@ def warm_models(models_dir: str, device: str) -> threading.Thread:
                     if exported.runtime == "onnx":
                         radiograph_pipeline.clear()  # the next case loads the ONNX one
             if _WARM_LEG in installed and runtime != "torch":
-                leg = load_model(_WARM_LEG, models_dir=models_dir, device=device)
+                with _IMPORTS:
+                    leg = load_model(_WARM_LEG, models_dir=models_dir, device=device)
                 if resolve_runtime(runtime, leg.device) == "onnx":
                     cached = Path(cache).glob(f"*-{leg.card.weights_sha256[:16]}-*.onnx")
                     if not any(cached):  # export once per machine, then use it

@@ -4,6 +4,8 @@ into disjoint, equal shares."""
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -101,9 +103,14 @@ def test_ct_loader_draws_the_old_shuffled_batches() -> None:
 
 
 @pytest.mark.slow
-def test_a_spawned_loader_worker_prepares_the_items_this_process_would() -> None:
+def test_a_spawned_loader_worker_prepares_the_items_this_process_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """With workers each item is augmented from its own (seed, epoch, index) generator: the
     same batches whichever process prepares them, different from one epoch to the next."""
+    # A spawned worker re-runs the parent's __main__ file; in a test process an earlier
+    # AppTest may have left its page script there (seen in CI: "name '__args' is not defined")
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     cubes, labels = _cubes()
     idx = np.arange(10)
 
