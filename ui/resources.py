@@ -183,12 +183,13 @@ def fracture_localiser(name: str, models_dir: str, device: str) -> FractureLocal
 
     with _IMPORTS:
         from ankle_core.inference.localiser import FractureLocaliser
+        from ankle_core.models.onnx_runtime import cached_export_exists
         from ankle_core.models.weights import load_model
 
         model = load_model(name, models_dir=models_dir, device=device)
     runtime = resolve_runtime(settings().runtime, model.device)
-    cached = Path(_onnx_cache_dir()).glob(f"*-{model.card.weights_sha256[:16]}-*.onnx")
-    if runtime == "onnx" and not any(cached):  # never wait for an export here
+    exported = cached_export_exists(_onnx_cache_dir(), model.card.weights_sha256)
+    if runtime == "onnx" and not exported:  # never wait for an export here
         runtime = "torch"
     return FractureLocaliser(model, runtime=runtime, onnx_cache_dir=_onnx_cache_dir())
 
@@ -329,6 +330,7 @@ def warm_models(models_dir: str, device: str) -> threading.Thread:
         from ankle_core.inference.ct import CtPipeline
         from ankle_core.inference.localiser import FractureLocaliser
         from ankle_core.inference.radiograph import RadiographPipeline
+        from ankle_core.models.onnx_runtime import cached_export_exists
         from ankle_core.models.weights import load_model
 
     installed = set(model_names(models_dir))
@@ -348,11 +350,10 @@ def warm_models(models_dir: str, device: str) -> threading.Thread:
             if _WARM_LEG in installed and runtime != "torch":
                 with _IMPORTS:
                     leg = load_model(_WARM_LEG, models_dir=models_dir, device=device)
-                if resolve_runtime(runtime, leg.device) == "onnx":
-                    cached = Path(cache).glob(f"*-{leg.card.weights_sha256[:16]}-*.onnx")
-                    if not any(cached):  # export once per machine, then use it
-                        FractureLocaliser(leg, runtime="onnx", onnx_cache_dir=cache)
-                        fracture_localiser.clear()
+                exported = cached_export_exists(cache, leg.card.weights_sha256)
+                if resolve_runtime(runtime, leg.device) == "onnx" and not exported:
+                    FractureLocaliser(leg, runtime="onnx", onnx_cache_dir=cache)
+                    fracture_localiser.clear()  # export once per machine, then use it
             if _WARM_CT in installed:
                 ct = ct_pipeline(_WARM_CT, models_dir, device)
                 if ct.runtime == "torch" and runtime == "onnx":  # "auto" runs CT in torch

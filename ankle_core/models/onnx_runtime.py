@@ -26,7 +26,7 @@ from torch import nn
 
 from ankle_core.errors import ModelLoadError
 
-__all__ = ["OnnxSession", "export_onnx", "onnx_session_for"]
+__all__ = ["OnnxSession", "cached_export_exists", "export_onnx", "onnx_session_for"]
 
 logger = logging.getLogger(__name__)
 _export_lock = threading.Lock()
@@ -98,6 +98,19 @@ class OnnxSession:
         return tuple(torch.from_numpy(np.asarray(o, dtype=np.float32)) for o in outputs)
 
 
+def _export_path(cache_dir: str | Path, network: str, weights_sha256: str, shape: str) -> Path:
+    """Where the export of ``network`` with these weights and input shape is kept."""
+    return Path(cache_dir) / f"{network}-{weights_sha256[:16]}-{shape}.onnx"
+
+
+def cached_export_exists(cache_dir: str | Path, weights_sha256: str) -> bool:
+    """True when ``cache_dir`` keeps an export of these weights (any network, any shape).
+
+    For callers that must not wait for an export: they run torch until one exists.
+    """
+    return any(Path(cache_dir).glob(_export_path("*", "*", weights_sha256, "*").name))
+
+
 def onnx_session_for(
     network: nn.Module,
     example: torch.Tensor,
@@ -128,7 +141,7 @@ def onnx_session_for(
     if cache_dir is None:
         return OnnxSession(export_onnx(network, example, dynamic_batch=dynamic_batch))
     shape = "x".join(str(s) for s in example.shape[1:])
-    path = Path(cache_dir) / f"{type(network).__name__}-{weights_sha256[:16]}-{shape}.onnx"
+    path = _export_path(cache_dir, type(network).__name__, weights_sha256, shape)
     if not path.is_file():
         if not export:
             raise ModelLoadError(f"No cached ONNX export {path.name} yet.")
