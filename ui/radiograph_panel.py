@@ -107,10 +107,9 @@ def _case_view(
         # numbers only on the image (the table names each box), so labels never pile up
         labels = [str(i) for i in range(1, len(fragments) + 1)]
         calls = [f.call for f in fragments]
-        fig = viewer.radiograph_figure(
-            radiograph.pixels, analysis.saliency, boxes, labels, calls, view
+        viewer.show_radiograph(
+            radiograph.pixels, analysis.saliency, boxes, labels, calls, view, key="rg_figure"
         )
-        st.plotly_chart(fig, key="rg_figure", config={"displaylogo": False, "scrollZoom": True})
         st.caption(
             f"{name} · {radiograph.shape[1]}×{radiograph.shape[0]} px · "
             f"reader applied: {widgets.reader_applied(radiograph.metadata)}"
