@@ -144,6 +144,16 @@ _IMAGE_CHANGED = """([selector, before]) => {
     return img && img.complete && img.naturalWidth > 0 && img.getAttribute('src') !== before;
 }"""
 
+#: true once the new case is drawn: the viewer's new picture and the caption naming the file
+_CASE_DRAWN = """([selector, before, caption]) => {
+    const img = document.querySelector(selector);
+    if (!(img && img.complete && img.naturalWidth > 0 && img.getAttribute('src') !== before)) {
+        return false;
+    }
+    const main = document.querySelector('[data-testid="stMain"]') || document.body;
+    return main.textContent.includes(caption);
+}"""
+
 
 def _viewer_src(page: object) -> str:
     image = page.locator(_VIEWER).first  # type: ignore[attr-defined]
@@ -210,10 +220,13 @@ def main() -> int:
                 uploader.set_input_files(
                     files=[{"name": name, "mimeType": "image/png", "buffer": data}]
                 )
-                # not expect(): its retries back off to about a second between checks
-                # (microsoft/playwright#32276), which would add to each measured upload
-                page.get_by_text(f"{name} ·").first.wait_for(state="visible", timeout=TIMEOUT_MS)
-                page.wait_for_function(_IMAGE_CHANGED, arg=[_VIEWER, before], timeout=TIMEOUT_MS)
+                # checked on every animation frame: expect() and locator.wait_for() retry at
+                # growing intervals (up to 0.5 s and more), which made the measured times
+                # jump by half a second (microsoft/playwright#32276)
+                page.wait_for_function(
+                    _CASE_DRAWN, arg=[_VIEWER, before, f"{name} ·"], polling="raf",
+                    timeout=TIMEOUT_MS,
+                )  # fmt: skip
                 times.append(time.perf_counter() - start)  # the result is drawn
                 busy1 = _browser_busy(cdp)
                 browser_busy.append({k: v - busy0[k] for k, v in busy1.items()})
@@ -230,7 +243,9 @@ def main() -> int:
                 thumb.focus()
                 start = time.perf_counter()
                 thumb.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
-                page.wait_for_function(_IMAGE_CHANGED, arg=[_VIEWER, before], timeout=TIMEOUT_MS)
+                page.wait_for_function(
+                    _IMAGE_CHANGED, arg=[_VIEWER, before], polling="raf", timeout=TIMEOUT_MS
+                )
                 _wait_idle(page)
                 slider_s.append(time.perf_counter() - start)
                 # the slider keeps the focus; Streamlit's "R" shortcut needs it elsewhere

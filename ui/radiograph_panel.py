@@ -76,12 +76,9 @@ def _case_view(
         view = viewer.view_controls("rg_view")
         st.markdown("**Detected fragments** — numbered as on the image")
         if fragments:
-            st.dataframe(
-                widgets.fragments_frame(result, raw=result.withheld),
-                hide_index=True,
-                key="rg_fragments",
-                width="stretch",
-            )
+            # a static table: a handful of rows, drawn far faster in the browser than the
+            # interactive grid of st.dataframe (docs/performance.md)
+            st.table(widgets.fragments_frame(result, raw=result.withheld).set_index("#"))
         elif result.withheld:
             st.info("Fragments hidden: the call is withheld (out of domain).")
         else:

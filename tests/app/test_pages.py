@@ -21,8 +21,8 @@ def _open(page: str) -> AppTest:
 
 
 def _frame(at: AppTest, column: str):  # type: ignore[no-untyped-def]
-    """The first table with ``column`` (``st.dataframe`` keys are not exposed to AppTest)."""
-    return next(df.value for df in at.dataframe if column in df.value.columns)
+    """The first table (``st.dataframe`` or ``st.table``) with ``column``."""
+    return next(df.value for df in [*at.dataframe, *at.table] if column in df.value.columns)
 
 
 def _markdown(at: AppTest) -> str:
@@ -152,7 +152,7 @@ def test_radiograph_bad_upload_clears_the_previous_result(app_env: dict[str, str
     # the previous case's result and its PDF button are gone: only the error stays
     assert "Case call" not in _markdown(at)
     assert not at.get("download_button")
-    assert not [d for d in at.dataframe if "p(LMAF)" in d.value.columns]
+    assert not [d for d in [*at.dataframe, *at.table] if "p(LMAF)" in d.value.columns]
 
 
 def test_radiograph_demo_case(app_env: dict[str, str]) -> None:
