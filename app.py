@@ -4,15 +4,17 @@ Run with ``streamlit run app.py``. Settings come from the environment (``ANKLE_*
 ``ankle_core.config``) and are read once per process. Without an ``[auth]`` section in
 ``.streamlit/secrets.toml`` the app runs as one local user on 127.0.0.1 only; with it, users
 sign in (OpenID Connect) and see only the pages their roles open (``docs/security.md``).
-The CPU threads are chosen first (:func:`ankle_core.device.configure_threads`), before any
-module imports torch.
+The CPU threads are chosen first, once per process
+(:func:`ankle_core.device.configure_threads_once`), before any module imports torch.
 """
 
 from __future__ import annotations
 
-from ankle_core.device import configure_threads
+from ankle_core.device import configure_threads_once
 
-configure_threads()  # before anything imports torch: passive OpenMP waits, chosen threads
+# before anything imports torch: passive OpenMP waits, chosen threads; chosen once per server
+# process (Streamlit runs this script again on every interaction)
+configure_threads_once()
 
 from pathlib import Path  # noqa: E402
 

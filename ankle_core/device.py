@@ -27,6 +27,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ __all__ = [
     "choose_threads",
     "configure_threads",
     "configure_threads_for_cli",
+    "configure_threads_once",
     "current_thread_plan",
     "idle_cores",
     "onnx_session_options",
@@ -222,6 +224,32 @@ def configure_threads(
         apply_torch_threads(plan)
     logger.debug("thread plan: %s", plan)
     return plan
+
+
+_PROCESS_PLAN: ThreadPlan | None = None
+_PROCESS_LOCK = threading.Lock()
+
+
+def configure_threads_once(workers: int = 1) -> ThreadPlan:
+    """:func:`configure_threads` for a process that runs its entry script again and again.
+
+    Streamlit executes ``app.py`` on every interaction (an upload, a click, a slider step).
+    The first call here chooses and applies the plan; later calls return it at no cost: no
+    second 0.1 s idle-core sample on each rerun (it was a tenth of a second of every
+    interaction in the dashboard benchmark), and torch's threads never change under a
+    running session because the machine happened to be busy at that moment.
+
+    Args:
+        workers: processes sharing this process's cores (used by the first call only).
+
+    Returns:
+        The plan applied by the first call in this process.
+    """
+    global _PROCESS_PLAN
+    with _PROCESS_LOCK:
+        if _PROCESS_PLAN is None:
+            _PROCESS_PLAN = configure_threads(workers)
+        return _PROCESS_PLAN
 
 
 def configure_threads_for_cli(argv: Sequence[str]) -> ThreadPlan:

@@ -95,10 +95,21 @@ def render_history(slot: DeltaGenerator, store: CaseStore) -> None:
         slot.caption(f"No case analysed in {where} yet.")
         return
     slot.caption(f"{len(cases)} case(s) in {where}; only you can see them.")
+    # one list, not an expander per case: the sidebar is redrawn on every interaction, and
+    # its elements were a large part of the browser's work per upload (docs/performance.md)
+    lines = []
     for case in cases[:20]:
         icon = ":material/radiology:" if case.kind == "radiograph" else ":material/view_in_ar:"
         when = case.created_at.strftime("%H:%M:%S")
-        with slot.expander(f"{when} — {_summary(case)}", icon=icon):
-            st.caption(f"Input sha256 {case.input_sha256[:16]}…")
-            st.caption(f"Models: {case.model_name} ({case.model_version})")
-            st.caption(f"Format: {case.source_format or 'unknown'}")
+        details = (
+            f"{case.model_name} ({case.model_version}) · {case.source_format or 'unknown format'}"
+            f" · sha256 {case.input_sha256[:12]}…"
+        )
+        summary = _escape(_summary(case))
+        lines.append(f"- {icon} **{when}** — {summary}  \n  :gray[{_escape(details)}]")
+    slot.container(key="case_history").markdown("\n".join(lines))
+
+
+def _escape(text: str) -> str:
+    """Text shown literally inside Streamlit markdown (no emphasis, links or directives)."""
+    return "".join(f"\\{c}" if c in "\\`*_[]<>#|~:" else c for c in text)

@@ -76,12 +76,9 @@ def _case_view(
         view = viewer.view_controls("rg_view")
         st.markdown("**Detected fragments** — numbered as on the image")
         if fragments:
-            st.dataframe(
-                widgets.fragments_frame(result, raw=result.withheld),
-                hide_index=True,
-                key="rg_fragments",
-                width="stretch",
-            )
+            # a static table: a handful of rows, drawn far faster in the browser than the
+            # interactive grid of st.dataframe (docs/performance.md)
+            st.table(widgets.fragments_frame(result, raw=result.withheld).set_index("#"))
         elif result.withheld:
             st.info("Fragments hidden: the call is withheld (out of domain).")
         else:
@@ -107,10 +104,9 @@ def _case_view(
         # numbers only on the image (the table names each box), so labels never pile up
         labels = [str(i) for i in range(1, len(fragments) + 1)]
         calls = [f.call for f in fragments]
-        fig = viewer.radiograph_figure(
-            radiograph.pixels, analysis.saliency, boxes, labels, calls, view
+        viewer.show_radiograph(
+            radiograph.pixels, analysis.saliency, boxes, labels, calls, view, key="rg_figure"
         )
-        st.plotly_chart(fig, key="rg_figure", config={"displaylogo": False, "scrollZoom": True})
         st.caption(
             f"{name} · {radiograph.shape[1]}×{radiograph.shape[0]} px · "
             f"reader applied: {widgets.reader_applied(radiograph.metadata)}"

@@ -10,6 +10,7 @@ map can take hundreds of MB).
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from pathlib import Path
@@ -148,7 +149,7 @@ def radiograph_pipeline(
     with _IMPORTS:
         from ankle_core.inference.radiograph import RadiographPipeline
 
-        return RadiographPipeline.from_names(
+        pipeline = RadiographPipeline.from_names(
             detector,
             classifier,
             models_dir=models_dir,
@@ -157,6 +158,8 @@ def radiograph_pipeline(
             onnx_cache_dir=_onnx_cache_dir(),
             onnx_export=False,
         )
+    freeze_long_lived_objects()
+    return pipeline
 
 
 @st.cache_resource(show_spinner="Loading the CT model…")
@@ -166,7 +169,7 @@ def ct_pipeline(name: str, models_dir: str, device: str) -> CtPipeline:
     with _IMPORTS:
         from ankle_core.inference.ct import CtPipeline
 
-        return CtPipeline.from_name(
+        pipeline = CtPipeline.from_name(
             name,
             models_dir=models_dir,
             device=device,
@@ -174,6 +177,8 @@ def ct_pipeline(name: str, models_dir: str, device: str) -> CtPipeline:
             onnx_cache_dir=_onnx_cache_dir(),
             onnx_export=False,
         )
+    freeze_long_lived_objects()
+    return pipeline
 
 
 @st.cache_resource(show_spinner="Loading the fracture localiser…")
@@ -191,7 +196,9 @@ def fracture_localiser(name: str, models_dir: str, device: str) -> FractureLocal
     exported = cached_export_exists(_onnx_cache_dir(), model.card.weights_sha256)
     if runtime == "onnx" and not exported:  # never wait for an export here
         runtime = "torch"
-    return FractureLocaliser(model, runtime=runtime, onnx_cache_dir=_onnx_cache_dir())
+    localiser = FractureLocaliser(model, runtime=runtime, onnx_cache_dir=_onnx_cache_dir())
+    freeze_long_lived_objects()
+    return localiser
 
 
 @st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
@@ -310,6 +317,22 @@ def cohort_html(
     return html
 
 
+def freeze_long_lived_objects() -> None:
+    """Take the objects alive now (modules, loaded models, caches) out of the collector's walk.
+
+    CPython's full garbage collections visit every tracked object. With torch, Streamlit and
+    the models loaded, a server process holds over half a million, and a full collection
+    held the GIL for 0.3 to 0.5 s: in the dashboard benchmark one upload in five took half
+    a second longer (docs/performance.md). ``gc.freeze()`` moves them to a permanent
+    generation that collections skip (they live as long as the process anyway); objects made
+    later are collected as before. A collection first, so that no garbage is kept forever.
+    Called once the background warm-up has loaded the default models, and after each model
+    a page loads itself (once per process each).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 @st.cache_resource(show_spinner=False)
 def warm_models(models_dir: str, device: str) -> threading.Thread:
     """Load the default models, and export them to ONNX, in a background thread, once.
@@ -365,6 +388,7 @@ def warm_models(models_dir: str, device: str) -> threading.Thread:
                         ct_pipeline.clear()
         except Exception:  # a failed warm-up only means the page loads the model itself
             logger.warning("background model warm-up failed", exc_info=True)
+        freeze_long_lived_objects()
 
     thread = threading.Thread(target=warm, name="ankle-model-warm-up", daemon=True)
     thread.start()

@@ -117,9 +117,7 @@ def opinion_of(analysis: RadiographAnalysis | None) -> ModelOpinion | None:
 def show_image(pixels: npt.NDArray[np.float32], key: str) -> None:
     """The radiograph alone, in the radiograph page's viewer, without any AI output."""
     view = viewer.ViewSettings(overlay=False)
-    fig = viewer.radiograph_figure(pixels, None, [], [], [], view)
-    fig.update_layout(height=460)
-    st.plotly_chart(fig, key=key, config={"displaylogo": False})
+    viewer.show_radiograph(pixels, None, [], [], [], view, key=key, height=460)
 
 
 def show_analysis(analysis: RadiographAnalysis, key: str) -> None:
@@ -142,11 +140,16 @@ def show_analysis(analysis: RadiographAnalysis, key: str) -> None:
         for i, f in enumerate(result.fragments, 1)
     ]
     calls = [f.call for f in result.fragments]
-    fig = viewer.radiograph_figure(
-        analysis.radiograph.pixels, analysis.saliency, boxes, labels, calls, view
+    viewer.show_radiograph(
+        analysis.radiograph.pixels,
+        analysis.saliency,
+        boxes,
+        labels,
+        calls,
+        view,
+        key=f"{key}_fig",
+        height=460,
     )
-    fig.update_layout(height=460)
-    st.plotly_chart(fig, key=f"{key}_fig", config={"displaylogo": False})
     if result.fragments:
         st.dataframe(widgets.fragments_frame(result), hide_index=True)
     else:

@@ -1,5 +1,11 @@
 """The radiograph viewer: window/level, zoom, fragment boxes and the Grad-CAM overlay.
 
+By default a case is drawn as one picture (:func:`radiograph_picture`, sent as a PNG to an
+``st.image``): window, overlay, zoom and the numbered boxes are composed on the server. The
+interactive viewer (Plotly: drag to pan, scroll to zoom) is a switch away; it costs the
+server a figure and the browser plotly.js on every new case, which was a third of the time
+from upload to result in the dashboard benchmark (``docs/performance.md``).
+
 Everything here only redraws an existing result; nothing runs a model.
 """
 
@@ -20,6 +26,8 @@ __all__ = [
     "ViewSettings",
     "image_trace",
     "radiograph_figure",
+    "radiograph_picture",
+    "show_radiograph",
     "view_controls",
     "window",
 ]
@@ -38,6 +46,7 @@ class ViewSettings:
     zoom: float = 1.0
     overlay: bool = True
     opacity: float = 0.4
+    interactive: bool = False
 
 
 def view_controls(key: str) -> ViewSettings:
@@ -50,7 +59,14 @@ def view_controls(key: str) -> ViewSettings:
     opacity = right.slider(
         "Overlay opacity", 0.0, 1.0, 0.4, 0.05, key=f"{key}_opacity", disabled=not overlay
     )
-    return ViewSettings(level, width, zoom, overlay, opacity)
+    interactive = right.toggle(
+        "Pan and scroll-zoom",
+        value=False,
+        key=f"{key}_interactive",
+        help="An interactive viewer: drag to pan, scroll to zoom, double-click to reset. "
+        "It takes longer to draw than the picture.",
+    )
+    return ViewSettings(level, width, zoom, overlay, opacity, interactive)
 
 
 def image_trace(rgb: npt.NDArray[np.uint8], dx: float = 1.0, dy: float = 1.0) -> go.Image:
@@ -85,6 +101,123 @@ def window(pixels: npt.NDArray[np.float32], level: float, width: float) -> npt.N
     return out
 
 
+def _display_rgb(
+    pixels: npt.NDArray[np.float32],
+    saliency: npt.NDArray[np.float32] | None,
+    view: ViewSettings,
+) -> tuple[npt.NDArray[np.uint8], int]:
+    """The windowed radiograph with its overlay, downsampled for display, and the step."""
+    from ankle_core.explain.overlay import overlay_heatmap
+
+    step = max(1, int(np.ceil(max(pixels.shape) / _MAX_DISPLAY_PX)))
+    grey = window(pixels[::step, ::step], view.level, view.width)
+    if view.overlay and saliency is not None and view.opacity > 0:
+        return overlay_heatmap(grey, saliency[::step, ::step], alpha=view.opacity), step
+    # rounded as overlay_heatmap rounds, so a cold overlay leaves the picture as it is
+    return np.round(np.repeat(grey[..., None], 3, axis=-1) * 255).astype(np.uint8), step
+
+
+def _zoom_window(
+    boxes: Sequence[tuple[float, float, float, float]], w: int, h: int, zoom: float
+) -> tuple[float, float, float, float]:
+    """``(x0, x1, y0, y1)`` shown at ``zoom``, in pixels: centred on box 1 (else the image)
+    and kept inside the image."""
+    half_w, half_h = w / (2 * zoom), h / (2 * zoom)
+    cx, cy = _zoom_centre(boxes, w, h)
+    cx, cy = float(np.clip(cx, half_w, w - half_w)), float(np.clip(cy, half_h, h - half_h))
+    return cx - half_w, cx + half_w, cy - half_h, cy + half_h
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    value = colour.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+def radiograph_picture(
+    pixels: npt.NDArray[np.float32],
+    saliency: npt.NDArray[np.float32] | None,
+    boxes: Sequence[tuple[float, float, float, float]],
+    labels: Sequence[str],
+    calls: Sequence[str],
+    view: ViewSettings,
+) -> npt.NDArray[np.uint8]:
+    """The view as one picture: windowed radiograph, overlay, zoom and labelled boxes.
+
+    The same view as :func:`radiograph_figure` (the zoom window is centred on box 1), with
+    the boxes and their labels drawn into the pixels.
+
+    Args:
+        pixels: (H, W) float32 in [0, 1].
+        saliency: (H, W) float32 in [0, 1], or None.
+        boxes: (x0, y0, x1, y1) in pixels of ``pixels``.
+        labels: one label per box.
+        calls: one call per box (colours the box).
+        view: display settings.
+
+    Returns:
+        (h, w, 3) uint8: the zoomed part, downsampled to at most 900 px a side.
+    """
+    from ankle_core.explain.overlay import draw_boxes
+    from ankle_core.types import Box2D
+
+    rgb, step = _display_rgb(pixels, saliency, view)
+    h, w = pixels.shape
+    x0, x1, y0, y1 = _zoom_window(boxes, w, h, view.zoom)
+    c0, c1 = int(np.floor(x0 / step)), int(np.ceil(x1 / step))
+    r0, r1 = int(np.floor(y0 / step)), int(np.ceil(y1 / step))
+    crop = rgb[r0:r1, c0:c1]
+    shown = [
+        Box2D(bx0 / step - c0, by0 / step - r0, bx1 / step - c0, by1 / step - r0)
+        for bx0, by0, bx1, by1 in boxes
+    ]
+    colours = [_rgb(BOX_COLOURS.get(call, _DEFAULT_BOX)) for call in calls]
+    # about 14 screen pixels for a label and 2 for a line once the picture fills ~700 px
+    scale = max(crop.shape[:2]) / 700.0
+    return draw_boxes(
+        crop,
+        shown,
+        list(labels),
+        colours,
+        width=max(1, round(2 * scale)),
+        font_size=max(9, round(14 * scale)),
+    )
+
+
+def show_radiograph(
+    pixels: npt.NDArray[np.float32],
+    saliency: npt.NDArray[np.float32] | None,
+    boxes: Sequence[tuple[float, float, float, float]],
+    labels: Sequence[str],
+    calls: Sequence[str],
+    view: ViewSettings,
+    *,
+    key: str,
+    height: int = 560,
+) -> None:
+    """Draw the view: a picture (default) or, when ``view.interactive``, the Plotly viewer.
+
+    Args:
+        pixels, saliency, boxes, labels, calls, view: as :func:`radiograph_picture`.
+        key: the element's key (the picture's container is ``st-key-<key>`` in the page).
+        height: the viewer's height in pixels (a portrait picture is drawn this high).
+    """
+    if view.interactive:
+        fig = radiograph_figure(pixels, saliency, boxes, labels, calls, view)
+        fig.update_layout(height=height)
+        st.plotly_chart(fig, key=key, config={"displaylogo": False, "scrollZoom": True})
+        return
+    from PIL import Image
+
+    picture = radiograph_picture(pixels, saliency, boxes, labels, calls, view)
+    buffer = io.BytesIO()
+    Image.fromarray(picture, mode="RGB").save(buffer, format="PNG", compress_level=1)
+    ph, pw = picture.shape[:2]
+    with st.container(key=key):
+        # a portrait picture at the viewer's height; a landscape one fills the column
+        width: int | str = round(height * pw / ph) if ph > pw else "stretch"
+        st.image(buffer.getvalue(), output_format="PNG", width=width)  # type: ignore[arg-type]
+
+
 def radiograph_figure(
     pixels: npt.NDArray[np.float32],
     saliency: npt.NDArray[np.float32] | None,
@@ -106,14 +239,7 @@ def radiograph_figure(
     Returns:
         The figure, in the radiograph's pixel coordinates (downsampled for display).
     """
-    from ankle_core.explain.overlay import overlay_heatmap
-
-    step = max(1, int(np.ceil(max(pixels.shape) / _MAX_DISPLAY_PX)))
-    grey = window(pixels[::step, ::step], view.level, view.width)
-    if view.overlay and saliency is not None and view.opacity > 0:
-        rgb = overlay_heatmap(grey, saliency[::step, ::step], alpha=view.opacity)
-    else:
-        rgb = (np.repeat(grey[..., None], 3, axis=-1) * 255).astype(np.uint8)
+    rgb, step = _display_rgb(pixels, saliency, view)
     fig = go.Figure(image_trace(rgb, step, step))
     for (x0, y0, x1, y1), label, call in zip(boxes, labels, calls, strict=True):
         colour = BOX_COLOURS.get(call, _DEFAULT_BOX)
@@ -130,11 +256,9 @@ def radiograph_figure(
             opacity=0.9,
         )
     h, w = pixels.shape
-    half_w, half_h = w / (2 * view.zoom), h / (2 * view.zoom)
-    cx, cy = _zoom_centre(boxes, w, h)
-    cx, cy = float(np.clip(cx, half_w, w - half_w)), float(np.clip(cy, half_h, h - half_h))
-    fig.update_xaxes(range=[cx - half_w, cx + half_w], visible=False)
-    fig.update_yaxes(range=[cy + half_h, cy - half_h], visible=False, scaleanchor="x")
+    x0, x1, y0, y1 = _zoom_window(boxes, w, h, view.zoom)
+    fig.update_xaxes(range=[x0, x1], visible=False)
+    fig.update_yaxes(range=[y1, y0], visible=False, scaleanchor="x")
     fig.update_layout(margin=dict(l=0, r=0, t=0, b=0), height=560, dragmode="pan")
     return fig
 

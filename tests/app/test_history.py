@@ -41,8 +41,9 @@ def test_history_shows_own_cases_once(tmp_path: Path) -> None:
     at = AppTest.from_function(_sidebar_app, args=(url,), default_timeout=30)
     at.run()
     assert not at.exception, at.exception
-    labels = [e.label for e in at.sidebar.expander]
-    assert len(labels) == 1 and "LMAF · 2 fragments" in labels[0]
+    listed = "\n".join(m.value for m in at.sidebar.markdown)
+    assert listed.count("LMAF · 2 fragments") == 1 and "det+cls (1+1)" in listed
+    assert "fracture · p=0.90" not in listed  # another session's case
     assert any("1 case(s) in this session" in c.value for c in at.sidebar.caption)
     session_a = at.session_state["ankle_session_id"]
     at.run()  # a rerun records nothing new
@@ -50,4 +51,5 @@ def test_history_shows_own_cases_once(tmp_path: Path) -> None:
     at2 = AppTest.from_function(_sidebar_app, args=(url,), default_timeout=30)
     at2.run()  # another browser session: a new id, and it sees only its own case
     assert at2.session_state["ankle_session_id"] != session_a
-    assert len(at2.sidebar.expander) == 1  # not the first session's case
+    listed2 = "\n".join(m.value for m in at2.sidebar.markdown)
+    assert listed2.count("LMAF · 2 fragments") == 1  # its own case, not the first session's

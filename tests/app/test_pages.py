@@ -21,8 +21,8 @@ def _open(page: str) -> AppTest:
 
 
 def _frame(at: AppTest, column: str):  # type: ignore[no-untyped-def]
-    """The first table with ``column`` (``st.dataframe`` keys are not exposed to AppTest)."""
-    return next(df.value for df in at.dataframe if column in df.value.columns)
+    """The first table (``st.dataframe`` or ``st.table``) with ``column``."""
+    return next(df.value for df in [*at.dataframe, *at.table] if column in df.value.columns)
 
 
 def _markdown(at: AppTest) -> str:
@@ -120,7 +120,7 @@ def test_radiograph_upload_shows_fragments_overlay_report_and_history(
     assert len(frags) >= 1 and set(frags["Call"]) <= {"LMAF", "SFO", "indeterminate — review"}
     assert frags["p(LMAF)"].between(0, 1).all()
     assert "Case call" in _markdown(at) and "synthetic phantoms" in _markdown(at)
-    assert at.get("plotly_chart"), "no viewer"
+    assert at.get("image") and not at.get("plotly_chart"), "the viewer is a picture by default"
     assert any(
         "reader applied: MONOCHROME2, not inverted, window: percentile" in c.value
         for c in at.caption
@@ -133,6 +133,9 @@ def test_radiograph_upload_shows_fragments_overlay_report_and_history(
     at.toggle(key="rg_view_overlay").set_value(False).run()  # redraw only: no new case
     at.slider(key="rg_view_zoom").set_value(2.0).run()
     assert not at.exception and _cases(app_env) == ["radiograph"]
+    at.toggle(key="rg_view_interactive").set_value(True).run()  # pan and scroll-zoom
+    assert not at.exception and at.get("plotly_chart"), "no interactive viewer"
+    assert _cases(app_env) == ["radiograph"]
 
 
 def test_radiograph_bad_upload_clears_the_previous_result(app_env: dict[str, str]) -> None:
@@ -149,7 +152,7 @@ def test_radiograph_bad_upload_clears_the_previous_result(app_env: dict[str, str
     # the previous case's result and its PDF button are gone: only the error stays
     assert "Case call" not in _markdown(at)
     assert not at.get("download_button")
-    assert not [d for d in at.dataframe if "p(LMAF)" in d.value.columns]
+    assert not [d for d in [*at.dataframe, *at.table] if "p(LMAF)" in d.value.columns]
 
 
 def test_radiograph_demo_case(app_env: dict[str, str]) -> None:

@@ -108,8 +108,7 @@ def test_screenshot_library(page: Page, demo_app_url: str) -> None:
     expect(page.get_by_role("heading", name="Teaching library")).to_be_visible(timeout=TIMEOUT_MS)
     page.get_by_text("Synthetic phantoms (LMAF vs SFO)").click()
     expect(page.get_by_text(re.compile(r"^\d+ of \d+ cases$"))).to_be_visible(timeout=TIMEOUT_MS)
-    chart = page.locator('[data-testid="stPlotlyChart"] .main-svg').first
-    expect(chart).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator('[data-testid="stImage"] img').first).to_be_visible(timeout=TIMEOUT_MS)
     assert _shot(page, "library", 1000).stat().st_size > 10_000
 
 
@@ -120,8 +119,7 @@ def test_screenshot_quiz(page: Page, demo_app_url: str) -> None:
     expect(page.get_by_text("Every case is a synthetic phantom.")).to_be_visible()
     page.get_by_role("button", name="Start the quiz").click()
     expect(page.get_by_text(re.compile(r"Case 1 of \d+"))).to_be_visible(timeout=TIMEOUT_MS)
-    chart = page.locator('[data-testid="stPlotlyChart"] .main-svg').first
-    expect(chart).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator('[data-testid="stImage"] img').first).to_be_visible(timeout=TIMEOUT_MS)
     assert _shot(page, "quiz", 1000).stat().st_size > 10_000
 
 

@@ -135,9 +135,9 @@ def test_app_configures_threads_before_its_imports() -> None:
         for i, n in enumerate(body)
         if isinstance(n, ast.Expr)
         and isinstance(n.value, ast.Call)
-        and getattr(n.value.func, "id", "") == "configure_threads"
+        and getattr(n.value.func, "id", "") == "configure_threads_once"
     ]
-    assert calls, "app.py must call configure_threads"
+    assert calls, "app.py must call configure_threads_once"
     first_other_import = next(
         i
         for i, n in enumerate(body)
@@ -145,6 +145,33 @@ def test_app_configures_threads_before_its_imports() -> None:
         and not (isinstance(n, ast.ImportFrom) and n.module in ("__future__", "ankle_core.device"))
     )
     assert calls[0] < first_other_import
+
+
+_ONCE_CHILD = """
+import json, os
+from ankle_core import device
+first = device.configure_threads_once()
+calls = []
+device.configure_threads = lambda *a, **k: calls.append(1)  # a second choice would call it
+second = device.configure_threads_once()
+print(json.dumps({"same": first is second, "again": len(calls),
+                  "omp": os.environ["OMP_NUM_THREADS"], "intra": first.intra_op}))
+"""
+
+
+def test_the_app_chooses_its_threads_once_per_process() -> None:
+    """app.py runs on every interaction: only the first run samples the cores and applies."""
+    out = subprocess.run(
+        [sys.executable, "-c", _ONCE_CHILD],
+        env=_child_env(),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    got = json.loads(out.stdout)
+    assert got["same"] and got["again"] == 0
+    assert got["omp"] == str(got["intra"])
 
 
 _UNPLANNED_CHILD = """
