@@ -14,8 +14,10 @@ present), read as the card's export read them, it runs the installed
   boxes and for the union of both passes' boxes (mirrored boxes mapped back) after greedy
   suppression at IoU 0.5.
 
-Result on 2026-12-06 (see docs/real-data.md): validation AUC 0.9015 -> 0.9042, change 95%
-interval -0.016..+0.022, top 5: 26/36 both ways; TTA was not adopted.
+Results on 2026-12-06 (see docs/real-data.md): version 1.0.0, validation AUC 0.9015 ->
+0.9042, change 95% interval -0.016..+0.022, top 5: 26/36 both ways; version 2.0.0 (the
+three-member ensemble), 0.9133 -> 0.9169, change -0.009..+0.017, top 5: 29 -> 27 of 36.
+TTA was not adopted.
 """
 
 from __future__ import annotations
