@@ -11,7 +11,9 @@ Playwright. From one run it prints:
    image drawn; the time until Streamlit's running indicator has gone is printed too),
    summed, divided by the bare analysis of the same files in this process (read + both
    stages + the Grad-CAM overlay and, since an uploaded PNG has no phantom marker, the
-   lower-limb model: the same work the page asks of the library; goal at most 1.3);
+   lower-limb model: the same work the page asks of the library; goal at most 1.3), and
+   the browser's main-thread time per upload from Chromium's own counters (DevTools
+   ``Performance.getMetrics``); the waits poll on every animation frame;
 3. the opacity slider: the time for its redraw (an ``st.fragment``) against a full page
    rerun (the ``R`` key), medians of a few tries.
 
