@@ -78,7 +78,9 @@ def _case_view(
         if fragments:
             # a static table: a handful of rows, drawn far faster in the browser than the
             # interactive grid of st.dataframe (docs/performance.md)
-            st.table(widgets.fragments_frame(result, raw=result.withheld).set_index("#"))
+            frame = widgets.fragments_frame(result, raw=result.withheld)
+            # "#" alone would be read as a Markdown heading in st.table's header
+            st.table(frame.rename(columns={"#": "No."}), hide_index=True)
         elif result.withheld:
             st.info("Fragments hidden: the call is withheld (out of domain).")
         else:

@@ -171,8 +171,8 @@ def radiograph_picture(
         for bx0, by0, bx1, by1 in boxes
     ]
     colours = [_rgb(BOX_COLOURS.get(call, _DEFAULT_BOX)) for call in calls]
-    # about 14 screen pixels for a label and 2 for a line once the picture fills ~700 px
-    scale = max(crop.shape[:2]) / 700.0
+    # about 14 screen pixels for a label and 2 for a line in a ~450 px wide column
+    scale = max(crop.shape[:2]) / 450.0
     return draw_boxes(
         crop,
         shown,
