@@ -143,16 +143,8 @@ def radiograph_picture(
 ) -> npt.NDArray[np.uint8]:
     """The view as one picture: windowed radiograph, overlay, zoom and labelled boxes.
 
-    The same view as :func:`radiograph_figure` (the zoom window is centred on box 1), with
-    the boxes and their labels drawn into the pixels.
-
-    Args:
-        pixels: (H, W) float32 in [0, 1].
-        saliency: (H, W) float32 in [0, 1], or None.
-        boxes: (x0, y0, x1, y1) in pixels of ``pixels``.
-        labels: one label per box.
-        calls: one call per box (colours the box).
-        view: display settings.
+    The same view, from the same arguments, as :func:`radiograph_figure` (the zoom window is
+    centred on box 1), with the boxes and their labels drawn into the pixels.
 
     Returns:
         (h, w, 3) uint8: the zoomed part, downsampled to at most 900 px a side.
@@ -197,7 +189,7 @@ def show_radiograph(
     """Draw the view: a picture (default) or, when ``view.interactive``, the Plotly viewer.
 
     Args:
-        pixels, saliency, boxes, labels, calls, view: as :func:`radiograph_picture`.
+        pixels, saliency, boxes, labels, calls, view: as :func:`radiograph_figure`.
         key: the element's key (the picture's container is ``st-key-<key>`` in the page).
         height: the viewer's height in pixels (a portrait picture is drawn this high).
     """
