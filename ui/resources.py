@@ -321,13 +321,15 @@ def freeze_long_lived_objects() -> None:
     """Take the objects alive now (modules, loaded models, caches) out of the collector's walk.
 
     CPython's full garbage collections visit every tracked object. With torch, Streamlit and
-    the models loaded, a server process holds over half a million, and a full collection
-    held the GIL for 0.3 to 0.5 s: in the dashboard benchmark one upload in five took half
-    a second longer (docs/performance.md). ``gc.freeze()`` moves them to a permanent
+    the models loaded, a server process holds about 580,000, and a full collection held the
+    GIL for 0.3 s on a quiet machine, whenever the collector's thresholds started one during
+    an interaction (docs/performance.md). ``gc.freeze()`` moves them to a permanent
     generation that collections skip (they live as long as the process anyway); objects made
-    later are collected as before. A collection first, so that no garbage is kept forever.
-    Called once the background warm-up has loaded the default models, and after each model
-    a page loads itself (once per process each).
+    later are collected as before, and a frozen object dropped later is still freed by
+    reference counting (only a frozen reference cycle stays until the process ends). A
+    collection first, so that no garbage is kept. Called once the background warm-up has
+    loaded the default models, and after each model a page loads itself (once per process
+    each).
     """
     gc.collect()
     gc.freeze()
