@@ -327,9 +327,9 @@ def freeze_long_lived_objects() -> None:
     generation that collections skip (they live as long as the process anyway); objects made
     later are collected as before, and a frozen object dropped later is still freed by
     reference counting (only a frozen reference cycle stays until the process ends). A
-    collection first, so that no garbage is kept. Called once the background warm-up has
-    loaded the default models, and after each model a page loads itself (once per process
-    each).
+    collection first, so that no garbage is kept. Called by each model loader below, once per
+    process each, whether a page or the background warm-up asks first; the warm-up's other
+    objects (exports, a model loaded only to export it) are dropped when it ends.
     """
     gc.collect()
     gc.freeze()
@@ -390,7 +390,6 @@ def warm_models(models_dir: str, device: str) -> threading.Thread:
                         ct_pipeline.clear()
         except Exception:  # a failed warm-up only means the page loads the model itself
             logger.warning("background model warm-up failed", exc_info=True)
-        freeze_long_lived_objects()
 
     thread = threading.Thread(target=warm, name="ankle-model-warm-up", daemon=True)
     thread.start()
