@@ -90,8 +90,10 @@ def test_screenshot_localiser(page: Page, demo_app_url: str) -> None:
     expander.locator("summary").click()
     expander.get_by_text("Run the general fracture localiser on this image").click()
     # the box's Grad-CAM is computed when a box is picked
-    expander.get_by_text("Pick a box to see its Grad-CAM").click(timeout=TIMEOUT_MS)
-    page.get_by_role("option").first.click()
+    # the picker is a combobox; its "Pick a box…" prompt is the input's placeholder, not text
+    expander.locator('[data-testid="stSelectbox"]', has_text="Explain box").click()
+    page.keyboard.type("1 ")  # as in _demo: the list opens on typing, filtered to box 1
+    page.get_by_role("option", name=re.compile(r"^1 ")).first.click()
     expect(expander.get_by_text("Grad-CAM for box")).to_be_visible(timeout=TIMEOUT_MS)
     expect(expander.locator("img").nth(1)).to_be_visible(timeout=TIMEOUT_MS)
     assert _shot(page, "radiograph_localiser", 1000, expander).stat().st_size > 10_000
