@@ -39,7 +39,7 @@ from ankle_core.inference.engine import (
     card_version,
     case_list,
     engine_options,
-    run_on_ray,
+    run_engine,
 )
 from ankle_core.scale.common import (
     BatchKind,
@@ -357,21 +357,9 @@ def _main(args: Any) -> int:
         spline_order=args.spline_order,
         min_region_mm3=args.min_region_mm3,
     )
-    options = engine_options(args)
-    if options.engine == "ray":
-        summary = run_on_ray(CT_KIND, cases, config, args.out, options, listed.names)
-    else:
-        summary = run_batch(
-            cases,
-            config,
-            args.out,
-            workers=options.workers,
-            threads=options.threads,
-            batch_size=options.batch_size,
-            progress=options.progress,
-            resume=options.resume,
-            names=listed.names,
-        )
+    summary = run_engine(
+        CT_KIND, run_batch, cases, config, args.out, engine_options(args), listed.names
+    )
     print(f"{summary.line()}; predictions written to {args.out}")
     return 0
 

@@ -27,6 +27,7 @@ __all__ = [
     "card_version",
     "case_list",
     "engine_options",
+    "run_engine",
     "run_on_ray",
 ]
 
@@ -97,6 +98,42 @@ def run_on_ray(
     from ankle_core.scale.ray_batch import run_on_ray as run
 
     return run(kind, cases, config, out_csv, options, names)
+
+
+def run_engine(
+    kind: BatchKind[Any, Any],
+    run_local: Callable[..., BatchSummary],
+    cases: Sequence[Path],
+    config: Any,
+    out_csv: str | Path,
+    options: EngineOptions,
+    names: Sequence[str] | None = None,
+) -> BatchSummary:
+    """Run a batch CLI's cases on the engine ``options`` names.
+
+    Args:
+        kind: the per-case functions, for ``--engine ray``.
+        run_local: the CLI's ``run_batch(cases, config, out_csv, *, workers, threads,
+            batch_size, progress, resume, names)``, for ``--engine local``.
+        cases: the case paths.
+        config: the pipeline configuration (picklable).
+        out_csv: the predictions CSV.
+        options: the engine flags (:func:`engine_options`).
+        names: the ``file`` column's values (a manifest's ``case_id``), else the paths'.
+    """
+    if options.engine == "ray":
+        return run_on_ray(kind, cases, config, out_csv, options, names)
+    return run_local(
+        cases,
+        config,
+        out_csv,
+        workers=options.workers,
+        threads=options.threads,
+        batch_size=options.batch_size,
+        progress=options.progress,
+        resume=options.resume,
+        names=names,
+    )
 
 
 def add_source_arguments(parser: argparse.ArgumentParser, what: str) -> None:

@@ -36,7 +36,7 @@ from ankle_core.inference.engine import (
     card_version,
     case_list,
     engine_options,
-    run_on_ray,
+    run_engine,
 )
 from ankle_core.inference.radiograph import RadiographPipeline, RadiographResult
 from ankle_core.scale.common import (
@@ -332,21 +332,9 @@ def _main(args: Any) -> int:
         runtime=args.runtime or settings.runtime,
         onnx_cache_dir=str(onnx_cache),
     )
-    options = engine_options(args)
-    if options.engine == "ray":
-        summary = run_on_ray(RADIOGRAPH_KIND, files, config, args.out, options, listed.names)
-    else:
-        summary = run_batch(
-            files,
-            config,
-            args.out,
-            workers=options.workers,
-            threads=options.threads,
-            batch_size=options.batch_size,
-            progress=options.progress,
-            resume=options.resume,
-            names=listed.names,
-        )
+    summary = run_engine(
+        RADIOGRAPH_KIND, run_batch, files, config, args.out, engine_options(args), listed.names
+    )
     print(f"{summary.line()}; predictions written to {args.out}")
     return 0
 
