@@ -5,7 +5,8 @@ through ``ui/teaching.py`` and ``ui/reader_study.py``.
 
 - ``cases``: the library of labelled phantom cases (each marked synthetic), the signs that
   tell an LMAF from an SFO, filters; ``difficulty``: bins from the model's confidence.
-- ``quiz``: the quiz's state (call and confidence committed before any reveal);
+- ``quiz_phases``: the commit → reveal → advance phases and running score every quiz
+  shares; ``quiz``: the phantom quiz's state (call and confidence committed before any reveal);
   ``quiz_results``: AUC with CI, sensitivity, specificity, Cohen's kappa vs truth and vs the
   model, missed cases, CSV; ``quiz_pdf``: the PDF.
 - ``real_cases``: the real collection (curated FracAtlas radiographs with boxes, masks,

@@ -10,11 +10,12 @@ finished quiz.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 from ankle_core.errors import InvalidInputError
 from ankle_core.teaching.cases import CLASSES, TeachingCase
 from ankle_core.teaching.difficulty import ModelOpinion
+from ankle_core.teaching.quiz_phases import QuizProgress
 
 __all__ = ["QuizAnswer", "QuizSession", "lmaf_score", "new_quiz"]
 
@@ -69,50 +70,12 @@ class QuizAnswer:
 
 
 @dataclass
-class QuizSession:
-    """A quiz in progress (the only mutable object of the package; one per browser session).
+class QuizSession(QuizProgress[TeachingCase, QuizAnswer]):
+    """A phantom quiz in progress (one per browser session): LMAF, SFO or no fragment.
 
-    The phase cycles ``"commit"`` (the case is shown alone, awaiting the learner's call) →
-    ``"committed"`` (answer locked, nothing revealed yet) → ``"revealed"`` (truth and model
-    shown) → :meth:`advance` → ``"commit"`` for the next case. After the last case's
-    :meth:`advance`, :attr:`finished` is True.
-
-    Attributes:
-        cases: the quiz's cases, in the order shown.
-        answers: committed answers, in order.
-        phase: ``"commit"``, ``"committed"`` or ``"revealed"``.
-        seed: seed of the case order.
+    The phases and the running score are :class:`~ankle_core.teaching.quiz_phases.QuizProgress`'s:
+    the learner commits a call and a confidence before anything is revealed.
     """
-
-    cases: tuple[TeachingCase, ...]
-    answers: list[QuizAnswer] = field(default_factory=list)
-    phase: str = "commit"
-    seed: int = 0
-
-    @property
-    def index(self) -> int:
-        """0-based index of the case on screen."""
-        return len(self.answers) if self.phase == "commit" else len(self.answers) - 1
-
-    @property
-    def finished(self) -> bool:
-        """True once every case was committed, revealed and moved past."""
-        return self.phase == "commit" and len(self.answers) >= len(self.cases)
-
-    @property
-    def current(self) -> TeachingCase | None:
-        """The case on screen, or None when finished."""
-        return None if self.finished else self.cases[self.index]
-
-    @property
-    def n_scored(self) -> int:
-        """Answers counted in the running score (the revealed ones)."""
-        return len(self.answers) - (1 if self.phase == "committed" else 0)
-
-    @property
-    def n_correct(self) -> int:
-        """Correct calls among the revealed answers (the running score)."""
-        return sum(a.correct for a in self.answers[: self.n_scored])
 
     def commit(self, call: str, confidence: float) -> QuizAnswer:
         """Commit the learner's call and confidence for the current case.
@@ -128,17 +91,12 @@ class QuizSession:
             InvalidInputError: the quiz is finished, the case already has an answer, the
                 call is unknown or the confidence lies outside 0–100.
         """
-        if self.finished or self.phase != "commit":
-            raise InvalidInputError("This case already has a committed answer.")
+        case = self._case_to_answer()
         if call not in CLASSES:
             raise InvalidInputError(f"A call is one of {CLASSES}, not {call!r}.")
         if not 0.0 <= float(confidence) <= 100.0:
             raise InvalidInputError("The confidence must lie between 0 and 100.")
-        case = self.cases[self.index]
-        answer = QuizAnswer(case.case_id, case.label, call, float(confidence))
-        self.answers.append(answer)
-        self.phase = "committed"
-        return answer
+        return self._record(QuizAnswer(case.case_id, case.label, call, float(confidence)))
 
     def reveal(self, model: ModelOpinion | None) -> QuizAnswer:
         """Reveal the committed answer: attach the model's opinion.
@@ -152,21 +110,7 @@ class QuizSession:
         Raises:
             InvalidInputError: when no answer was committed yet.
         """
-        if self.phase != "committed":
-            raise InvalidInputError("Commit a call and a confidence before the reveal.")
-        self.answers[-1] = replace(self.answers[-1], model=model)
-        self.phase = "revealed"
-        return self.answers[-1]
-
-    def advance(self) -> None:
-        """Move on to the next case (only after a reveal).
-
-        Raises:
-            InvalidInputError: when the current answer has not been revealed.
-        """
-        if self.phase != "revealed":
-            raise InvalidInputError("Reveal the answer before moving on.")
-        self.phase = "commit"
+        return self._reveal_with(model=model)
 
 
 def new_quiz(cases: list[TeachingCase], n: int, seed: int) -> QuizSession:

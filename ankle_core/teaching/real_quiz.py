@@ -18,13 +18,14 @@ import binascii
 import json
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ankle_core.errors import InvalidInputError
 from ankle_core.stats import AucWithCI, CohenKappa, auc_ci
+from ankle_core.teaching.quiz_phases import PHASES, QuizProgress
 from ankle_core.teaching.quiz_results import Proportion, _kappa, _proportion
 from ankle_core.teaching.real_cases import FRACATLAS_CREDIT, RealCase
 
@@ -96,45 +97,11 @@ class RealQuizAnswer:
 
 
 @dataclass
-class RealQuizSession:
-    """A real-image quiz in progress (phases as :class:`ankle_core.teaching.QuizSession`).
+class RealQuizSession(QuizProgress[RealCase, RealQuizAnswer]):
+    """A real-image quiz in progress: fracture or not, a confidence and a click.
 
-    Attributes:
-        cases: the quiz's cases, in the order shown.
-        answers: committed answers, in order.
-        phase: ``"commit"``, ``"committed"`` or ``"revealed"``.
-        seed: seed of the case order.
+    The phases and the running score are :class:`~ankle_core.teaching.quiz_phases.QuizProgress`'s.
     """
-
-    cases: tuple[RealCase, ...]
-    answers: list[RealQuizAnswer] = field(default_factory=list)
-    phase: str = "commit"
-    seed: int = 0
-
-    @property
-    def index(self) -> int:
-        """0-based index of the case on screen."""
-        return len(self.answers) if self.phase == "commit" else len(self.answers) - 1
-
-    @property
-    def finished(self) -> bool:
-        """True once every case was committed, revealed and moved past."""
-        return self.phase == "commit" and len(self.answers) >= len(self.cases)
-
-    @property
-    def current(self) -> RealCase | None:
-        """The case on screen, or None when finished."""
-        return None if self.finished else self.cases[self.index]
-
-    @property
-    def n_scored(self) -> int:
-        """Answers counted in the running score (the revealed ones)."""
-        return len(self.answers) - (1 if self.phase == "committed" else 0)
-
-    @property
-    def n_correct(self) -> int:
-        """Correct calls among the revealed answers."""
-        return sum(a.correct for a in self.answers[: self.n_scored])
 
     def commit(
         self, fractured: bool, confidence: float, click: tuple[float, float] | None
@@ -155,11 +122,9 @@ class RealQuizSession:
                 confidence lies outside 0–100, a fracture call has no click, or the click
                 lies outside the image.
         """
-        if self.finished or self.phase != "commit":
-            raise InvalidInputError("This case already has a committed answer.")
+        case = self._case_to_answer()
         if not 0.0 <= float(confidence) <= 100.0:
             raise InvalidInputError("The confidence must lie between 0 and 100.")
-        case = self.cases[self.index]
         point = None
         if fractured:
             if click is None:
@@ -172,9 +137,7 @@ class RealQuizSession:
         answer = RealQuizAnswer(
             case.case_id, case.truth, bool(fractured), float(confidence), point, hit
         )
-        self.answers.append(answer)
-        self.phase = "committed"
-        return answer
+        return self._record(answer)
 
     def reveal(self, model_score: float | None, model_call: bool | None) -> RealQuizAnswer:
         """Reveal the committed answer: attach the model's opinion (None without a model).
@@ -182,21 +145,7 @@ class RealQuizSession:
         Raises:
             InvalidInputError: when no answer was committed yet.
         """
-        if self.phase != "committed":
-            raise InvalidInputError("Commit a call and a confidence before the reveal.")
-        self.answers[-1] = replace(self.answers[-1], model_score=model_score, model_call=model_call)
-        self.phase = "revealed"
-        return self.answers[-1]
-
-    def advance(self) -> None:
-        """Move on to the next case (only after a reveal).
-
-        Raises:
-            InvalidInputError: when the current answer has not been revealed.
-        """
-        if self.phase != "revealed":
-            raise InvalidInputError("Reveal the answer before moving on.")
-        self.phase = "commit"
+        return self._reveal_with(model_score=model_score, model_call=model_call)
 
     def to_token(self) -> str:
         """The session as a short URL-safe token (case ids, answers, phase, seed)."""
@@ -253,7 +202,7 @@ def quiz_from_token(token: str, pool: Mapping[str, RealCase]) -> RealQuizSession
                     session.advance()
     except (ValueError, KeyError, TypeError, IndexError, binascii.Error) as exc:
         raise InvalidInputError("This quiz link is damaged; start a new quiz.") from exc
-    if phase not in ("commit", "committed", "revealed") or session.phase != phase:
+    if phase not in PHASES or session.phase != phase:
         raise InvalidInputError("This quiz link is damaged; start a new quiz.")
     return session
 
