@@ -21,7 +21,6 @@ from highdicom.sr import (
     Comprehensive3DSR,
     GraphicTypeValues3D,
     Measurement,
-    MeasurementReport,
     MeasurementsAndQualitativeEvaluations,
     QualitativeEvaluation,
     SourceImageForMeasurementGroup,
@@ -36,11 +35,10 @@ from ankle_core.errors import InvalidInputError
 from ankle_core.export import codes as ac
 from ankle_core.export.header import export_boundary, export_views
 from ankle_core.export.series import (
-    MANUFACTURER,
     ResultSeries,
     algorithm_id,
+    measurement_report_sr,
     new_result_series,
-    observation_context,
 )
 
 if TYPE_CHECKING:
@@ -145,23 +143,4 @@ def build_ct_sr(
                 ],
             )
         )
-    report = MeasurementReport(
-        observation_context=observation_context(result.model),
-        procedure_reported=ac.IMAGING_PROCEDURE,
-        imaging_measurements=groups,
-    )
-    sr = Comprehensive3DSR(
-        evidence=list(sources),
-        content=report[0],
-        series_instance_uid=series.series_uid,
-        series_number=series.series_number,
-        sop_instance_uid=series.sop_uid,
-        instance_number=1,
-        manufacturer=MANUFACTURER,
-        is_complete=True,
-        is_final=False,
-        is_verified=False,
-    )
-    sr.SeriesDescription = series.description
-    ac.declare_private_scheme(sr)
-    return sr
+    return measurement_report_sr(Comprehensive3DSR, sources, groups, result.model, series)

@@ -19,7 +19,6 @@ from highdicom.sr import (
     GraphicTypeValues,
     ImageRegion,
     Measurement,
-    MeasurementReport,
     MeasurementsAndQualitativeEvaluations,
     PlanarROIMeasurementsAndQualitativeEvaluations,
     QualitativeEvaluation,
@@ -33,13 +32,12 @@ from pydicom.dataset import Dataset
 from ankle_core.export import codes as ac
 from ankle_core.export.radiograph_sr import box_polyline
 from ankle_core.export.series import (
-    MANUFACTURER,
     NOT_FOR_DIAGNOSTIC_USE,
     ResultSeries,
     algorithm_id,
     filing_view,
+    measurement_report_sr,
     new_result_series,
-    observation_context,
 )
 from ankle_core.types import Radiograph
 
@@ -120,26 +118,7 @@ def build_localiser_sr(
             source_images=[SourceImageForMeasurementGroup.from_source_image(source)],
         )
     )
-    report = MeasurementReport(
-        observation_context=observation_context(result.model),
-        procedure_reported=ac.IMAGING_PROCEDURE,
-        imaging_measurements=groups,
-    )
-    sr = ComprehensiveSR(
-        evidence=[source],
-        content=report[0],
-        series_instance_uid=series.series_uid,
-        series_number=series.series_number,
-        sop_instance_uid=series.sop_uid,
-        instance_number=1,
-        manufacturer=MANUFACTURER,
-        is_complete=True,
-        is_final=False,
-        is_verified=False,
-    )
-    sr.SeriesDescription = series.description
-    ac.declare_private_scheme(sr)
-    return sr
+    return measurement_report_sr(ComprehensiveSR, [source], groups, result.model, series)
 
 
 def render_localiser_overlay(

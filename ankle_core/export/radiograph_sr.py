@@ -21,7 +21,6 @@ from highdicom.sr import (
     GraphicTypeValues,
     ImageRegion,
     Measurement,
-    MeasurementReport,
     MeasurementsAndQualitativeEvaluations,
     PlanarROIMeasurementsAndQualitativeEvaluations,
     QualitativeEvaluation,
@@ -35,11 +34,10 @@ from pydicom.sr.codedict import codes
 from ankle_core.export import codes as ac
 from ankle_core.export.header import export_boundary, export_view
 from ankle_core.export.series import (
-    MANUFACTURER,
     ResultSeries,
     algorithm_id,
+    measurement_report_sr,
     new_result_series,
-    observation_context,
 )
 from ankle_core.types import Box2D
 
@@ -157,23 +155,4 @@ def build_radiograph_sr(
             source_images=[SourceImageForMeasurementGroup.from_source_image(source)],
         )
     )
-    report = MeasurementReport(
-        observation_context=observation_context(result.classifier),
-        procedure_reported=ac.IMAGING_PROCEDURE,
-        imaging_measurements=groups,
-    )
-    sr = ComprehensiveSR(
-        evidence=[source],
-        content=report[0],
-        series_instance_uid=series.series_uid,
-        series_number=series.series_number,
-        sop_instance_uid=series.sop_uid,
-        instance_number=1,
-        manufacturer=MANUFACTURER,
-        is_complete=True,
-        is_final=False,
-        is_verified=False,
-    )
-    sr.SeriesDescription = series.description
-    ac.declare_private_scheme(sr)
-    return sr
+    return measurement_report_sr(ComprehensiveSR, [source], groups, result.classifier, series)

@@ -7,18 +7,25 @@ the builders, in memory, at export time; nothing here reads, logs or stores them
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from highdicom import UID
 from highdicom.sr import (
     AlgorithmIdentification,
+    Comprehensive3DSR,
+    ComprehensiveSR,
     DeviceObserverIdentifyingAttributes,
+    MeasurementReport,
     ObservationContext,
     ObserverContext,
 )
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
+
+from ankle_core.export import codes as ac
 
 __all__ = [
     "MANUFACTURER",
@@ -28,6 +35,7 @@ __all__ = [
     "device_uid",
     "filing_view",
     "laterality_of",
+    "measurement_report_sr",
     "new_result_series",
     "observation_context",
     "split_model",
@@ -150,6 +158,50 @@ def observation_context(model: str) -> ObservationContext:
             observer_type=codes.DCM.Device, observer_identifying_attributes=device
         )
     )
+
+
+SRT = TypeVar("SRT", ComprehensiveSR, Comprehensive3DSR)
+
+
+def measurement_report_sr(
+    sr_class: type[SRT],
+    evidence: Sequence[Dataset],
+    groups: Sequence[Any],
+    model: str,
+    series: ResultSeries,
+) -> SRT:
+    """A draft (not final, not verified) measurement report (TID 1500) written by ``model``.
+
+    Every SR writer ends here, so they all carry the same observer, procedure, series
+    identity, manufacturer and private coding scheme.
+
+    Args:
+        sr_class: ``ComprehensiveSR`` (2D regions) or ``Comprehensive3DSR`` (3D ones).
+        evidence: the source data sets (export views; see :mod:`ankle_core.export.header`).
+        groups: the report's measurement groups.
+        model: the observing model, ``"name version"``.
+        series: the new result series.
+    """
+    report = MeasurementReport(
+        observation_context=observation_context(model),
+        procedure_reported=ac.IMAGING_PROCEDURE,
+        imaging_measurements=list(groups),
+    )
+    sr = sr_class(
+        evidence=list(evidence),
+        content=report[0],
+        series_instance_uid=series.series_uid,
+        series_number=series.series_number,
+        sop_instance_uid=series.sop_uid,
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        is_complete=True,
+        is_final=False,
+        is_verified=False,
+    )
+    sr.SeriesDescription = series.description
+    ac.declare_private_scheme(sr)
+    return sr
 
 
 def filing_view(source: Dataset) -> Dataset:
