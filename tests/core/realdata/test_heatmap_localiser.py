@@ -23,9 +23,9 @@ from ankle_core.realdata.fracatlas import read_fracatlas, validation_split
 from ankle_core.training.heatmap_localiser import (
     HeatmapTrainConfig,
     _epoch_samples,
+    augmented_variant,
     export_heatmap_model,
     fracatlas_samples,
-    positive_variant,
     sample_pixels,
     train_heatmap_localiser,
 )
@@ -247,14 +247,14 @@ def _bright_box(pixels: np.ndarray) -> tuple[float, float, float, float]:
     return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
 
 
-def test_positive_variants_move_boxes_with_the_pixels(tiny_fracatlas: Path) -> None:
+def test_variants_move_boxes_with_the_pixels(tiny_fracatlas: Path) -> None:
     train, _, _, _ = fracatlas_samples(tiny_fracatlas, negative_fraction=0.4)
     positives = [s for s in train if s.role == "positive"]
     assert {s.flipped for s in positives} == {False, True}
     for s in positives:
-        v = positive_variant(s, 2)
+        v = augmented_variant(s, 2)
         assert v.key == f"{s.key}|2" and v.variant == 2 and v.label == 1
-        assert positive_variant(s, 2) == v  # reproducible from the key
+        assert augmented_variant(s, 2) == v  # reproducible from the key
         pixels = sample_pixels(v)
         assert np.array_equal(pixels, sample_pixels(v))
         assert not np.array_equal(pixels, sample_pixels(s))
@@ -265,20 +265,25 @@ def test_positive_variants_move_boxes_with_the_pixels(tiny_fracatlas: Path) -> N
         assert box.x1 >= bright[2] - 2 and box.y1 >= bright[3] - 2
         assert box.width <= 1.6 * (bright[2] - bright[0]) + 4
     with pytest.raises(ValueError, match="variant"):
-        positive_variant(positives[0], 0)
+        augmented_variant(positives[0], 0)
 
 
 def test_variants_train_and_each_fractured_image_comes_once_an_epoch(
     tiny_fracatlas: Path, tmp_path: Path
 ) -> None:
     train, val, _, _ = fracatlas_samples(tiny_fracatlas, negative_fraction=0.4)
-    cfg = replace(_config(tmp_path, "variants"), positive_variants=2, epochs=1)
-    variants = [positive_variant(s, k) for s in train if s.role == "positive" for k in (1, 2)]
+    cfg = replace(_config(tmp_path, "variants"), variants=2, epochs=1)
+    originals = [s for s in train if s.role in ("positive", "negative")]
+    variants = [augmented_variant(s, k) for s in originals for k in (1, 2)]
+    assert all(v.role == s.role for s, v in zip(originals, variants[::2], strict=True))
     epoch = _epoch_samples([*train, *variants], cfg, 1)
     fractured = [(s.path, s.flipped) for s in epoch if s.label == 1]
     assert sorted(fractured) == sorted((s.path, s.flipped) for s in train if s.role == "positive")
-    shown = {s.variant for e in (1, 2, 3) for s in _epoch_samples([*train, *variants], cfg, e)}
-    assert shown == {0, 1, 2}  # the versions are drawn, not always the original
+    negatives = [s.path for s in epoch if s.role == "negative"]
+    assert len(negatives) == len(set(negatives)) == cfg.negatives_per_epoch  # images, not copies
+    epochs = [_epoch_samples([*train, *variants], cfg, e) for e in (1, 2, 3, 4)]
+    for role in ("positive", "negative"):  # the versions are drawn, not always the original
+        assert {s.variant for e in epochs for s in e if s.role == role} == {0, 1, 2}
     torch.set_num_threads(1)
     result = train_heatmap_localiser(cfg, train, val)
     assert result["epochs_run"] == 1 and np.isfinite(result["history"][0]["train_loss"])
