@@ -46,6 +46,7 @@ __all__ = [
     "INTENDED_USE",
     "HeatmapTrainConfig",
     "TrainSample",
+    "augmented_variant",
     "cache_frozen_maps",
     "choose_image_score",
     "evaluate_cached",
@@ -53,7 +54,6 @@ __all__ = [
     "fracatlas_samples",
     "image_auc",
     "load_pixels",
-    "augmented_variant",
     "sample_pixels",
     "train_heatmap_localiser",
 ]
@@ -180,6 +180,8 @@ def augmented_variant(sample: TrainSample, variant: int) -> TrainSample:
     pending = TrainSample(
         sample.path, sample.flipped, sample.boxes, sample.label, sample.role, variant
     )
+    if not sample.boxes:  # nothing to move: skip the image transform
+        return pending
     _, boxes = _variant_pixels_and_boxes(pending)
     return TrainSample(
         sample.path,
