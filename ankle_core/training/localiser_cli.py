@@ -34,6 +34,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-limit-min", type=float, default=0.0)
+    p.add_argument(
+        "--variants",
+        type=int,
+        default=0,
+        help="cached augmented copies of each FracAtlas training image (rotation, zoom, shift, "
+        "contrast); an epoch shows each drawn image as one of its versions",
+    )
     p.add_argument("--resume", action="store_true", help="continue from checkpoints/last.pt")
     p.set_defaults(func=run_localiser)
 
@@ -69,6 +76,7 @@ def run_localiser(args: argparse.Namespace) -> int:
         threads=args.threads,
         seed=args.seed,
         time_limit_min=args.time_limit_min,
+        variants=args.variants,
     )
     train, val, _, record = fracatlas_samples(root, extra)
     out = Path(args.out)

@@ -22,8 +22,11 @@ from ankle_core.models.weights import load_model
 from ankle_core.realdata.fracatlas import read_fracatlas, validation_split
 from ankle_core.training.heatmap_localiser import (
     HeatmapTrainConfig,
+    _epoch_samples,
+    augmented_variant,
     export_heatmap_model,
     fracatlas_samples,
+    sample_pixels,
     train_heatmap_localiser,
 )
 from ankle_core.types import Radiograph
@@ -236,3 +239,52 @@ def test_seed_ensemble_exports_with_onnx_parity_and_a_gradcam(
     assert result.boxes, "threshold 0 keeps at least the top peak"
     cam = torch_loc.saliency(radiograph, 0)
     assert cam.shape == (80, 64) and float(cam.max()) <= 1.0
+
+
+def _bright_box(pixels: np.ndarray) -> tuple[float, float, float, float]:
+    """xyxy of the pixels brighter than 0.6 (the synthetic "fracture" square; noise < 0.4)."""
+    ys, xs = np.nonzero(pixels > 0.6)
+    return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
+
+
+def test_variants_move_boxes_with_the_pixels(tiny_fracatlas: Path) -> None:
+    train, _, _, _ = fracatlas_samples(tiny_fracatlas, negative_fraction=0.4)
+    positives = [s for s in train if s.role == "positive"]
+    assert {s.flipped for s in positives} == {False, True}
+    for s in positives:
+        v = augmented_variant(s, 2)
+        assert v.key == f"{s.key}|2" and v.variant == 2 and v.label == 1
+        assert augmented_variant(s, 2) == v  # reproducible from the key
+        pixels = sample_pixels(v)
+        assert np.array_equal(pixels, sample_pixels(v))
+        assert not np.array_equal(pixels, sample_pixels(s))
+        (box,) = v.boxes
+        bright = _bright_box(pixels)
+        # the moved box covers the moved square (up to the ellipse rule's looseness)
+        assert box.x0 <= bright[0] + 2 and box.y0 <= bright[1] + 2
+        assert box.x1 >= bright[2] - 2 and box.y1 >= bright[3] - 2
+        assert box.width <= 1.6 * (bright[2] - bright[0]) + 4
+    with pytest.raises(ValueError, match="variant"):
+        augmented_variant(positives[0], 0)
+
+
+def test_variants_train_and_each_fractured_image_comes_once_an_epoch(
+    tiny_fracatlas: Path, tmp_path: Path
+) -> None:
+    train, val, _, _ = fracatlas_samples(tiny_fracatlas, negative_fraction=0.4)
+    cfg = replace(_config(tmp_path, "variants"), variants=2, epochs=1)
+    originals = [s for s in train if s.role in ("positive", "negative")]
+    variants = [augmented_variant(s, k) for s in originals for k in (1, 2)]
+    assert all(v.role == s.role for s, v in zip(originals, variants[::2], strict=True))
+    epoch = _epoch_samples([*train, *variants], cfg, 1)
+    fractured = [(s.path, s.flipped) for s in epoch if s.label == 1]
+    assert sorted(fractured) == sorted((s.path, s.flipped) for s in train if s.role == "positive")
+    negatives = [s.path for s in epoch if s.role == "negative"]
+    assert len(negatives) == len(set(negatives)) == cfg.negatives_per_epoch  # images, not copies
+    epochs = [_epoch_samples([*train, *variants], cfg, e) for e in (1, 2, 3, 4)]
+    for role in ("positive", "negative"):  # the versions are drawn, not always the original
+        assert {s.variant for e in epochs for s in e if s.role == role} == {0, 1, 2}
+    torch.set_num_threads(1)
+    result = train_heatmap_localiser(cfg, train, val)
+    assert result["epochs_run"] == 1 and np.isfinite(result["history"][0]["train_loss"])
+    assert len(list((tmp_path / "cache").glob("maps-64-*"))) == 2  # originals, variants
