@@ -5,7 +5,9 @@ CPU recipe: the frozen MobileNetV2 blocks
 more mirrored, for fractured images) and their two maps are cached as fp16 memory-mapped
 arrays; each epoch then trains only the later blocks and the heads on the cached maps.
 Fractured images are oversampled (every fractured training image, both flips, every epoch;
-a fresh random draw of the others). Losses: the penalty-reduced focal
+a fresh random draw of the others). Optional augmentation without per-epoch cost
+(``variants``): K augmented copies of each training image are cached once too, and an epoch
+shows each image it draws as one of its versions. Losses: the penalty-reduced focal
 loss on Gaussian centre targets and L1 on log box size and centre offset (Zhou et al.,
 "Objects as Points", 2019), plus binary cross-entropy on the image logit.
 
@@ -145,7 +147,8 @@ def load_pixels(path: Path, flipped: bool = False) -> np.ndarray:
     return np.ascontiguousarray(arr[:, ::-1]) if flipped else arr
 
 
-#: Augmentation of the cached positive variants: no flip (both flips are cached already).
+#: Augmentation of the cached variants (both classes): no flip (fractured images are
+#: cached in both flips already).
 VARIANT_AUGMENT = AugmentConfig(
     max_rotation_deg=10.0,
     hflip_probability=0.0,
