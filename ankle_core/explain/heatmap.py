@@ -2,7 +2,9 @@
 
 Grad-CAM (Selvaraju et al. 2017) of the heat-map logit at one cell, taken on the stride-16
 map ``c4`` (``features[13]``, 96 channels) of :class:`~ankle_core.models.fracture_heatmap.
-FractureHeatmapNet`. The gradient comes from ``torch.autograd.grad`` on a tensor this
+FractureHeatmapNet`. An ensemble that trains blocks 7-13 has one ``c4`` per member: each
+member's Grad-CAM (of the members' mean heat map) is taken on its own ``c4`` and the maps
+are averaged. The gradient comes from ``torch.autograd.grad`` on a tensor this
 function owns: no hook is registered and the shared network's parameters are not touched,
 so a cached network can be explained from several threads.
 """
@@ -42,13 +44,20 @@ def heatmap_gradcam(
         (H, W) float32 in [0, 1].
     """
     with torch.no_grad():
-        c3, c4 = net.frozen_maps(tensor)
-    c4 = c4.detach().clone().requires_grad_(True)
+        c3, c4a = net.frozen_maps(tensor)
+        c4s = net.member_c4s(c3, c4a)
+    leaves: dict[int, torch.Tensor] = {}  # one leaf per distinct map (a shared c4 once)
+    for c4 in c4s:
+        leaves.setdefault(id(c4), c4.detach().clone().requires_grad_(True))
+    maps = list(leaves.values())
     with torch.enable_grad():
-        heat = net.heads(c3, c4)[0]
-        (grad,) = torch.autograd.grad(heat[0, 0, cell[0], cell[1]], c4)
-    weights = grad.mean(dim=(2, 3), keepdim=True)
-    cam = F.relu((weights * c4.detach()).sum(dim=1, keepdim=True))
+        heat = net.heads_from_c4s(c3, [leaves[id(c4)] for c4 in c4s])[0]
+        grads = torch.autograd.grad(heat[0, 0, cell[0], cell[1]], maps)
+    cams = [
+        F.relu((g.mean(dim=(2, 3), keepdim=True) * m.detach()).sum(dim=1, keepdim=True))
+        for g, m in zip(grads, maps, strict=True)
+    ]
+    cam = torch.stack(cams).mean(dim=0)
     side = int(tensor.shape[-1])
     cam = F.interpolate(cam, size=(side, side), mode="bilinear", align_corners=False)
     cam = cam[:, :, : max(1, valid_hw[0]), : max(1, valid_hw[1])]

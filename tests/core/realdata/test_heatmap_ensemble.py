@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from ankle_core.explain.heatmap import heatmap_gradcam
 from ankle_core.models.card import ModelCard
 from ankle_core.models.fracture_heatmap import (
     FROZEN_BLOCKS,
@@ -35,11 +36,13 @@ _SINGLE_MODULES = {
 }
 
 
-def _single(seed: int, trunk: FractureHeatmapNet | None = None) -> FractureHeatmapNet:
+def _single(
+    seed: int, trunk: FractureHeatmapNet | None = None, frozen: int = FROZEN_BLOCKS
+) -> FractureHeatmapNet:
     torch.manual_seed(seed)
-    net = build_fracture_heatmap_net(width=16, input_side=64)
+    net = build_fracture_heatmap_net(width=16, input_side=64, frozen_blocks=frozen)
     if trunk is not None:  # members share the frozen (ImageNet) trunk
-        net.features[:FROZEN_BLOCKS].load_state_dict(trunk.features[:FROZEN_BLOCKS].state_dict())
+        net.features[:frozen].load_state_dict(trunk.features[:frozen].state_dict())
     return net.eval()
 
 
@@ -116,3 +119,80 @@ def test_image_score_rule_keeps_the_extremity_floor() -> None:
     assert choose_image_score(aucs, extra, 0.0) == "max_box"
     assert choose_image_score(aucs, {}, 0.85) == "max_box"  # no extremity set: FracAtlas alone
     assert choose_image_score(aucs, extra, 0.99) == "max_box"  # none allowed: all compete
+
+
+def test_a_frozen_stem_ensemble_owns_blocks_7_to_13_per_member(tmp_path: Path) -> None:
+    """frozen_blocks 7: each member has its own c4; outputs, Grad-CAM and storage follow."""
+    a = _single(0, frozen=7)
+    b = _single(1, trunk=a, frozen=7)
+    assert not torch.equal(a.features[7].conv[0][0].weight, b.features[7].conv[0][0].weight)
+    assert {
+        n.split(".")[1] for n, p in a.named_parameters() if p.requires_grad and "features" in n
+    } == {str(i) for i in range(7, 18)}
+    with pytest.raises(ValueError, match="frozen trunk"):  # blocks 0-6 must be shared
+        merge_member_states([a.state_dict(), _single(1, frozen=7).state_dict()], 7)
+    state = merge_member_states([a.state_dict(), b.state_dict()], 7)
+    assert "extra_members.0.blocks.7.conv.0.0.weight" in state
+    ens = build_fracture_heatmap_net(width=16, input_side=64, members=2, frozen_blocks=7).eval()
+    ens.load_state_dict(state)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        outs_a, outs_b, outs = a(x), b(x), ens(x)
+        c3, c4a = ens.frozen_maps(x)
+        assert all(  # cached-map evaluation: c4a is ignored, each member makes its own
+            torch.allclose(u, v, atol=1e-6)
+            for u, v in zip(ens.heads(c3, None), ens.heads(c3, c4a * 0), strict=True)
+        )
+    for ya, yb, y in zip(outs_a, outs_b, outs, strict=True):
+        assert torch.allclose(y, (ya + yb) / 2, atol=1e-5)
+    # a frozen-trunk (14) run can join as a member: its ImageNet blocks 7-13 come along
+    mixed = merge_member_states([a.state_dict(), _single(2, trunk=a).state_dict()], 7)
+    ens.load_state_dict(mixed)
+    assert len(ens.member_c4s(c3, None)) == 2
+    cam = heatmap_gradcam(ens, x[:1], (3, 4), (64, 64), (80, 64))
+    assert cam.shape == (80, 64) and float(cam.min()) >= 0.0 and float(cam.max()) <= 1.0
+    card = _card(2)
+    card = ModelCard(
+        **{**card.__dict__, "architecture_params": {**card.architecture_params, "frozen_blocks": 7}}
+    )
+    save_model(ens, card, tmp_path / "tiny-stem", half=False)
+    loaded = load_model(tmp_path / "tiny-stem", device="cpu").network
+    assert isinstance(loaded, FractureHeatmapNet) and loaded.frozen_blocks == 7
+    with torch.no_grad():
+        assert torch.equal(loaded(x)[0], ens(x)[0])
+
+
+def test_gradcam_of_a_frozen_stem_ensemble_averages_its_members() -> None:
+    a = _single(0, frozen=7)
+    b = _single(1, trunk=a, frozen=7)
+    ens = build_fracture_heatmap_net(width=16, input_side=64, members=2, frozen_blocks=7).eval()
+    ens.load_state_dict(merge_member_states([a.state_dict(), b.state_dict()], 7))
+    x = torch.randn(1, 3, 64, 64)
+    cell = (2, 5)
+    cam = heatmap_gradcam(ens, x, cell, (64, 64), (64, 64))
+    # by hand: each member's c4 Grad-CAM of the mean heat map, averaged, then normalised
+    c3 = ens.features[:7](x).detach()
+    c4s = [m.detach().requires_grad_(True) for m in ens.member_c4s(c3, None)]
+    heat = ens.heads_from_c4s(c3, c4s)[0]
+    grads = torch.autograd.grad(heat[0, 0, cell[0], cell[1]], c4s)
+    maps = [
+        torch.relu((g.mean(dim=(2, 3), keepdim=True) * m.detach()).sum(dim=1, keepdim=True))
+        for g, m in zip(grads, c4s, strict=True)
+    ]
+    assert not torch.allclose(maps[0], maps[1])  # two different members
+    want = torch.nn.functional.interpolate(
+        (maps[0] + maps[1]) / 2, size=(64, 64), mode="bilinear", align_corners=False
+    )[0, 0]
+    want = (want / want.max()).numpy()
+    assert abs(cam - want).max() < 1e-4
+    one = heatmap_gradcam(ens, x, cell, (64, 64), (64, 64))
+    assert (one == cam).all()  # the network was not changed by the explanation
+
+
+def test_frozen_blocks_is_checked() -> None:
+    with pytest.raises(ValueError, match="frozen_blocks"):
+        build_fracture_heatmap_net(frozen_blocks=10)
+    with pytest.raises(ValueError, match="frozen_blocks"):
+        merge_member_states([_single(0).state_dict()], 3)
+    with pytest.raises(ValueError, match="c4a"):
+        _single(0).heads(torch.zeros(1, 32, 8, 8), None)

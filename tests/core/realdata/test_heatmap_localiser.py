@@ -20,9 +20,14 @@ from ankle_core.errors import WeightsIntegrityError
 from ankle_core.inference import FractureLocaliser
 from ankle_core.models.weights import load_model
 from ankle_core.realdata.fracatlas import read_fracatlas, validation_split
+from ankle_core.training.augment2d import augment_image
 from ankle_core.training.heatmap_localiser import (
+    VARIANT_AUGMENT,
     HeatmapTrainConfig,
     _epoch_samples,
+    _fresh_inputs,
+    _network,
+    _oriented,
     augmented_variant,
     export_heatmap_model,
     fracatlas_samples,
@@ -128,12 +133,17 @@ def test_split_keeps_fracatlas_valid_and_samples_negatives(tiny_fracatlas: Path)
     assert not {im.name for im in train} & {im.name for im in val}
 
 
-def test_resume_equals_an_uninterrupted_run(tiny_fracatlas: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("frozen_blocks", [14, 7])
+def test_resume_equals_an_uninterrupted_run(
+    tiny_fracatlas: Path, tmp_path: Path, frozen_blocks: int
+) -> None:
     train, val, _, _ = fracatlas_samples(tiny_fracatlas, negative_fraction=0.4)
     torch.set_num_threads(1)
-    train_heatmap_localiser(_config(tmp_path, "a"), train, val, stop_after=1)
-    resumed = train_heatmap_localiser(_config(tmp_path, "a"), train, val, resume=True)
-    straight = train_heatmap_localiser(_config(tmp_path, "b"), train, val)
+    cfg_a = replace(_config(tmp_path, "a"), frozen_blocks=frozen_blocks)
+    cfg_b = replace(_config(tmp_path, "b"), frozen_blocks=frozen_blocks)
+    train_heatmap_localiser(cfg_a, train, val, stop_after=1)
+    resumed = train_heatmap_localiser(cfg_a, train, val, resume=True)
+    straight = train_heatmap_localiser(cfg_b, train, val)
     assert [h["epoch"] for h in resumed["history"]] == [1, 2]
     assert [h["train_loss"] for h in resumed["history"]] == [
         h["train_loss"] for h in straight["history"]
@@ -288,3 +298,51 @@ def test_variants_train_and_each_fractured_image_comes_once_an_epoch(
     result = train_heatmap_localiser(cfg, train, val)
     assert result["epochs_run"] == 1 and np.isfinite(result["history"][0]["train_loss"])
     assert len(list((tmp_path / "cache").glob("maps-64-*"))) == 2  # originals, variants
+
+
+def test_a_frozen_stem_trains_blocks_7_to_13_on_fresh_augmentations(
+    tiny_fracatlas: Path, tmp_path: Path
+) -> None:
+    train, val, _, _ = fracatlas_samples(tiny_fracatlas, negative_fraction=0.4)
+    cfg = replace(_config(tmp_path, "stem"), frozen_blocks=7, epochs=1)
+    torch.manual_seed(cfg.seed)
+    start = _network(cfg).eval()  # the trainer's initial weights (same seed)
+    torch.set_num_threads(1)
+    train_heatmap_localiser(cfg, train, val)
+    trained = torch.load(tmp_path / "stem/checkpoints/last.pt", weights_only=True)["model"]
+    init = start.state_dict()
+    changed = {
+        int(k.split(".")[1])
+        for k in trained
+        if k.startswith("features.") and not torch.equal(trained[k], init[k])
+    }
+    assert min(changed) == 7 and {7, 13, 14} <= changed  # the stem alone stayed frozen
+    # only the validation images are cached: training reads pixels
+    (folder,) = (tmp_path / "cache").glob("maps-64-*")
+    assert json.loads((folder / "done.json").read_text())["done"] == len(val)
+    # each batch is a new draw, and its boxes are those of the augmented pixels
+    positives = [s for s in train if s.role == "positive"][:4]
+    c3, c4a, boxes, scales = _fresh_inputs(start, positives, np.random.default_rng(5), 64)
+    assert c4a is None and c3.shape == (4, 32, 8, 8) and len(scales) == 4
+    again = np.random.default_rng(5)
+    for s, got in zip(positives, boxes, strict=True):
+        pixels, want = augment_image(*_oriented(s), again, VARIANT_AUGMENT)
+        assert np.array_equal(got, want)
+        bright = _bright_box(pixels)
+        assert got[0][0] <= bright[0] + 2 and got[0][2] >= bright[2] - 2
+    other = _fresh_inputs(start, positives, np.random.default_rng(6), 64)[2]
+    assert not all(np.allclose(a, b) for a, b in zip(boxes, other, strict=True))
+
+
+def test_cached_variants_and_a_frozen_stem_do_not_mix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ValueError, match="variants"):
+        replace(_config(tmp_path, "x"), frozen_blocks=7, variants=2)
+    with pytest.raises(ValueError, match="frozen_blocks"):
+        replace(_config(tmp_path, "x"), frozen_blocks=9)
+    from ankle_core.training.__main__ import main as train_main
+
+    argv = ["localiser", "--out", str(tmp_path / "r"), "--frozen-blocks", "7", "--variants", "2"]
+    assert train_main([*argv, "--fracatlas", str(tmp_path), "--extra", "none"]) == 2
+    assert "cached variants need frozen_blocks 14" in capsys.readouterr().err
