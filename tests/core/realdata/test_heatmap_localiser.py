@@ -203,13 +203,14 @@ def test_exported_model_loads_is_hash_checked_and_onnx_matches(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("frozen", [14, 7])
 def test_seed_ensemble_exports_with_onnx_parity_and_a_gradcam(
-    tiny_fracatlas: Path, tmp_path: Path
+    tiny_fracatlas: Path, tmp_path: Path, frozen: int
 ) -> None:
     train, val, _, record = fracatlas_samples(tiny_fracatlas, negative_fraction=0.4)
     runs = []
     for seed in (0, 1):
-        cfg = replace(_config(tmp_path, f"seed{seed}"), seed=seed, epochs=1)
+        cfg = replace(_config(tmp_path, f"seed{seed}"), seed=seed, epochs=1, frozen_blocks=frozen)
         train_heatmap_localiser(cfg, train, val)
         split = {**record, "argv": ["localiser", "--seed", str(seed)]}
         (tmp_path / f"seed{seed}" / "split.json").write_text(json.dumps(split))
@@ -218,7 +219,7 @@ def test_seed_ensemble_exports_with_onnx_parity_and_a_gradcam(
     # cached from seed 0's random trunk (same cache folder), so seed 1 gets that trunk too
     best = [torch.load(r / "checkpoints/best.pt", weights_only=True) for r in runs]
     for key, value in best[0]["model"].items():
-        if key.startswith("features.") and int(key.split(".")[1]) < 14:
+        if key.startswith("features.") and int(key.split(".")[1]) < frozen:
             best[1]["model"][key] = value
     torch.save(best[1], runs[1] / "checkpoints/best.pt")
     out = tmp_path / "models" / "tiny-ens"
@@ -234,6 +235,8 @@ def test_seed_ensemble_exports_with_onnx_parity_and_a_gradcam(
     )
     card = json.loads((out / "card.json").read_text())
     assert card["architecture_params"]["members"] == 2
+    assert card["architecture_params"].get("frozen_blocks", 14) == frozen
+    assert ("each member's own" in card["explanation"]["gradcam_layer"]) == (frozen == 7)
     assert [m["seed"] for m in card["training"]["members"]] == [0, 1]
     assert card["training"]["command"][1].endswith("--seed 1")
     assert card["training"]["stopped"] == "test"
