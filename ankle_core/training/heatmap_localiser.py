@@ -44,7 +44,14 @@ from ankle_core.models.fracture_heatmap import (
     merge_member_states,
     prepare_input,
 )
-from ankle_core.training.augment2d import AugmentConfig, augment_image
+from ankle_core.training.augment2d import (
+    AugmentConfig,
+    AugmentDraw,
+    augment_boxes,
+    augment_image,
+    augment_pixels,
+    draw_augmentation,
+)
 from ankle_core.types import Box2D
 
 __all__ = [
@@ -195,15 +202,16 @@ def _oriented(sample: TrainSample) -> tuple[np.ndarray, np.ndarray]:
     return pixels, _net_boxes(original, pixels.shape[1])
 
 
-def _variant_pixels_and_boxes(sample: TrainSample) -> tuple[np.ndarray, np.ndarray]:
-    """The pixels and boxes (xyxy) of ``sample``'s variant, reproducible from its key."""
-    if sample.variant == 0:
-        pixels = load_pixels(sample.path, sample.flipped)
-        boxes = np.array([b.as_xyxy() for b in sample.boxes], dtype=np.float64).reshape(-1, 4)
-        return pixels, boxes
-    pixels, boxes = _oriented(sample)
+def _variant_draw(sample: TrainSample, shape: tuple[int, int]) -> AugmentDraw:
+    """The augmentation of ``sample``'s variant (``variant`` >= 1), reproducible from its key."""
     seed = [zlib.crc32(sample.path.name.encode()), int(sample.flipped), sample.variant]
-    return augment_image(pixels, boxes, np.random.default_rng(seed), VARIANT_AUGMENT)
+    return draw_augmentation(shape, np.random.default_rng(seed), VARIANT_AUGMENT)
+
+
+def _image_shape(path: Path) -> tuple[int, int]:
+    """(H, W) of an image file, from its header."""
+    with Image.open(path) as im:
+        return int(im.height), int(im.width)
 
 
 def augmented_variant(sample: TrainSample, variant: int) -> TrainSample:
@@ -217,9 +225,10 @@ def augmented_variant(sample: TrainSample, variant: int) -> TrainSample:
     pending = TrainSample(
         sample.path, sample.flipped, sample.boxes, sample.label, sample.role, variant
     )
-    if not sample.boxes:  # nothing to move: skip the image transform
+    if not sample.boxes:  # nothing to move
         return pending
-    _, boxes = _variant_pixels_and_boxes(pending)
+    shape = _image_shape(sample.path)
+    boxes = augment_boxes(_net_boxes(sample, shape[1]), _variant_draw(pending, shape))
     return TrainSample(
         sample.path,
         sample.flipped,
@@ -232,7 +241,10 @@ def augmented_variant(sample: TrainSample, variant: int) -> TrainSample:
 
 def sample_pixels(sample: TrainSample) -> np.ndarray:
     """The pixels the network sees for ``sample`` (flipped and augmented as its key says)."""
-    return _variant_pixels_and_boxes(sample)[0]
+    pixels = load_pixels(sample.path, sample.flipped)
+    if sample.variant == 0:
+        return pixels
+    return augment_pixels(pixels, _variant_draw(sample, (pixels.shape[0], pixels.shape[1])))
 
 
 @dataclass

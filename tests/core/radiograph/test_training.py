@@ -10,7 +10,13 @@ import pytest
 import torch
 
 from ankle_core.stats.metrics import wilson_interval
-from ankle_core.training.augment2d import AugmentConfig, augment_image
+from ankle_core.training.augment2d import (
+    AugmentConfig,
+    augment_boxes,
+    augment_image,
+    augment_pixels,
+    draw_augmentation,
+)
 from ankle_core.training.evaluate import (
     average_precision,
     card_ci95,
@@ -35,6 +41,22 @@ def test_augmented_box_still_holds_its_object(seed: int) -> None:
     assert x0 <= cx <= x1 and y0 <= cy <= y1  # the object's centre is inside its box
     inside = out[int(y0) : int(np.ceil(y1)), int(x0) : int(np.ceil(x1))].sum()
     assert inside >= 0.9 * out.sum()  # and the box covers the object
+
+
+def test_one_draw_applies_to_image_and_boxes_separately() -> None:
+    """The boxes of a draw come without the image transform, equal to augment_image's."""
+    rng = np.random.default_rng(0)
+    img = rng.random((50, 40)).astype(np.float32)
+    boxes = np.array([[5.0, 6.0, 20.0, 30.0], [30.0, 40.0, 39.0, 49.0]])
+    cfg = AugmentConfig(hflip_probability=0.5, vflip_probability=0.5)
+    for seed in range(6):
+        pixels, moved = augment_image(img, boxes, np.random.default_rng(seed), cfg)
+        draw = draw_augmentation((50, 40), np.random.default_rng(seed), cfg)
+        assert np.array_equal(augment_boxes(boxes, draw), moved)
+        assert np.array_equal(augment_pixels(img, draw), pixels)
+    assert augment_boxes(np.zeros((0, 4)), draw).shape == (0, 4)
+    with pytest.raises(ValueError, match="draw is for"):
+        augment_pixels(img.T, draw)
 
 
 def test_augmentation_is_reproducible_and_stays_in_range() -> None:
