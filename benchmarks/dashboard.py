@@ -31,17 +31,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +45,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from ankle_core.device import configure_threads_for_cli  # noqa: E402
+from ui.serve import running_dashboard  # noqa: E402
 
 configure_threads_for_cli(sys.argv[1:])  # before torch loads: passive waits, chosen threads
 
@@ -65,12 +61,6 @@ FLAGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 600_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _pngs(n: int, cache: Path) -> list[tuple[str, bytes]]:
@@ -181,35 +171,6 @@ if upload is not None:
 """
 
 
-@contextlib.contextmanager
-def _server(app: Path, env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """``streamlit run app`` on a free port of 127.0.0.1; yields its URL once healthy."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port),
-           "--browser.gatherUsageStats", "false"]  # fmt: skip
-    with log_path.open("w") as log:
-        server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as resp:
-                        if resp.read().strip() == b"ok":
-                            break
-                except OSError:
-                    time.sleep(0.2)
-                if server.poll() is not None:
-                    raise RuntimeError(f"streamlit exited; see {log_path}")
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-
-
 def _upload_times(
     page: Any, files: list[tuple[str, bytes]]
 ) -> tuple[list[float], list[float], list[dict[str, float]]]:
@@ -264,7 +225,9 @@ def main() -> int:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         started = time.perf_counter()
-        with _server(ROOT / "app.py", env, tmp / "server.log") as url:
+        with running_dashboard(
+            ROOT / "app.py", log_path=tmp / "server.log", cwd=ROOT, env=env
+        ) as url:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             expect.set_options(timeout=TIMEOUT_MS)
             page.goto(url)
@@ -301,7 +264,9 @@ def main() -> int:
                 _wait_idle(page)
                 rerun_s.append(time.perf_counter() - start)
             page.close()
-        with _server(floor_app, env, tmp / "floor.log") as url:  # the same files, no analysis
+        with running_dashboard(
+            floor_app, log_path=tmp / "floor.log", cwd=ROOT, env=env
+        ) as url:  # the same files, no analysis
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
             page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.wait_for(

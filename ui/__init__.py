@@ -13,6 +13,8 @@ Imports go one way: ``app.py`` and ``pages/`` -> ``ui`` -> ``ankle_core``.
 - ``cohort``: the cohort-performance sections.
 - ``auth``: sign-in (OpenID Connect through ``st.login``), the role check of every page,
   and the start-up refusal of unsafe deployments without sign-in.
+- ``serve``: runs the dashboard as a child process on 127.0.0.1 (a free port, a health
+  check, a clean stop) for the browser tests and the dashboard benchmark.
 """
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "history",
     "inputs",
     "resources",
+    "serve",
     "viewer",
     "volume_views",
     "widgets",

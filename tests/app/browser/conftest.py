@@ -13,17 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.app import fixtures
+from ui.serve import running_dashboard
 
 REPO = Path(__file__).resolve().parents[3]
 CHROMIUM = os.environ.get("ANKLE_CHROMIUM", "/usr/bin/chromium")
@@ -51,12 +47,6 @@ def _patient_expect() -> None:
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     """Where screenshots and the server log go."""
@@ -68,7 +58,6 @@ def artifacts_dir() -> Path:
 @contextlib.contextmanager
 def _server(models_dir: Path, tmp: Path, log_path: Path) -> Iterator[str]:
     """Run ``streamlit run app.py`` until the block ends; yields its base URL."""
-    port = _free_port()
     env = dict(os.environ)
     env.update(
         ANKLE_MODELS_DIR=str(models_dir),
@@ -77,45 +66,8 @@ def _server(models_dir: Path, tmp: Path, log_path: Path) -> Iterator[str]:
         ANKLE_CACHE_DIR=str(tmp / "cache"),  # ONNX exports and phantoms, not in the checkout
         OMP_NUM_THREADS="1",
     )
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"streamlit exited with {proc.returncode}; see {log_path}")
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as resp:
-                        if resp.read().strip() == b"ok":
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail("streamlit did not answer /_stcore/health within 120 s")
-                time.sleep(0.5)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with running_dashboard("app.py", log_path=log_path, cwd=REPO, env=env) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,7 @@ import json
 import os
 import re
 import secrets
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,53 +24,29 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.app import fixtures
-from tests.app.browser.conftest import REPO, TIMEOUT_MS, _free_port
+from tests.app.browser.conftest import REPO, TIMEOUT_MS
+from ui.serve import free_port, running_dashboard, running_service
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ANN = {"sub": "ann", "email": "ann@hospital.example", "name": "Dr Ann", "roles": ["researcher"]}
 
 
-def _wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, what: str) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"{what} exited with {proc.returncode}; see {log}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not answer {url} within 120 s; see {log}")
-        time.sleep(0.5)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 @pytest.fixture(scope="module")
 def oidc_provider(artifacts_dir: Path) -> Iterator[str]:
     """``oidc-provider-mock`` on 127.0.0.1; yields its issuer URL."""
     pytest.importorskip("oidc_provider_mock")
-    port = _free_port()
-    log_path = artifacts_dir / "oidc-provider.log"
+    port = free_port()
     cmd = [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--user-claims", json.dumps(ANN)]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_for(f"{url}/.well-known/openid-configuration", proc, log_path, "the provider")
-            yield url
-        finally:
-            _stop(proc)
+    url = f"http://127.0.0.1:{port}"
+    with running_service(
+        cmd,
+        health_url=f"{url}/.well-known/openid-configuration",
+        log_path=artifacts_dir / "oidc-provider.log",
+        what="the provider",
+    ):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +56,7 @@ def signed_in_app(
     """The app with ``[auth]`` configured against the provider; yields its base URL."""
     tmp = tmp_path_factory.mktemp("oidc-app")
     models = fixtures.make_tiny_models(tmp / "tiny-models")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     (tmp / ".streamlit").mkdir()
     (tmp / ".streamlit" / "secrets.toml").write_text(
@@ -102,18 +75,10 @@ def signed_in_app(
         ANKLE_ROLE_MAP="bob=clinician",
         OMP_NUM_THREADS="1",
     )
-    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py")]
-    cmd += ["--server.headless", "true", "--server.address", "127.0.0.1"]
-    cmd += ["--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    # cwd holds .streamlit/secrets.toml: the app reads [auth] from there.
     log_path = artifacts_dir / "streamlit-oidc-server.log"
-    with log_path.open("w") as log:
-        # cwd holds .streamlit/secrets.toml: the app reads [auth] from there.
-        proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            _wait_for(f"{url}/_stcore/health", proc, log_path, "streamlit")
-            yield url
-        finally:
-            _stop(proc)
+    with running_dashboard(REPO / "app.py", log_path=log_path, cwd=tmp, env=env, port=port):
+        yield url
 
 
 def _sign_in(page: Page, app: str, who: str) -> None:
