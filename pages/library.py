@@ -36,7 +36,7 @@ with st.sidebar:
         "Class",
         list(CLASSES),
         default=list(CLASSES),
-        format_func=CLASS_NAMES.get,
+        format_func=CLASS_NAMES.__getitem__,
         key="lib_classes",
     )
     views = st.multiselect("View", ["ap", "mortise"], default=["ap", "mortise"], key="lib_views")

@@ -75,25 +75,25 @@ with results_tab:
         except InvalidInputError as exc:
             st.session_state.pop("own_study", None)
             widgets.show_error(exc)
-    study = (
+    own = (
         store.get_study(st.session_state.get("own_study", ""))
         if "own_study" in st.session_state
         else None
     )
-    if study is not None:
+    if own is not None:
         st.markdown(
-            f"**{study.name}** · code `{study.code}` · {study.design} · "
-            f"{len(study.case_ids)} cases · scale {study.scale}"
+            f"**{own.name}** · code `{own.code}` · {own.design} · "
+            f"{len(own.case_ids)} cases · scale {own.scale}"
         )
-        table = long_table(study, store.study_ratings(study.code))
-        analysis = analyse_study(table, len(study.case_ids))
+        table = long_table(own, store.study_ratings(own.code))
+        analysis = analyse_study(table, len(own.case_ids))
         reader_study.results_sections(analysis)
         st.download_button(
             "⬇️ Long-format CSV (for ankle_core.stats)",
             table.to_csv(index=False),
-            file_name=f"reader-study-{study.code}.csv",
+            file_name=f"reader-study-{own.code}.csv",
             mime="text/csv",
             key="own_csv",
         )
-        reader_study.html_report_button(study, analysis)
-        reader_study.invite_section(store, study, user)
+        reader_study.html_report_button(own, analysis)
+        reader_study.invite_section(store, own, user)

@@ -185,9 +185,9 @@ def real_cohort_controls(cards: Mapping[str, ModelCard], settings: Settings) -> 
             st.session_state["cohort_frame"] = frame
             st.session_state["cohort_real_rule"] = rule
         bar.empty()
-    rule = st.session_state.get("cohort_real_rule")
-    if rule:
-        st.caption(f"Images: {rule}")
+    shown_rule = st.session_state.get("cohort_real_rule")
+    if shown_rule:
+        st.caption(f"Images: {shown_rule}")
 
 
 def auc_frame(report: CohortReport) -> pd.DataFrame:

@@ -88,8 +88,8 @@ def _sync_sliders(
     rows = list(table["selection"]["rows"]) if table else []
     selected = rows[0] if rows else None
     if selected is not None and selected != state.get("ct_selected") and selected < len(regions):
-        centre = orient.index(regions[selected].center_voxel)
-        state["ct_z"], state["ct_y"], state["ct_x"] = (round(v) for v in centre)
+        picked = orient.index(regions[selected].center_voxel)
+        state["ct_z"], state["ct_y"], state["ct_x"] = (round(v) for v in picked)
     state["ct_selected"] = selected
 
 

@@ -375,8 +375,8 @@ def warm_models(models_dir: str, device: str) -> threading.Thread:
             if _WARM_LEG in installed and runtime != "torch":
                 with _IMPORTS:
                     leg = load_model(_WARM_LEG, models_dir=models_dir, device=device)
-                exported = cached_export_exists(cache, leg.card.weights_sha256)
-                if resolve_runtime(runtime, leg.device) == "onnx" and not exported:
+                leg_exported = cached_export_exists(cache, leg.card.weights_sha256)
+                if resolve_runtime(runtime, leg.device) == "onnx" and not leg_exported:
                     FractureLocaliser(leg, runtime="onnx", onnx_cache_dir=cache)
                     fracture_localiser.clear()  # export once per machine, then use it
             if _WARM_CT in installed:

@@ -195,7 +195,7 @@ def render_library() -> None:
         st.markdown("**Real-case filters**")
         views = st.multiselect("View", list(REAL_VIEWS), default=list(REAL_VIEWS), key="rl_views")
         fractured = st.selectbox(
-            "Fracture", list(_FRACTURE), format_func=_FRACTURE.get, key="rl_fractured"
+            "Fracture", list(_FRACTURE), format_func=_FRACTURE.__getitem__, key="rl_fractured"
         )
         regions = st.multiselect(
             "Region",
@@ -205,11 +205,15 @@ def render_library() -> None:
             key="rl_regions",
         )
         implants = st.selectbox(
-            "Implants", list(_IMPLANTS), format_func=_IMPLANTS.get, key="rl_implants"
+            "Implants", list(_IMPLANTS), format_func=_IMPLANTS.__getitem__, key="rl_implants"
         )
     flag = {"all": None, "yes": True, "no": False}
     shown = filter_real_cases(
-        cases, views=views, fractured=flag[fractured], regions=regions, implants=flag[implants]
+        cases,
+        views=views,
+        fractured=flag[fractured or "all"],
+        regions=regions,
+        implants=flag[implants or "all"],
     )
     st.markdown(f"**{len(shown)} of {len(cases)} real cases**")
     credit()
