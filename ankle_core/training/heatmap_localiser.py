@@ -9,10 +9,10 @@ a fresh random draw of the others). Optional augmentation without per-epoch cost
 (``variants``): K augmented copies of each training image are cached once too, and an epoch
 shows each image it draws as one of its versions. With ``frozen_blocks=7`` only the stem is
 frozen: blocks 7-17 and the heads train on pixels augmented afresh at every step (the stem
-runs per step; the cache serves validation only), slower per epoch but it generalises
-better. Losses: the penalty-reduced focal
-loss on Gaussian centre targets and L1 on log box size and centre offset (Zhou et al.,
-"Objects as Points", 2019), plus binary cross-entropy on the image logit.
+runs per step; the cache serves validation only), about 1.3 times the machine time per
+epoch here. Losses: the penalty-reduced focal loss on Gaussian centre targets and L1 on log
+box size and centre offset (Zhou et al., "Objects as Points", 2019), plus binary
+cross-entropy on the image logit.
 
 The trainer writes ``checkpoints/last.pt`` after every epoch (and ``best.pt`` when the
 validation score improves) and continues from ``last.pt`` with ``resume=True``. Every
@@ -38,6 +38,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ankle_core.models.fracture_heatmap import (
+    FROZEN_BLOCKS,
+    FROZEN_CHOICES,
     FractureHeatmapNet,
     build_fracture_heatmap_net,
     decode_heatmap,
@@ -123,16 +125,14 @@ class HeatmapTrainConfig:
     imagenet: bool = True
     image_weight: float = 1.0
     variants: int = 0
-    frozen_blocks: int = 14
+    frozen_blocks: int = FROZEN_BLOCKS
 
     def __post_init__(self) -> None:
-        from ankle_core.models.fracture_heatmap import FROZEN_CHOICES
-
         if self.frozen_blocks not in FROZEN_CHOICES:
             raise ValueError(
                 f"frozen_blocks must be one of {FROZEN_CHOICES}, got {self.frozen_blocks}."
             )
-        if self.frozen_blocks != 14 and self.variants:
+        if self.frozen_blocks != FROZEN_BLOCKS and self.variants:
             raise ValueError("cached variants need frozen_blocks 14 (7 augments every step).")
 
 
@@ -358,9 +358,12 @@ def _batch_maps(cache: _Cache, samples: Sequence[TrainSample]) -> tuple[torch.Te
     return c3, c4
 
 
-def _cached_inputs(
-    cache: _Cache, batch: Sequence[TrainSample]
-) -> tuple[torch.Tensor, torch.Tensor | None, list[np.ndarray], list[float]]:
+#: A training batch: ``c3``, ``c4a`` (None when blocks 7-13 train), each image's boxes in
+#: the pixels the network sees, and each image's resize factor.
+_Inputs = tuple[torch.Tensor, torch.Tensor | None, list[np.ndarray], list[float]]
+
+
+def _cached_inputs(cache: _Cache, batch: Sequence[TrainSample]) -> _Inputs:
     """A batch from the cache: ``c3``, ``c4a``, boxes in the network's pixels and scales."""
     c3, c4a = _batch_maps(cache, batch)
     rows = [cache.index[s.key] for s in batch]
@@ -370,7 +373,7 @@ def _cached_inputs(
 
 def _fresh_inputs(
     net: FractureHeatmapNet, batch: Sequence[TrainSample], rng: np.random.Generator, side: int
-) -> tuple[torch.Tensor, torch.Tensor | None, list[np.ndarray], list[float]]:
+) -> _Inputs:
     """A batch augmented afresh (:data:`VARIANT_AUGMENT`) through the frozen stem.
 
     Returns ``c3`` of the augmented images, no ``c4a`` (the trained blocks 7-13 make it),
@@ -390,7 +393,7 @@ def _fresh_inputs(
 
 def _loss(
     net: FractureHeatmapNet,
-    inputs: tuple[torch.Tensor, torch.Tensor | None, list[np.ndarray], list[float]],
+    inputs: _Inputs,
     batch: Sequence[TrainSample],
     cfg: HeatmapTrainConfig,
 ) -> torch.Tensor:
@@ -547,7 +550,7 @@ def train_heatmap_localiser(
             skip_prefixes=("classifier.", "features.18."),
         )
     # with a frozen stem only, training runs the stem per step: the cache serves validation
-    cached = [*train, *val] if cfg.frozen_blocks == 14 else list(val)
+    cached = [*train, *val] if cfg.frozen_blocks == FROZEN_BLOCKS else list(val)
     cache = cache_frozen_maps(net, cached, Path(cfg.cache_dir), cfg.side)
     if cfg.variants > 0:
         variants = [
@@ -591,7 +594,7 @@ def train_heatmap_localiser(
             batch = samples[b : b + cfg.batch]
             inputs = (
                 _cached_inputs(cache, batch)
-                if cfg.frozen_blocks == 14
+                if cfg.frozen_blocks == FROZEN_BLOCKS
                 else _fresh_inputs(net, batch, augment_rng, cfg.side)
             )
             loss = _loss(net, inputs, batch, cfg)
@@ -859,7 +862,7 @@ def export_heatmap_model(
     members = len(runs)
     # the ensemble shares what every member kept frozen (a member that froze more has
     # ImageNet weights in the blocks the others trained: it becomes their owner, unchanged)
-    frozen = min(int(h["config"].get("frozen_blocks", 14)) for h in hists)
+    frozen = min(int(h["config"].get("frozen_blocks", FROZEN_BLOCKS)) for h in hists)
     net = build_fracture_heatmap_net(
         width=cfg.width, input_side=cfg.side, members=members, frozen_blocks=frozen
     )
@@ -869,7 +872,7 @@ def export_heatmap_model(
     arch_params: dict[str, Any] = {"width": cfg.width, "input_side": cfg.side}
     if members > 1:
         arch_params["members"] = members
-    if frozen != 14:
+    if frozen != FROZEN_BLOCKS:
         arch_params["frozen_blocks"] = frozen
     _, val, extra_val, _ = fracatlas_samples(
         fracatlas_root,
@@ -1028,7 +1031,7 @@ def export_heatmap_model(
                     ""
                     if members == 1
                     else ", of the members' mean heat map (shared frozen trunk)"
-                    if frozen == 14
+                    if frozen == FROZEN_BLOCKS
                     else ", each member's own, of the members' mean heat map, averaged"
                 ),
             },
@@ -1059,7 +1062,7 @@ def export_heatmap_model(
                         f"{VARIANT_AUGMENT.zoom_range[0]:g}-{VARIANT_AUGMENT.zoom_range[1]:g}, "
                         f"shift <= {VARIANT_AUGMENT.max_shift_frac:.0%}, brightness and "
                         "contrast)"
-                        if frozen != 14
+                        if frozen != FROZEN_BLOCKS
                         else ""
                     )
                 ),
@@ -1074,7 +1077,7 @@ def export_heatmap_model(
                 f"mobilenet_v2-b0353104.pth); features[0:{frozen}] frozen"
                 + (
                     ", cached once"
-                    if frozen == 14
+                    if frozen == FROZEN_BLOCKS
                     else " (blocks 7-17 and the heads trained); validation maps cached once"
                 ),
                 "device": (
