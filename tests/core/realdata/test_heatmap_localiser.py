@@ -217,11 +217,12 @@ def test_seed_ensemble_exports_with_onnx_parity_and_a_gradcam(
         runs.append(tmp_path / f"seed{seed}")
     # real members share the ImageNet trunk; these random-init runs both trained on the maps
     # cached from seed 0's random trunk (same cache folder), so seed 1 gets that trunk too
-    best = [torch.load(r / "checkpoints/best.pt", weights_only=True) for r in runs]
+    ckpt = "last.pt" if frozen == 7 else "best.pt"  # both ways of picking the members
+    best = [torch.load(r / "checkpoints" / ckpt, weights_only=True) for r in runs]
     for key, value in best[0]["model"].items():
         if key.startswith("features.") and int(key.split(".")[1]) < frozen:
             best[1]["model"][key] = value
-    torch.save(best[1], runs[1] / "checkpoints/best.pt")
+    torch.save(best[1], runs[1] / "checkpoints" / ckpt)
     out = tmp_path / "models" / "tiny-ens"
     export_heatmap_model(
         runs[0],
@@ -231,12 +232,16 @@ def test_seed_ensemble_exports_with_onnx_parity_and_a_gradcam(
         name="tiny-ens",
         n_boot=20,
         member_runs=runs[1:],
+        checkpoint=ckpt,
         training_notes={"stopped": "test"},
     )
     card = json.loads((out / "card.json").read_text())
     assert card["architecture_params"]["members"] == 2
     assert card["architecture_params"].get("frozen_blocks", 14) == frozen
     assert ("each member's own" in card["explanation"]["gradcam_layer"]) == (frozen == 7)
+    assert card["training"]["member_checkpoint"].startswith(ckpt)
+    assert ("best_epoch" in card["training"]) == (ckpt == "best.pt")
+    assert ("no epoch chosen on validation" in card["training"]["ensemble"]) == (ckpt == "last.pt")
     assert [m["seed"] for m in card["training"]["members"]] == [0, 1]
     assert card["training"]["command"][1].endswith("--seed 1")
     assert card["training"]["stopped"] == "test"
