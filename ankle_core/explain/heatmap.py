@@ -44,7 +44,7 @@ def heatmap_gradcam(
         (H, W) float32 in [0, 1].
     """
     with torch.no_grad():
-        c3, c4a = net.frozen_maps(tensor)
+        c3, c4a = net.shared_maps(tensor)
         c4s = net.member_c4s(c3, c4a)
     leaves: dict[int, torch.Tensor] = {}  # one leaf per distinct map (a shared c4 once)
     for c4 in c4s:

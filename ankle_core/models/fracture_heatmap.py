@@ -213,6 +213,16 @@ class FractureHeatmapNet(_HeadLayers):
         c4a = self.features[7:FROZEN_BLOCKS](c3)
         return c3, c4a
 
+    def shared_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What every member shares: ``c3``, and ``c4`` when blocks 7-13 are frozen (else None).
+
+        :meth:`heads` and :meth:`member_c4s` take exactly these; a frozen-stem network does
+        not run blocks 7-13 here, since each member runs its own.
+        """
+        if self.frozen_blocks == FROZEN_BLOCKS:
+            return self.frozen_maps(x)
+        return self.features[:7](x), None
+
     def _extra(self) -> list[HeatmapMember]:
         out = []
         for member in self.extra_members:
@@ -265,9 +275,7 @@ class FractureHeatmapNet(_HeadLayers):
         self, x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``x`` (B, 3, S, S) normalised; returns :meth:`heads`' four tensors."""
-        if self.frozen_blocks == FROZEN_BLOCKS:
-            return self.heads(*self.frozen_maps(x))
-        return self.heads(self.features[:7](x), None)
+        return self.heads(*self.shared_maps(x))
 
 
 def merge_member_states(
