@@ -183,6 +183,14 @@ VARIANT_AUGMENT = AugmentConfig(
 )
 
 
+#: :data:`VARIANT_AUGMENT` in words, for the model card.
+_AUGMENT_WORDS = (
+    f"rotation <= {VARIANT_AUGMENT.max_rotation_deg:g} deg, zoom "
+    f"{VARIANT_AUGMENT.zoom_range[0]:g}-{VARIANT_AUGMENT.zoom_range[1]:g}, "
+    f"shift <= {VARIANT_AUGMENT.max_shift_frac:.0%}, brightness and contrast"
+)
+
+
 def _net_boxes(sample: TrainSample, width: float) -> np.ndarray:
     """``sample``'s boxes (xyxy) in the pixels the network sees, of an image ``width`` wide.
 
@@ -196,10 +204,11 @@ def _net_boxes(sample: TrainSample, width: float) -> np.ndarray:
 
 
 def _oriented(sample: TrainSample) -> tuple[np.ndarray, np.ndarray]:
-    """The (flipped) pixels of ``sample``'s file and its boxes in them (an original's)."""
+    """The (flipped) pixels of an original (variant 0) and its boxes in them."""
+    if sample.variant:
+        raise ValueError("a cached variant's pixels come from sample_pixels, not its file.")
     pixels = load_pixels(sample.path, sample.flipped)
-    original = TrainSample(sample.path, sample.flipped, sample.boxes, sample.label, sample.role)
-    return pixels, _net_boxes(original, pixels.shape[1])
+    return pixels, _net_boxes(sample, pixels.shape[1])
 
 
 def _variant_draw(sample: TrainSample, shape: tuple[int, int]) -> AugmentDraw:
@@ -1059,20 +1068,13 @@ def export_heatmap_model(
                     f"{cfg.side} px for training"
                     + (
                         f"; {cfg.variants} cached augmented variants of each FracAtlas "
-                        "training image (rotation <= "
-                        f"{VARIANT_AUGMENT.max_rotation_deg:g} deg, zoom "
-                        f"{VARIANT_AUGMENT.zoom_range[0]:g}-{VARIANT_AUGMENT.zoom_range[1]:g}, "
-                        f"shift <= {VARIANT_AUGMENT.max_shift_frac:.0%}, brightness and "
-                        "contrast), one version of each drawn image per epoch"
+                        f"training image ({_AUGMENT_WORDS}), one version of each drawn image "
+                        "per epoch"
                         if cfg.variants
                         else ""
                     )
                     + (
-                        "; every training image augmented afresh at each step (rotation <= "
-                        f"{VARIANT_AUGMENT.max_rotation_deg:g} deg, zoom "
-                        f"{VARIANT_AUGMENT.zoom_range[0]:g}-{VARIANT_AUGMENT.zoom_range[1]:g}, "
-                        f"shift <= {VARIANT_AUGMENT.max_shift_frac:.0%}, brightness and "
-                        "contrast)"
+                        f"; every training image augmented afresh at each step ({_AUGMENT_WORDS})"
                         if frozen != FROZEN_BLOCKS
                         else ""
                     )

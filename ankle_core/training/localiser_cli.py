@@ -50,7 +50,8 @@ def register(subparsers: Any) -> None:
         choices=(7, 14),
         default=14,
         help="MobileNetV2 blocks kept frozen: 14 trains on the cached maps; 7 trains blocks "
-        "7-13 too, on images augmented afresh at every step (slower, generalises better)",
+        "7-13 too, on images augmented afresh at every step (about 1.3x the machine time per "
+        "epoch; see docs/real-data.md for what it gained and lost)",
     )
     p.add_argument("--resume", action="store_true", help="continue from checkpoints/last.pt")
     p.set_defaults(func=run_localiser)
