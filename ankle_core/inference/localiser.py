@@ -5,9 +5,11 @@ Two installed model types share this pipeline, chosen by the card's ``architectu
 - ``centernet_mobilenet_v2`` (:mod:`ankle_core.models.fracture_heatmap`), e.g.
   ``fracatlas-leg-localiser``: lower-limb radiographs (FracAtlas). Boxes are the peaks of a
   fracture-centre heat map; the image score is the image head's probability, the top box
-  score or their mean, whichever the card names (``explanation["image_score"]``, chosen on
-  validation). Boxes kept: up to ``explanation["max_boxes"]`` scoring at least
-  ``explanation["box_threshold"]``. The image call is ``image_score >= operating_points.default``.
+  score, their mean, or (a network with score members) the mean of that mean and the score
+  members' own, whichever the card names (``explanation["image_score"]``, chosen on
+  validation; :data:`IMAGE_SCORE_RULES`). Boxes kept: up to ``explanation["max_boxes"]``
+  scoring at least ``explanation["box_threshold"]``. The image call is
+  ``image_score >= operating_points.default``.
 - ``retinanet_mobilenet_v2_fpn`` (:mod:`ankle_core.models.retinanet_localiser`),
   ``fracture-detector-xr``: the general extremity localiser; boxes at the card's default
   operating point, image score = top box score.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,7 @@ from ankle_core.types import Box2D, Radiograph
 
 __all__ = [
     "HEATMAP_ARCHITECTURE",
+    "IMAGE_SCORE_RULES",
     "LEG_LOCALISER_NAME",
     "LOCALISER_NAME",
     "FractureLocaliser",
@@ -51,6 +54,14 @@ LOCALISER_NAME = "fracture-detector-xr"
 LEG_LOCALISER_NAME = "fracatlas-leg-localiser"
 #: Card architecture of the heat-map localiser.
 HEATMAP_ARCHITECTURE = "centernet_mobilenet_v2"
+#: The heat-map localiser's image-score rules (card ``explanation["image_score"]``), in words.
+IMAGE_SCORE_RULES = {
+    "image_head": "the image head's probability",
+    "max_box": "the top box score",
+    "mean": "the mean of the image head's probability and the top box score",
+    "score_members": "the score members' own mean rule (their image head and top heat-map peak)",
+    "mean_with_score_members": "the mean of the 'mean' rule and the score members' own",
+}
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,8 @@ class LocaliserResult:
         model: ``"name version"``.
         runtime: ``"torch"`` or ``"onnx"``.
         credit: the training data's credit line (show it with the output).
+        rule_scores: every image-score rule this model offers (heat-map models:
+            :data:`IMAGE_SCORE_RULES` it can compute), by name; ``image_score`` is the card's.
     """
 
     boxes: tuple[LocalisedFracture, ...]
@@ -91,6 +104,7 @@ class LocaliserResult:
     model: str
     runtime: str
     credit: str = ""
+    rule_scores: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def fracture_call(self) -> bool:
@@ -133,6 +147,14 @@ class FractureLocaliser:
             self.image_threshold = float(card.operating_points.default)
             self.max_boxes = int(expl.get("max_boxes", 5))
             self.image_score_source = str(expl.get("image_score", "image_head"))
+            has_score_members = getattr(model.network, "score_net", None) is not None
+            if self.image_score_source not in IMAGE_SCORE_RULES or (
+                "score_members" in self.image_score_source and not has_score_members
+            ):
+                raise ValueError(
+                    f"{card.name}: the card's image score {self.image_score_source!r} is not "
+                    "one this network gives."
+                )
             self.side = int(card.input_size[0])
             self.core: torch.nn.Module = model.network.eval()
         else:
@@ -219,7 +241,7 @@ class FractureLocaliser:
             raise TypeError("The heat-map localiser's network is not a FractureHeatmapNet.")
         tensor = prep.tensor.to(self.model.device)
         with torch.no_grad():
-            heat, size, offset, _ = net(tensor)
+            heat, size, offset = net(tensor)[:3]
         det = decode_heatmap(heat[0].cpu(), size[0].cpu(), offset[0].cpu(), top_k=20)
         kept = self.kept_indices(det.boxes / prep.scale, det.scores, (h, w))
         if not 0 <= box_index < len(kept):
@@ -255,16 +277,19 @@ class FractureLocaliser:
         if self.heatmap:
             prep = prepare_input(pixels, self.side)
             t1 = time.perf_counter()
-            heat, size, offset, logit = self._network(prep.tensor)[:4]
+            outputs = self._network(prep.tensor)
+            heat, size, offset, logit = outputs[:4]
             t2 = time.perf_counter()
             det = decode_heatmap(heat[0], size[0], offset[0], top_k=20)
             boxes = det.boxes / prep.scale
             scores = det.scores
             head = float(torch.sigmoid(logit.reshape(-1)[0]))
             top = float(scores[0]) if len(scores) else 0.0
-            image_score = {"image_head": head, "max_box": top, "mean": (head + top) / 2}[
-                self.image_score_source
-            ]
+            rules = {"image_head": head, "max_box": top, "mean": (head + top) / 2}
+            if len(outputs) > 4:
+                rules["score_members"] = float(outputs[4].reshape(-1)[0])
+                rules["mean_with_score_members"] = (rules["mean"] + rules["score_members"]) / 2
+            image_score = rules[self.image_score_source]
         else:
             retinanet = self.model.network
             prepared = prepare_detector_input(
@@ -278,6 +303,7 @@ class FractureLocaliser:
             det_r = decode_detections(outputs, retinanet, prepared)  # type: ignore[arg-type]
             boxes, scores = np.asarray(det_r.boxes), np.asarray(det_r.scores)
             image_score = float(scores.max()) if len(scores) else 0.0
+            rules = {"max_box": image_score}
         t3 = time.perf_counter()
         found = []
         spacing = radiograph.pixel_spacing_mm
@@ -299,4 +325,5 @@ class FractureLocaliser:
             model=f"{card.name} {card.version}",
             runtime=self.runtime,
             credit=self.credit,
+            rule_scores=rules,
         )

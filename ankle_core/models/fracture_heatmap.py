@@ -22,6 +22,13 @@ cached features:
   trained too (the recipe trained on freshly augmented pixels) and each member computes its
   own ``c4`` from the shared ``c3``.
 
+- Score members (``score_members`` m > 0, card ``architecture_params``): a second ensemble of
+  m members (``score_net``, with its own ``score_frozen_blocks``) that reads the same frozen
+  stem ``c3`` and adds one image-level output only, its own ``(sigmoid(image logit) +
+  sigmoid(largest heat-map logit)) / 2``: the boxes, sizes, offsets and Grad-CAM stay the
+  box ensemble's. :func:`score_member_state` builds its weights. It lets a family of runs
+  that scores images better but places boxes worse join the image score alone.
+
 ``heads(c3, c4)`` is the whole trained part, so cached-map evaluation works unchanged (with
 ``frozen_blocks`` 7, ``c4`` is not needed and is ignored); :meth:`FractureHeatmapNet.
 member_c4s` and :meth:`FractureHeatmapNet.heads_from_c4s` split it at each member's ``c4``
@@ -56,6 +63,7 @@ __all__ = [
     "decode_heatmap",
     "merge_member_states",
     "prepare_input",
+    "score_member_state",
 ]
 
 #: MobileNetV2 ``features`` blocks that stay frozen by default (their outputs are cached for
@@ -174,6 +182,9 @@ class FractureHeatmapNet(_HeadLayers):
         dropout: dropout before the image head's linear layer.
         members: ensemble size k (1: a single model).
         frozen_blocks: MobileNetV2 blocks shared and frozen (see :data:`FROZEN_CHOICES`).
+        score_members: size of the image-score-only ensemble (0: none; see the module
+            docstring). :meth:`forward` then returns a fifth output.
+        score_frozen_blocks: that ensemble's ``frozen_blocks``.
     """
 
     def __init__(
@@ -182,10 +193,14 @@ class FractureHeatmapNet(_HeadLayers):
         dropout: float = 0.3,
         members: int = 1,
         frozen_blocks: int = FROZEN_BLOCKS,
+        score_members: int = 0,
+        score_frozen_blocks: int = FROZEN_BLOCKS,
     ) -> None:
         super().__init__()
         if members < 1:
             raise ValueError(f"members must be at least 1, got {members}.")
+        if score_members < 0:
+            raise ValueError(f"score_members must be 0 or more, got {score_members}.")
         _check_frozen(frozen_blocks)
         self.frozen_blocks = frozen_blocks
         self.features: nn.Sequential = mobilenet_v2(
@@ -197,6 +212,12 @@ class FractureHeatmapNet(_HeadLayers):
         )
         for p in self.features[:frozen_blocks].parameters():
             p.requires_grad_(False)
+        self.score_net: FractureHeatmapNet | None = None
+        if score_members:
+            self.score_net = FractureHeatmapNet(
+                width, dropout, members=score_members, frozen_blocks=score_frozen_blocks
+            )
+            self.score_net.requires_grad_(False)
 
     @property
     def members(self) -> int:
@@ -271,11 +292,34 @@ class FractureHeatmapNet(_HeadLayers):
         """
         return self.heads_from_c4s(c3, self.member_c4s(c3, c4a))
 
-    def forward(
-        self, x: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``x`` (B, 3, S, S) normalised; returns :meth:`heads`' four tensors."""
-        return self.heads(*self.shared_maps(x))
+    def score_members_score(self, c3: torch.Tensor, c4a: torch.Tensor | None) -> torch.Tensor:
+        """The score members' image score (B,) in [0, 1] from the shared maps.
+
+        ``(sigmoid(image logit) + sigmoid(largest heat-map logit)) / 2`` of the score
+        ensemble's mean outputs: its "mean" image-score rule.
+
+        Raises:
+            ValueError: the network has no score members.
+        """
+        score = self.score_net
+        if score is None:
+            raise ValueError("this network has no score members.")
+        if score.frozen_blocks == FROZEN_BLOCKS and c4a is None:
+            c4a = score.features[7:FROZEN_BLOCKS](c3)
+        heat, _, _, logit = score.heads(c3, c4a)
+        top = heat.flatten(1).amax(dim=1)
+        return (torch.sigmoid(logit) + torch.sigmoid(top)) / 2
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``x`` (B, 3, S, S) normalised; returns :meth:`heads`' four tensors.
+
+        With score members a fifth follows: :meth:`score_members_score` (B,).
+        """
+        c3, c4a = self.shared_maps(x)
+        out = self.heads(c3, c4a)
+        if self.score_net is None:
+            return out
+        return (*out, self.score_members_score(c3, c4a))
 
 
 def merge_member_states(
@@ -318,6 +362,29 @@ def merge_member_states(
     return merged
 
 
+def score_member_state(
+    box_state: Mapping[str, torch.Tensor], score_state: Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """The state dict of a network with score members, from its two ensembles' states.
+
+    Args:
+        box_state: state of the box ensemble (``FractureHeatmapNet`` without score members).
+        score_state: state of the score ensemble (e.g. from :func:`merge_member_states`).
+
+    Returns:
+        ``box_state`` plus ``score_state`` under ``score_net.``.
+
+    Raises:
+        ValueError: the two stems (``features[0:7]``, which only the box ensemble runs)
+            differ.
+    """
+    for key, value in score_state.items():
+        block = _block_index(key)
+        if block is not None and block < 7 and not torch.equal(value, box_state[key]):
+            raise ValueError(f"the score members have another stem ({key} differs).")
+    return {**box_state, **{f"score_net.{k}": v for k, v in score_state.items()}}
+
+
 def _block_index(key: str) -> int | None:
     """``features.<n>.*`` -> n; None for a head-layer key."""
     parts = key.split(".")
@@ -331,6 +398,8 @@ def build_fracture_heatmap_net(
     input_side: int = 384,
     members: int = 1,
     frozen_blocks: int = FROZEN_BLOCKS,
+    score_members: int = 0,
+    score_frozen_blocks: int = FROZEN_BLOCKS,
 ) -> FractureHeatmapNet:
     """Build the network (random weights; the trainer copies ImageNet MobileNetV2 in).
 
@@ -341,11 +410,20 @@ def build_fracture_heatmap_net(
         members: ensemble size k (card ``architecture_params["members"]``; 1: single model).
         frozen_blocks: shared frozen MobileNetV2 blocks (card
             ``architecture_params["frozen_blocks"]``; see :data:`FROZEN_CHOICES`).
+        score_members: image-score-only members (card ``architecture_params
+            ["score_members"]``; 0: none).
+        score_frozen_blocks: their ``frozen_blocks`` (card ``architecture_params
+            ["score_frozen_blocks"]``).
     """
     if input_side % 32:
         raise ValueError(f"input_side must be a multiple of 32, got {input_side}.")
     return FractureHeatmapNet(
-        width=width, dropout=dropout, members=members, frozen_blocks=frozen_blocks
+        width=width,
+        dropout=dropout,
+        members=members,
+        frozen_blocks=frozen_blocks,
+        score_members=score_members,
+        score_frozen_blocks=score_frozen_blocks,
     )
 
 

@@ -45,6 +45,7 @@ from ankle_core.models.fracture_heatmap import (
     decode_heatmap,
     merge_member_states,
     prepare_input,
+    score_member_state,
 )
 from ankle_core.training.augment2d import (
     AugmentConfig,
@@ -732,18 +733,17 @@ def _view_subsets(names: Sequence[str], root: Path) -> dict[str, list[int]]:
 
 def _predict_images(
     localiser: Any, samples: Sequence[TrainSample]
-) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray]:
-    """Boxes (pixels of each file), box scores, image-head and top-box scores."""
+) -> tuple[list[np.ndarray], list[np.ndarray], dict[str, np.ndarray]]:
+    """Boxes (pixels of each file), box scores, and each image-score rule's scores."""
     from ankle_core.types import Radiograph
 
-    boxes, scores, head, top = [], [], [], []
+    boxes, scores, rules = [], [], []
     for s in samples:
         result = localiser.run(Radiograph(np.clip(load_pixels(s.path), 0.0, 1.0)))
         boxes.append(np.array([b.box.as_xyxy() for b in result.boxes]).reshape(-1, 4))
         scores.append(np.array([b.score for b in result.boxes], dtype=np.float64))
-        head.append(result.image_score)
-        top.append(float(scores[-1][0]) if len(scores[-1]) else 0.0)
-    return boxes, scores, np.array(head), np.array(top)
+        rules.append(result.rule_scores)
+    return boxes, scores, {k: np.array([r[k] for r in rules]) for k in rules[0]}
 
 
 def choose_image_score(
@@ -763,6 +763,22 @@ def choose_image_score(
     return max(allowed, key=lambda k: aucs[k])
 
 
+def _member_entry(
+    run: Path, hist: Mapping[str, Any], split: Mapping[str, Any], epoch: int, best: bool
+) -> dict[str, Any]:
+    """One member run in the card: seed, command, epochs and its member epoch's figures."""
+    return {
+        "run": run.name,
+        "seed": int(hist["config"]["seed"]),
+        "command": "python -m ankle_core.training " + " ".join(split.get("argv", [])),
+        "epochs_run": len(hist["history"]),
+        "member_epoch": epoch,
+        **({"best_epoch": epoch} if best else {}),
+        "training_wall_time_s": round(float(hist["history"][-1]["wall_s"]), 1),
+        "member_epoch_figures": next(e for e in hist["history"] if e["epoch"] == epoch),
+    }
+
+
 def _ensemble_training(
     runs: Sequence[Path],
     hists: Sequence[Mapping[str, Any]],
@@ -775,16 +791,7 @@ def _ensemble_training(
         return {}
     best = checkpoint == "best.pt"
     members = [
-        {
-            "run": r.name,
-            "seed": int(h["config"]["seed"]),
-            "command": "python -m ankle_core.training " + " ".join(sp.get("argv", [])),
-            "epochs_run": len(h["history"]),
-            "member_epoch": epoch,
-            **({"best_epoch": epoch} if best else {}),
-            "training_wall_time_s": round(float(h["history"][-1]["wall_s"]), 1),
-            "member_epoch_figures": next(e for e in h["history"] if e["epoch"] == epoch),
-        }
+        _member_entry(r, h, sp, epoch, best)
         for r, h, sp, epoch in zip(runs, hists, splits, member_epochs, strict=True)
     ]
     return {
@@ -800,6 +807,74 @@ def _ensemble_training(
         "member_epoch": list(member_epochs),
         **({"best_epoch": list(member_epochs)} if best else {}),
         "training_wall_time_s": round(sum(m["training_wall_time_s"] for m in members), 1),
+    }
+
+
+@dataclass(frozen=True)
+class _RunFamily:
+    """Training runs that become one ensemble: their histories, splits and checkpoints."""
+
+    runs: list[Path]
+    hists: list[dict[str, Any]]
+    splits: list[dict[str, Any]]
+    states: list[dict[str, Any]]
+
+    @classmethod
+    def load(cls, runs: Sequence[Path], checkpoint: str) -> _RunFamily:
+        """Read each run's ``history.json``, ``split.json`` and ``checkpoints/<checkpoint>``."""
+        return cls(
+            list(runs),
+            [json.loads((r / "history.json").read_text()) for r in runs],
+            [json.loads((r / "split.json").read_text()) for r in runs],
+            [
+                torch.load(r / "checkpoints" / checkpoint, map_location="cpu", weights_only=True)
+                for r in runs
+            ],
+        )
+
+    @property
+    def frozen_blocks(self) -> int:
+        """What the ensemble shares: what every member kept frozen.
+
+        A member that froze more has ImageNet weights in the blocks the others trained: it
+        becomes their owner, unchanged.
+        """
+        return min(int(h["config"].get("frozen_blocks", FROZEN_BLOCKS)) for h in self.hists)
+
+    def merged_state(self) -> dict[str, torch.Tensor]:
+        """The ensemble's state dict (:func:`merge_member_states`)."""
+        return merge_member_states([st["model"] for st in self.states], self.frozen_blocks)
+
+
+def _score_members_training(scorers: _RunFamily, checkpoint: str) -> dict[str, Any]:
+    """The card's training entry of the score members (nothing without them)."""
+    if not scorers.runs:
+        return {}
+    best = checkpoint == "best.pt"
+    members = [
+        _member_entry(r, h, sp, int(st["epoch"]), best)
+        for r, h, sp, st in zip(
+            scorers.runs, scorers.hists, scorers.splits, scorers.states, strict=True
+        )
+    ]
+    frozen = scorers.frozen_blocks
+    return {
+        "score_members": {
+            "role": (
+                f"{len(scorers.runs)} further runs give the image score only (rule "
+                "'mean_with_score_members'); the boxes and their Grad-CAM are the box "
+                f"ensemble's; features[0:{frozen}] frozen"
+                + (
+                    f", blocks {frozen}-17 trained on training images augmented afresh at "
+                    f"each step ({_AUGMENT_WORDS})"
+                    if frozen != FROZEN_BLOCKS
+                    else ""
+                )
+            ),
+            "member_checkpoint": f"{checkpoint}: {_member_rule(checkpoint)}",
+            "members": members,
+            "training_wall_time_s": round(sum(m["training_wall_time_s"] for m in members), 1),
+        }
     }
 
 
@@ -824,6 +899,8 @@ def export_heatmap_model(
     member_runs: Sequence[str | Path] = (),
     training_notes: Mapping[str, Any] | None = None,
     min_extra_auc: float = 0.0,
+    score_runs: Sequence[str | Path] = (),
+    score_checkpoint: str = "last.pt",
 ) -> dict[str, Any]:
     """Write the model folder (fp16 weights, card) from a run and validate the written model.
 
@@ -848,6 +925,10 @@ def export_heatmap_model(
             the exact command of a run whose ``split.json`` lacks it.
         min_extra_auc: an image-score rule whose AUC on the extremity validation images is
             below this is not chosen (unless every rule is); 0: FracAtlas decides alone.
+        score_runs: runs (same split, width and side; any ``frozen_blocks``) whose
+            ``score_checkpoint`` become score members: they add an image-score rule
+            (``mean_with_score_members``) and nothing to the boxes. Empty: none.
+        score_checkpoint: checkpoint file of every score run.
 
     Returns:
         The card's ``metrics``.
@@ -855,7 +936,7 @@ def export_heatmap_model(
     Raises:
         ValueError: a member run has another split, width or input side.
     """
-    from ankle_core.inference.localiser import FractureLocaliser
+    from ankle_core.inference.localiser import IMAGE_SCORE_RULES, FractureLocaliser
     from ankle_core.models.card import ModelCard, OperatingPoints
     from ankle_core.models.weights import load_model, save_model
     from ankle_core.realdata.fracatlas import FRACATLAS_CREDIT
@@ -866,34 +947,45 @@ def export_heatmap_model(
     from ankle_core.stats.thresholds import choose_threshold
 
     runs = [Path(run_dir), *(Path(r) for r in member_runs)]
-    hists = [json.loads((r / "history.json").read_text()) for r in runs]
-    splits = [json.loads((r / "split.json").read_text()) for r in runs]
+    family = _RunFamily.load(runs, checkpoint)
+    hists, splits, states = family.hists, family.splits, family.states
     hist, split = hists[0], splits[0]
     cfg = HeatmapTrainConfig(**hist["config"])
-    for r, h, sp in zip(runs[1:], hists[1:], splits[1:], strict=True):
+    scorers = _RunFamily.load([Path(r) for r in score_runs], score_checkpoint)
+    for r, h, sp in zip(
+        [*runs[1:], *scorers.runs],
+        [*hists[1:], *scorers.hists],
+        [*splits[1:], *scorers.splits],
+        strict=True,
+    ):
         other = HeatmapTrainConfig(**h["config"])
         if (other.width, other.side) != (cfg.width, cfg.side):
             raise ValueError(f"{r} has another width or input side than {runs[0]}.")
         if sp.get("val_files") != split.get("val_files"):
             raise ValueError(f"{r} has another validation split than {runs[0]}.")
-    states = [
-        torch.load(r / "checkpoints" / checkpoint, map_location="cpu", weights_only=True)
-        for r in runs
-    ]
     members = len(runs)
-    # the ensemble shares what every member kept frozen (a member that froze more has
-    # ImageNet weights in the blocks the others trained: it becomes their owner, unchanged)
-    frozen = min(int(h["config"].get("frozen_blocks", FROZEN_BLOCKS)) for h in hists)
+    frozen = family.frozen_blocks
     net = build_fracture_heatmap_net(
-        width=cfg.width, input_side=cfg.side, members=members, frozen_blocks=frozen
+        width=cfg.width,
+        input_side=cfg.side,
+        members=members,
+        frozen_blocks=frozen,
+        score_members=len(scorers.runs),
+        score_frozen_blocks=scorers.frozen_blocks if scorers.runs else FROZEN_BLOCKS,
     )
-    net.load_state_dict(merge_member_states([st["model"] for st in states], frozen))
+    state = family.merged_state()
+    if scorers.runs:
+        state = score_member_state(state, scorers.merged_state())
+    net.load_state_dict(state)
     member_epochs = [int(st["epoch"]) for st in states]
     arch_params: dict[str, Any] = {"width": cfg.width, "input_side": cfg.side}
     if members > 1:
         arch_params["members"] = members
     if frozen != FROZEN_BLOCKS:
         arch_params["frozen_blocks"] = frozen
+    if scorers.runs:
+        arch_params["score_members"] = len(scorers.runs)
+        arch_params["score_frozen_blocks"] = scorers.frozen_blocks
     _, val, extra_val, _ = fracatlas_samples(
         fracatlas_root,
         extra_root,
@@ -921,20 +1013,20 @@ def export_heatmap_model(
     save_model(net, base, out_dir, half=True)
     loaded = load_model(out_dir, device="cpu")
     localiser = FractureLocaliser(loaded, threshold=0.0, max_boxes=20)
-    boxes, scores, head, top = _predict_images(localiser, val)
+    boxes, scores, candidates = _predict_images(localiser, val)
     truth = np.array([s.label for s in val])
     gt = [np.array([b.as_xyxy() for b in s.boxes]).reshape(-1, 4) for s in val]
     names = [s.path.name for s in val]
-    candidates = {"image_head": head, "max_box": top, "mean": (head + top) / 2}
     aucs = {k: image_auc(v, truth) for k, v in candidates.items()}
     extra_pred = _predict_images(localiser, extra_val) if extra_val else None
     extra_aucs: dict[str, float] = {}
     if extra_pred is not None:
-        eh, et = extra_pred[2], extra_pred[3]
         e_truth = np.array([s.label for s in extra_val])
-        e_rules = {"image_head": eh, "max_box": et, "mean": (eh + et) / 2}
-        extra_aucs = {k: image_auc(v, e_truth) for k, v in e_rules.items()}
-    source = choose_image_score(aucs, extra_aucs, min_extra_auc)
+        extra_aucs = {k: image_auc(v, e_truth) for k, v in extra_pred[2].items()}
+    # the score members alone are reported, not offered: the image call would then owe
+    # nothing to the boxes shown with it
+    offered = {k: v for k, v in aucs.items() if k != "score_members"}
+    source = choose_image_score(offered, extra_aucs, min_extra_auc)
     image_score = candidates[source]
     thr = choose_threshold(truth, image_score, method="youden")
     at = metrics_at(truth, image_score, thr, allow_same_data=True)
@@ -1000,9 +1092,9 @@ def export_heatmap_model(
     for key, idx in sorted(_view_subsets(names, Path(fracatlas_root)).items()):
         metrics[f"val_{key}"] = report(idx)
     if extra_pred is not None:
-        eb, es, eh, et = extra_pred
+        eb, es, e_rules = extra_pred
         e_truth = np.array([s.label for s in extra_val])
-        e_score = {"image_head": eh, "max_box": et, "mean": (eh + et) / 2}[source]
+        e_score = e_rules[source]
         from ankle_core.realdata.fracture_boxes import source_group
 
         metrics["extremity_valid"] = detection_report(
@@ -1030,6 +1122,7 @@ def export_heatmap_model(
             ),
             "explanation": {
                 "image_score": source,
+                "image_score_meaning": IMAGE_SCORE_RULES[source],
                 "image_score_aucs_on_validation": {k: round(v, 4) for k, v in aucs.items()},
                 **(
                     {
@@ -1053,7 +1146,8 @@ def export_heatmap_model(
                     else ", of the members' mean heat map (shared frozen trunk)"
                     if frozen == FROZEN_BLOCKS
                     else ", each member's own, of the members' mean heat map, averaged"
-                ),
+                )
+                + ("; the score members take no part in it" if scorers.runs else ""),
             },
             "training": {
                 "data": (
@@ -1102,6 +1196,7 @@ def export_heatmap_model(
                 ),
                 "torch_version": torch.__version__,
                 **_ensemble_training(runs, hists, splits, member_epochs, checkpoint),
+                **_score_members_training(scorers, score_checkpoint),
                 **dict(training_notes or {}),
             },
             "metrics": metrics,

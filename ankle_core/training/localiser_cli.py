@@ -120,6 +120,16 @@ def register_export(subparsers: Any) -> None:
         default=[],
         help="a further run (another seed) added as an ensemble member; repeat for more",
     )
+    p.add_argument(
+        "--score-run",
+        action="append",
+        default=[],
+        help="a run that joins the image score only (a score member), not the boxes; "
+        "repeat for more",
+    )
+    p.add_argument(
+        "--score-checkpoint", default="last.pt", help="checkpoint file of every --score-run"
+    )
     p.add_argument("--name", default="fracatlas-leg-localiser")
     p.add_argument("--version", default="1.0.0")
     p.add_argument(
@@ -169,6 +179,8 @@ def run_export(args: argparse.Namespace) -> int:
         member_runs=args.member_run,
         training_notes=notes,
         min_extra_auc=args.min_extremity_auc,
+        score_runs=args.score_run,
+        score_checkpoint=args.score_checkpoint,
     )
     val = metrics["val"]
     for key in ("image_auc_delong", "ap50", "ap30", "found_top5_iou03", "recall_at_1fp_iou03"):

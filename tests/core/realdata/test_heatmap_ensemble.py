@@ -19,6 +19,7 @@ from ankle_core.models.fracture_heatmap import (
     FractureHeatmapNet,
     build_fracture_heatmap_net,
     merge_member_states,
+    score_member_state,
 )
 from ankle_core.models.weights import load_model, save_model
 
@@ -196,3 +197,106 @@ def test_frozen_blocks_is_checked() -> None:
         merge_member_states([_single(0).state_dict()], 3)
     with pytest.raises(ValueError, match="c4a"):
         _single(0).heads(torch.zeros(1, 32, 8, 8), None)
+
+
+def _with_score_members(
+    frozen: int = FROZEN_BLOCKS,
+) -> tuple[FractureHeatmapNet, FractureHeatmapNet, FractureHeatmapNet]:
+    """A box ensemble of two cached-trunk members plus two frozen-stem score members."""
+    a = _single(0, frozen=frozen)
+    b = _single(1, trunk=a, frozen=frozen)
+    s0 = _single(2, trunk=a, frozen=7)
+    s1 = _single(3, trunk=a, frozen=7)
+    box_state = merge_member_states([a.state_dict(), b.state_dict()], frozen)
+    score_state = merge_member_states([s0.state_dict(), s1.state_dict()], 7)
+    box = build_fracture_heatmap_net(width=16, input_side=64, members=2, frozen_blocks=frozen)
+    box.load_state_dict(box_state)
+    scorer = build_fracture_heatmap_net(width=16, input_side=64, members=2, frozen_blocks=7)
+    scorer.load_state_dict(score_state)
+    both = build_fracture_heatmap_net(
+        width=16,
+        input_side=64,
+        members=2,
+        frozen_blocks=frozen,
+        score_members=2,
+        score_frozen_blocks=7,
+    )
+    both.load_state_dict(score_member_state(box_state, score_state))
+    return box.eval(), scorer.eval(), both.eval()
+
+
+@pytest.mark.parametrize("frozen", [FROZEN_BLOCKS, 7])
+def test_score_members_add_an_image_score_and_leave_the_boxes(frozen: int) -> None:
+    box, scorer, both = _with_score_members(frozen)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        want, mine, theirs = box(x), both(x), scorer(x)
+    assert len(want) == 4 and len(mine) == 5
+    for u, v in zip(want, mine[:4], strict=True):  # boxes, sizes, offsets, image logit
+        assert torch.equal(u, v)
+    heat, _, _, logit = theirs
+    by_hand = (torch.sigmoid(logit) + torch.sigmoid(heat.flatten(1).amax(dim=1))) / 2
+    assert mine[4].shape == (2,)
+    assert torch.allclose(mine[4], by_hand, atol=1e-6)
+    # the Grad-CAM of a box is the box ensemble's alone
+    cam_box = heatmap_gradcam(box, x[:1], (3, 4), (64, 64), (64, 64))
+    cam_both = heatmap_gradcam(both, x[:1], (3, 4), (64, 64), (64, 64))
+    assert abs(cam_box - cam_both).max() < 1e-6
+
+
+def test_score_members_must_share_the_stem() -> None:
+    a = _single(0)
+    stranger = _single(5, frozen=7)  # its own random stem
+    with pytest.raises(ValueError, match="stem"):
+        score_member_state(a.state_dict(), stranger.state_dict())
+    state = score_member_state(a.state_dict(), _single(5, trunk=a, frozen=7).state_dict())
+    assert "score_net.features.7.conv.0.0.weight" in state
+    with pytest.raises(ValueError, match="score_members"):
+        build_fracture_heatmap_net(score_members=-1)
+    with pytest.raises(ValueError, match="no score members"):
+        a.score_members_score(torch.zeros(1, 32, 8, 8), None)
+
+
+def test_localiser_offers_the_score_members_rule_and_checks_the_card(tmp_path: Path) -> None:
+    import numpy as np
+
+    from ankle_core.inference.localiser import FractureLocaliser
+    from ankle_core.types import Radiograph
+
+    _, _, both = _with_score_members()
+    params = {
+        "width": 16,
+        "input_side": 64,
+        "members": 2,
+        "score_members": 2,
+        "score_frozen_blocks": 7,
+    }
+    card = ModelCard(
+        **{
+            **_card(2).__dict__,
+            "architecture_params": params,
+            "explanation": {"image_score": "mean_with_score_members", "box_threshold": 0.0},
+        }
+    )
+    save_model(both, card, tmp_path / "tiny-score", half=False)
+    radiograph = Radiograph(np.random.default_rng(0).random((50, 64)).astype(np.float32))
+    result = FractureLocaliser(load_model(tmp_path / "tiny-score", device="cpu")).run(radiograph)
+    rules = result.rule_scores
+    assert set(rules) == {
+        "image_head",
+        "max_box",
+        "mean",
+        "score_members",
+        "mean_with_score_members",
+    }
+    assert rules["mean"] == pytest.approx((rules["image_head"] + rules["max_box"]) / 2)
+    assert rules["mean_with_score_members"] == pytest.approx(
+        (rules["mean"] + rules["score_members"]) / 2
+    )
+    assert result.image_score == rules["mean_with_score_members"]
+    # a card that asks a network without score members for their rule is refused on loading
+    plain = ModelCard(**{**card.__dict__, "architecture_params": _card(2).architecture_params})
+    box, _, _ = _with_score_members()
+    save_model(box, plain, tmp_path / "tiny-plain", half=False)
+    with pytest.raises(ValueError, match="mean_with_score_members"):
+        FractureLocaliser(load_model(tmp_path / "tiny-plain", device="cpu"))

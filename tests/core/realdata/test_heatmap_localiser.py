@@ -234,9 +234,24 @@ def test_seed_ensemble_exports_with_onnx_parity_and_a_gradcam(
         member_runs=runs[1:],
         checkpoint=ckpt,
         training_notes={"stopped": "test"},
+        score_runs=runs[1:],  # a score member (in real use: runs of another recipe)
+        score_checkpoint=ckpt,
     )
     card = json.loads((out / "card.json").read_text())
     assert card["architecture_params"]["members"] == 2
+    assert card["architecture_params"]["score_members"] == 1
+    assert card["architecture_params"]["score_frozen_blocks"] == frozen
+    offered = card["explanation"]["image_score_aucs_on_validation"]
+    assert set(offered) == {
+        "image_head",
+        "max_box",
+        "mean",
+        "score_members",
+        "mean_with_score_members",
+    }
+    assert card["explanation"]["image_score"] != "score_members"  # reported, never chosen
+    assert [m["seed"] for m in card["training"]["score_members"]["members"]] == [1]
+    assert "score members take no part" in card["explanation"]["gradcam_layer"]
     assert card["architecture_params"].get("frozen_blocks", 14) == frozen
     assert ("each member's own" in card["explanation"]["gradcam_layer"]) == (frozen == 7)
     assert card["training"]["member_checkpoint"].startswith(ckpt)
@@ -253,7 +268,9 @@ def test_seed_ensemble_exports_with_onnx_parity_and_a_gradcam(
         torch_loc.heatmap_outputs(radiograph), onnx_loc.heatmap_outputs(radiograph), strict=True
     ):
         assert torch.allclose(a, b, atol=1e-4)
+    assert len(onnx_loc.heatmap_outputs(radiograph)) == 5  # the score members' output too
     result = torch_loc.run(radiograph)
+    assert result.image_score == result.rule_scores[card["explanation"]["image_score"]]
     assert result.boxes, "threshold 0 keeps at least the top peak"
     cam = torch_loc.saliency(radiograph, 0)
     assert cam.shape == (80, 64) and float(cam.max()) <= 1.0
