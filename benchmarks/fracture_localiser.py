@@ -1,6 +1,8 @@
 """CPU latency of the lower-limb fracture localiser, torch vs ONNX Runtime, as a ratio.
 
-Runnable by hand: ``python benchmarks/fracture_localiser.py [--n 20] [--threads 1] [--json OUT]``.
+Runnable by hand: ``python benchmarks/fracture_localiser.py [--n 20] [--threads 1] [--json OUT]
+[--models-dir DIR]`` (``--models-dir``: another folder holding a ``fracatlas-leg-localiser``,
+e.g. an earlier version, to time it on the same machine).
 
 For ``--n`` FracAtlas validation radiographs (from ``shared/data/fracatlas-leg``) it times
 :meth:`ankle_core.inference.FractureLocaliser.run` end to end (resize/normalise/pad,
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -57,10 +60,13 @@ def main() -> int:
     p.add_argument("--n", type=int, default=20)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--models-dir", type=Path, default=None)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     images = _images(args.n)
-    torch_loc = FractureLocaliser.from_name(LEG_LOCALISER_NAME, device="cpu")
+    torch_loc = FractureLocaliser.from_name(
+        LEG_LOCALISER_NAME, models_dir=args.models_dir, device="cpu"
+    )
     onnx_loc = FractureLocaliser(torch_loc.model, runtime="onnx", threads=args.threads)
     t_torch, s_torch = _time(torch_loc, images)
     t_onnx, s_onnx = _time(onnx_loc, images)
@@ -74,6 +80,7 @@ def main() -> int:
         "torch_over_onnx": round(med_t / med_o, 2),
         "max_image_score_difference": float(np.max(np.abs(np.subtract(s_torch, s_onnx)))),
         "machine": f"{platform.machine()}, shared CPU, torch {torch.__version__}",
+        "load_average_1_5_15_min": [round(v, 2) for v in os.getloadavg()],
     }
     print(json.dumps(out, indent=2))
     if args.json is not None:

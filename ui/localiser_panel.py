@@ -147,6 +147,21 @@ def _boxes_and_cam(
         st.caption(f"Grad-CAM for box {labels[index]}")
 
 
+def _score_words(card: Any, image_score: float) -> str:
+    """What the lower-limb model's image score is, and the call at its other operating points."""
+    expl = dict(card.explanation)
+    words = f"Image score: {expl.get('image_score_meaning', expl.get('image_score', ''))}."
+    ops = card.operating_points
+    for label, thr in (
+        ("high-sensitivity", ops.high_sensitivity),
+        ("high-specificity", ops.high_specificity),
+    ):
+        if thr != ops.default:
+            call = "fracture suspected" if image_score >= thr else "no fracture found"
+            words += f" At the {label} operating point ({thr:.2f}): {call}."
+    return words + " Operating points chosen on the FracAtlas validation images."
+
+
 def render_leg_finding(
     radiograph: Radiograph, sha256: str, models_dir: str, device: str, *, first: bool
 ) -> None:
@@ -185,6 +200,7 @@ def render_leg_finding(
             f"(operating point {result.image_threshold:.2f})",
             anchor=False,
         )
+        st.caption(_score_words(card, result.image_score))
         st.warning(card.intended_use, icon=":material/warning:")
         _boxes_and_cam(
             LEG_LOCALISER_NAME, result, radiograph, sha256, models_dir, device, "leg_box"

@@ -810,6 +810,11 @@ def _ensemble_training(
     }
 
 
+#: Sensitivity of the card's ``high_sensitivity`` point and specificity of its
+#: ``high_specificity`` point, on the validation images.
+_HIGH_RATE = 0.9
+
+
 @dataclass(frozen=True)
 class _RunFamily:
     """Training runs that become one ensemble: their histories, splits and checkpoints."""
@@ -906,8 +911,9 @@ def export_heatmap_model(
 
     The committed (fp16) weights are reloaded through
     :class:`~ankle_core.inference.localiser.FractureLocaliser` and run on every validation
-    image from its file; the image score (image head, top box or their mean) and the
-    operating point (Youden) are chosen on these validation images, and the card says so.
+    image from its file; the image-score rule (:data:`~ankle_core.inference.localiser.
+    IMAGE_SCORE_RULES`) and the operating points (default: sensitivity >= 0.9) are chosen on
+    these validation images, and the card says so.
 
     Args:
         run_dir: the run folder (``history.json``, ``split.json``, ``checkpoints/``).
@@ -1028,7 +1034,11 @@ def export_heatmap_model(
     offered = {k: v for k, v in aucs.items() if k != "score_members"}
     source = choose_image_score(offered, extra_aucs, min_extra_auc)
     image_score = candidates[source]
-    thr = choose_threshold(truth, image_score, method="youden")
+    # the call misses few fractures: the default is the high-sensitivity point (a reader
+    # reviews what it suggests); Youden's point is reported beside it
+    thr = choose_threshold(truth, image_score, method="sensitivity", target=_HIGH_RATE)
+    youden = choose_threshold(truth, image_score, method="youden")
+    high_spec = choose_threshold(truth, image_score, method="specificity", target=_HIGH_RATE)
     at = metrics_at(truth, image_score, thr, allow_same_data=True)
     # box threshold: the lowest score keeping false positives <= 1 per image at IoU 0.3
     from ankle_core.stats.detection import match_detections
@@ -1113,11 +1123,16 @@ def export_heatmap_model(
             "operating_points": OperatingPoints(
                 default=float(thr.value),
                 high_sensitivity=float(thr.value),
-                high_specificity=float(thr.value),
+                high_specificity=max(float(high_spec.value), float(thr.value)),
                 chosen_on=(
-                    f"FracAtlas validation images ({len(val)}, {int(truth.sum())} fractured), "
-                    f"Youden; sensitivity {at.sensitivity.value:.3f}, specificity "
-                    f"{at.specificity.value:.3f} there"
+                    f"FracAtlas validation images ({len(val)}, {int(truth.sum())} fractured): "
+                    "default and high_sensitivity: the highest threshold with sensitivity >= "
+                    f"{_HIGH_RATE} (sensitivity {at.sensitivity.value:.3f}, specificity "
+                    f"{at.specificity.value:.3f} there); high_specificity: the lowest with "
+                    f"specificity >= {_HIGH_RATE} (sensitivity {high_spec.sensitivity:.3f}, "
+                    f"specificity {high_spec.specificity:.3f}); Youden's point, not used: "
+                    f"{youden.value:.4f} (sensitivity {youden.sensitivity:.3f}, specificity "
+                    f"{youden.specificity:.3f})"
                 ),
             ),
             "explanation": {

@@ -170,6 +170,9 @@ def test_exported_model_loads_is_hash_checked_and_onnx_matches(
         assert len(metrics["val"][key]["ci95"]) == 2
     card = json.loads((out / "card.json").read_text())
     assert card["architecture"] == "centernet_mobilenet_v2"
+    ops = card["operating_points"]
+    assert ops["high_sensitivity"] <= ops["default"] <= ops["high_specificity"]
+    assert "sensitivity >= 0.9" in ops["chosen_on"]
     assert "FracAtlas" in card["training"]["credit"]
     radiograph = Radiograph(np.asarray(Image.open(val[0].path), np.float32) / 255.0)
     torch_loc = FractureLocaliser.from_name("tiny-leg", models_dir=out.parent)
