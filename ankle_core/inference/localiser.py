@@ -56,11 +56,13 @@ LEG_LOCALISER_NAME = "fracatlas-leg-localiser"
 HEATMAP_ARCHITECTURE = "centernet_mobilenet_v2"
 #: The heat-map localiser's image-score rules (card ``explanation["image_score"]``), in words.
 IMAGE_SCORE_RULES = {
-    "image_head": "the image head's probability",
+    "image_head": "the image head's fracture probability",
     "max_box": "the top box score",
-    "mean": "the mean of the image head's probability and the top box score",
-    "score_members": "the score members' own mean rule (their image head and top heat-map peak)",
-    "mean_with_score_members": "the mean of the 'mean' rule and the score members' own",
+    "mean": "the mean of the image head's fracture probability and the top box score",
+    "score_members": "the score members' own mean of image probability and top heat-map peak "
+    "(they place no boxes)",
+    "mean_with_score_members": "the mean of two scores: the box models' (image probability "
+    "and top box score, averaged) and that of further models that place no boxes",
 }
 
 

@@ -101,7 +101,7 @@ def test_real_radiograph_shows_the_lower_limb_finding_first(with_localiser: Path
     assert "FracAtlas" in text and "CC BY 4.0" in text  # the card's credit line
     assert "NOT for clinical use" in text
     # what the score is, and the call at the card's other operating points
-    assert "Image score: the mean of" in text
+    assert "Image score: the mean of two scores" in text
     assert "At the high-specificity operating point" in text
     if at.selectbox(key="leg_box").options:
         # the box's Grad-CAM is computed only once a box is picked
