@@ -292,11 +292,13 @@ class FractureHeatmapNet(_HeadLayers):
         """
         return self.heads_from_c4s(c3, self.member_c4s(c3, c4a))
 
-    def score_members_score(self, c3: torch.Tensor, c4a: torch.Tensor | None) -> torch.Tensor:
-        """The score members' image score (B,) in [0, 1] from the shared maps.
+    def score_members_score(self, c3: torch.Tensor) -> torch.Tensor:
+        """The score members' image score (B,) in [0, 1] from the shared stem's map ``c3``.
 
         ``(sigmoid(image logit) + sigmoid(largest heat-map logit)) / 2`` of the score
-        ensemble's mean outputs: its "mean" image-score rule.
+        ensemble's mean outputs: its "mean" image-score rule. Only the stem is shared (what
+        :func:`score_member_state` checks): score members that froze blocks 7-13 too run
+        their own copy of them.
 
         Raises:
             ValueError: the network has no score members.
@@ -304,8 +306,7 @@ class FractureHeatmapNet(_HeadLayers):
         score = self.score_net
         if score is None:
             raise ValueError("this network has no score members.")
-        if score.frozen_blocks == FROZEN_BLOCKS and c4a is None:
-            c4a = score.features[7:FROZEN_BLOCKS](c3)
+        c4a = score.features[7:FROZEN_BLOCKS](c3) if score.frozen_blocks == FROZEN_BLOCKS else None
         heat, _, _, logit = score.heads(c3, c4a)
         top = heat.flatten(1).amax(dim=1)
         return (torch.sigmoid(logit) + torch.sigmoid(top)) / 2
@@ -319,7 +320,7 @@ class FractureHeatmapNet(_HeadLayers):
         out = self.heads(c3, c4a)
         if self.score_net is None:
             return out
-        return (*out, self.score_members_score(c3, c4a))
+        return (*out, self.score_members_score(c3))
 
 
 def merge_member_states(

@@ -200,18 +200,21 @@ def test_frozen_blocks_is_checked() -> None:
 
 
 def _with_score_members(
-    frozen: int = FROZEN_BLOCKS,
+    frozen: int = FROZEN_BLOCKS, score_frozen: int = 7
 ) -> tuple[FractureHeatmapNet, FractureHeatmapNet, FractureHeatmapNet]:
-    """A box ensemble of two cached-trunk members plus two frozen-stem score members."""
+    """A box ensemble of two members plus two score members; they share only the stem."""
     a = _single(0, frozen=frozen)
     b = _single(1, trunk=a, frozen=frozen)
-    s0 = _single(2, trunk=a, frozen=7)
-    s1 = _single(3, trunk=a, frozen=7)
+    other = _single(9, trunk=a, frozen=7)  # the stem of a, blocks 7-13 of its own
+    s0 = _single(2, trunk=other, frozen=score_frozen)
+    s1 = _single(3, trunk=other, frozen=score_frozen)
     box_state = merge_member_states([a.state_dict(), b.state_dict()], frozen)
-    score_state = merge_member_states([s0.state_dict(), s1.state_dict()], 7)
+    score_state = merge_member_states([s0.state_dict(), s1.state_dict()], score_frozen)
     box = build_fracture_heatmap_net(width=16, input_side=64, members=2, frozen_blocks=frozen)
     box.load_state_dict(box_state)
-    scorer = build_fracture_heatmap_net(width=16, input_side=64, members=2, frozen_blocks=7)
+    scorer = build_fracture_heatmap_net(
+        width=16, input_side=64, members=2, frozen_blocks=score_frozen
+    )
     scorer.load_state_dict(score_state)
     both = build_fracture_heatmap_net(
         width=16,
@@ -219,15 +222,18 @@ def _with_score_members(
         members=2,
         frozen_blocks=frozen,
         score_members=2,
-        score_frozen_blocks=7,
+        score_frozen_blocks=score_frozen,
     )
     both.load_state_dict(score_member_state(box_state, score_state))
     return box.eval(), scorer.eval(), both.eval()
 
 
-@pytest.mark.parametrize("frozen", [FROZEN_BLOCKS, 7])
-def test_score_members_add_an_image_score_and_leave_the_boxes(frozen: int) -> None:
-    box, scorer, both = _with_score_members(frozen)
+@pytest.mark.parametrize(("frozen", "score_frozen"), [(14, 7), (7, 7), (14, 14)])
+def test_score_members_add_an_image_score_and_leave_the_boxes(
+    frozen: int, score_frozen: int
+) -> None:
+    """(14, 14): the score members' frozen blocks 7-13 differ from the box members' ones."""
+    box, scorer, both = _with_score_members(frozen, score_frozen)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         want, mine, theirs = box(x), both(x), scorer(x)
@@ -254,7 +260,7 @@ def test_score_members_must_share_the_stem() -> None:
     with pytest.raises(ValueError, match="score_members"):
         build_fracture_heatmap_net(score_members=-1)
     with pytest.raises(ValueError, match="no score members"):
-        a.score_members_score(torch.zeros(1, 32, 8, 8), None)
+        a.score_members_score(torch.zeros(1, 32, 8, 8))
 
 
 def test_localiser_offers_the_score_members_rule_and_checks_the_card(tmp_path: Path) -> None:
