@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ankle_core.errors import ModelLoadError
 from ankle_core.models.detector import DetectorCore, decode_detections, prepare_detector_input
 from ankle_core.models.fracture_heatmap import (
     FractureHeatmapNet,
@@ -153,7 +154,7 @@ class FractureLocaliser:
             if self.image_score_source not in IMAGE_SCORE_RULES or (
                 "score_members" in self.image_score_source and not has_score_members
             ):
-                raise ValueError(
+                raise ModelLoadError(
                     f"{card.name}: the card's image score {self.image_score_source!r} is not "
                     "one this network gives."
                 )

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from ankle_core.errors import ModelLoadError
 from ankle_core.explain.heatmap import heatmap_gradcam
 from ankle_core.models.card import ModelCard
 from ankle_core.models.fracture_heatmap import (
@@ -304,5 +305,5 @@ def test_localiser_offers_the_score_members_rule_and_checks_the_card(tmp_path: P
     plain = ModelCard(**{**card.__dict__, "architecture_params": _card(2).architecture_params})
     box, _, _ = _with_score_members()
     save_model(box, plain, tmp_path / "tiny-plain", half=False)
-    with pytest.raises(ValueError, match="mean_with_score_members"):
+    with pytest.raises(ModelLoadError, match="mean_with_score_members"):
         FractureLocaliser(load_model(tmp_path / "tiny-plain", device="cpu"))
