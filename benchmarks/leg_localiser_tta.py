@@ -7,9 +7,9 @@ For the card's FracAtlas validation images (and the extremity ``valid`` images w
 present), read as the card's export read them, it runs the installed
 ``fracatlas-leg-localiser`` on each image and on its mirror image and prints:
 
-- the image AUC (sklearn) of the card's image score and of its mean over both passes, for
-  each score source (image head, top box, their mean), and a paired bootstrap 95% interval
-  of the AUC change (2000 replicates over images, seed 0);
+- the image AUC (sklearn) of each image-score rule the model gives (``rule_scores``) and of
+  its mean over both passes, and a paired bootstrap 95% interval of the AUC change for the
+  card's own rule (2000 replicates over images, seed 0);
 - fracture boxes found among the top 5 at IoU >= 0.3 (:func:`found_in_top_k`) for the plain
   boxes and for the union of both passes' boxes (mirrored boxes mapped back) after greedy
   suppression at IoU 0.5.
@@ -47,13 +47,11 @@ from ankle_core.types import Radiograph
 
 def _one_pass(
     loc: FractureLocaliser, pixels: np.ndarray
-) -> tuple[float, float, np.ndarray, np.ndarray]:
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     result = loc.run(Radiograph(pixels))
     boxes = np.array([b.box.as_xyxy() for b in result.boxes]).reshape(-1, 4)
     scores = np.array([b.score for b in result.boxes], dtype=np.float64)
-    top = float(scores[0]) if len(scores) else 0.0
-    head = 2.0 * result.image_score - top  # the card's image score is the mean of the two
-    return head, top, boxes, scores
+    return dict(result.rule_scores), boxes, scores
 
 
 def _suppress(boxes: np.ndarray, scores: np.ndarray, iou: float = 0.5) -> tuple[np.ndarray, ...]:
@@ -74,29 +72,29 @@ def evaluate(loc: FractureLocaliser, samples: Sequence[TrainSample]) -> dict[str
     for s in samples:
         pixels = np.clip(load_pixels(s.path), 0.0, 1.0)
         width = pixels.shape[1]
-        h, t, b, sc = _one_pass(loc, pixels)
-        hf, tf, bf, sf = _one_pass(loc, np.ascontiguousarray(pixels[:, ::-1]))
+        r, b, sc = _one_pass(loc, pixels)
+        rf, bf, sf = _one_pass(loc, np.ascontiguousarray(pixels[:, ::-1]))
         bf = bf.copy()
         bf[:, [0, 2]] = width - bf[:, [2, 0]]
         mb, ms = _suppress(np.concatenate([b, bf]), np.concatenate([sc, sf]))
         y.append(s.label)
-        plain.append((h, t))
-        flip.append((hf, tf))
+        plain.append(r)
+        flip.append(rf)
         b0.append(b)
         s0.append(sc)
         bm.append(mb)
         sm.append(ms)
         gt.append(np.array([g.as_xyxy() for g in s.boxes]).reshape(-1, 4))
     truth = np.array(y)
-    p, f = np.array(plain), np.array(flip)
-    sources = {"image_head": 0, "max_box": 1}
     aucs: dict[str, float] = {}
-    for name, col in sources.items():
-        aucs[name] = roc_auc_score(truth, p[:, col])
-        aucs[f"{name}+hflip"] = roc_auc_score(truth, (p[:, col] + f[:, col]) / 2)
-    base, tta = p.mean(axis=1), (p.mean(axis=1) + f.mean(axis=1)) / 2
-    aucs["mean"] = roc_auc_score(truth, base)
-    aucs["mean+hflip"] = roc_auc_score(truth, tta)
+    for name in plain[0]:
+        p = np.array([r[name] for r in plain])
+        f = np.array([r[name] for r in flip])
+        aucs[name] = roc_auc_score(truth, p)
+        aucs[f"{name}+hflip"] = roc_auc_score(truth, (p + f) / 2)
+    card = loc.image_score_source  # the paired interval is for the card's own rule
+    base = np.array([r[card] for r in plain])
+    tta = (base + np.array([r[card] for r in flip])) / 2
     rng = np.random.default_rng(0)
     deltas = []
     for _ in range(2000):
@@ -108,7 +106,8 @@ def evaluate(loc: FractureLocaliser, samples: Sequence[TrainSample]) -> dict[str
         "images": len(truth),
         "fractured": int(truth.sum()),
         "auc": {k: round(float(v), 4) for k, v in aucs.items()},
-        "auc_change_mean_ci95": [round(float(lo), 4), round(float(hi), 4)],
+        "card_rule": card,
+        "auc_change_card_rule_ci95": [round(float(lo), 4), round(float(hi), 4)],
         "found_top5_iou03": list(found_in_top_k(b0, s0, gt, 5, 0.3)),
         "found_top5_iou03_hflip": list(found_in_top_k(bm, sm, gt, 5, 0.3)),
     }

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ankle_core.errors import ModelLoadError
+from ankle_core.explain.gradcam import CamMethod
 from ankle_core.models.detector import DetectorCore, decode_detections, prepare_detector_input
 from ankle_core.models.fracture_heatmap import (
     FractureHeatmapNet,
@@ -218,13 +219,25 @@ class FractureLocaliser:
                 kept.append(i)
         return kept
 
-    def saliency(self, radiograph: Radiograph, box_index: int) -> np.ndarray:
+    def saliency(
+        self, radiograph: Radiograph, box_index: int, method: CamMethod = "hirescam"
+    ) -> np.ndarray:
         """Grad-CAM of box ``box_index`` of :meth:`run`'s result, (H, W) float32 in [0, 1].
+
+        Args:
+            radiograph: the radiograph :meth:`run` saw.
+            box_index: index into its ``boxes``.
+            method: heat-map models: ``"hirescam"`` (the default) or ``"gradcam"``; see
+                :mod:`ankle_core.explain.heatmap`. The RetinaNet model has one method and
+                takes only the default.
 
         Raises:
             IndexError: no such box.
+            ValueError: an unknown ``method``, or another than the default for RetinaNet.
         """
         if not self.heatmap:
+            if method != "hirescam":
+                raise ValueError("the RetinaNet localiser's saliency has no method choice.")
             from ankle_core.explain.radiograph import detector_saliency
 
             return detector_saliency(
@@ -251,7 +264,7 @@ class FractureLocaliser:
             raise IndexError(f"box_index {box_index} out of range ({len(kept)} boxes).")
         row, col = (int(v) for v in det.cells[kept[box_index]])
         valid = (round(h * prep.scale), round(w * prep.scale))
-        return heatmap_gradcam(net, tensor, (row, col), valid, (h, w))
+        return heatmap_gradcam(net, tensor, (row, col), valid, (h, w), method)
 
     def _network(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self._onnx is not None:

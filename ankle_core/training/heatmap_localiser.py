@@ -1154,7 +1154,8 @@ def export_heatmap_model(
                 "box_threshold_rule": "lowest box score with <= 1 false positive per "
                 "validation image at IoU 0.3",
                 "max_boxes": 5,
-                "gradcam_layer": "features.13 (stride 16)"
+                "gradcam_layer": "HiResCAM (gradient x activation, element-wise) on features.13 "
+                "(stride 16)"
                 + (
                     ""
                     if members == 1

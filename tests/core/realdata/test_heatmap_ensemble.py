@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from ankle_core.errors import ModelLoadError
+from ankle_core.explain.gradcam import CamMethod
 from ankle_core.explain.heatmap import heatmap_gradcam
 from ankle_core.models.card import ModelCard
 from ankle_core.models.fracture_heatmap import (
@@ -164,21 +165,25 @@ def test_a_frozen_stem_ensemble_owns_blocks_7_to_13_per_member(tmp_path: Path) -
         assert torch.equal(loaded(x)[0], ens(x)[0])
 
 
-def test_gradcam_of_a_frozen_stem_ensemble_averages_its_members() -> None:
+@pytest.mark.parametrize("method", ["hirescam", "gradcam"])
+def test_gradcam_of_a_frozen_stem_ensemble_averages_its_members(method: CamMethod) -> None:
     a = _single(0, frozen=7)
     b = _single(1, trunk=a, frozen=7)
     ens = build_fracture_heatmap_net(width=16, input_side=64, members=2, frozen_blocks=7).eval()
     ens.load_state_dict(merge_member_states([a.state_dict(), b.state_dict()], 7))
     x = torch.randn(1, 3, 64, 64)
     cell = (2, 5)
-    cam = heatmap_gradcam(ens, x, cell, (64, 64), (64, 64))
-    # by hand: each member's c4 Grad-CAM of the mean heat map, averaged, then normalised
+    cam = heatmap_gradcam(ens, x, cell, (64, 64), (64, 64), method=method)
+    # by hand: each member's map on its own c4, of the mean heat map, averaged, normalised;
+    # HiResCAM weighs each activation by its own gradient, Grad-CAM by its channel's mean
     c3 = ens.features[:7](x).detach()
     c4s = [m.detach().requires_grad_(True) for m in ens.member_c4s(c3, None)]
     heat = ens.heads_from_c4s(c3, c4s)[0]
     grads = torch.autograd.grad(heat[0, 0, cell[0], cell[1]], c4s)
+    if method == "gradcam":
+        grads = tuple(g.mean(dim=(2, 3), keepdim=True) for g in grads)
     maps = [
-        torch.relu((g.mean(dim=(2, 3), keepdim=True) * m.detach()).sum(dim=1, keepdim=True))
+        torch.relu((g * m.detach()).sum(dim=1, keepdim=True))
         for g, m in zip(grads, c4s, strict=True)
     ]
     assert not torch.allclose(maps[0], maps[1])  # two different members
@@ -187,8 +192,23 @@ def test_gradcam_of_a_frozen_stem_ensemble_averages_its_members() -> None:
     )[0, 0]
     want = (want / want.max()).numpy()
     assert abs(cam - want).max() < 1e-4
-    one = heatmap_gradcam(ens, x, cell, (64, 64), (64, 64))
+    one = heatmap_gradcam(ens, x, cell, (64, 64), (64, 64), method=method)
     assert (one == cam).all()  # the network was not changed by the explanation
+
+
+def test_the_default_map_is_hirescam_and_stays_near_its_peak() -> None:
+    """HiResCAM keeps the map where the gradient of the explained cell is; Grad-CAM's channel
+    means spread it wherever those channels fire."""
+    net = _single(0)
+    x = torch.randn(1, 3, 128, 128)
+    cell = (2, 2)  # a corner cell of the 16 x 16 heat map
+    hires = heatmap_gradcam(net, x, cell, (128, 128), (128, 128))
+    assert (hires == heatmap_gradcam(net, x, cell, (128, 128), (128, 128), "hirescam")).all()
+    grad = heatmap_gradcam(net, x, cell, (128, 128), (128, 128), "gradcam")
+    near = (slice(0, 64), slice(0, 64))  # the quarter of the image around the cell
+    assert hires[near].sum() / hires.sum() > grad[near].sum() / grad.sum()
+    with pytest.raises(ValueError, match="method"):
+        heatmap_gradcam(net, x, cell, (128, 128), (128, 128), "mean")
 
 
 def test_frozen_blocks_is_checked() -> None:
