@@ -16,8 +16,9 @@ present), read as the card's export read them, it runs the installed
 
 Results on 2026-12-06 (see docs/real-data.md): version 1.0.0, validation AUC 0.9015 ->
 0.9042, change 95% interval -0.016..+0.022, top 5: 26/36 both ways; version 2.0.0 (the
-three-member ensemble), 0.9133 -> 0.9169, change -0.009..+0.017, top 5: 29 -> 27 of 36.
-TTA was not adopted.
+three-member ensemble), 0.9133 -> 0.9169, change -0.009..+0.017, top 5: 29 -> 27 of 36;
+version 3.0.0 (card rule mean_with_score_members), 0.9247 -> 0.9275, change
+-0.006..+0.013, top 5: 29 -> 27. TTA was not adopted.
 """
 
 from __future__ import annotations
