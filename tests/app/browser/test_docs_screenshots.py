@@ -162,8 +162,12 @@ def test_screenshot_study_owner(page: Page, demo_app_url: str) -> None:
 def test_screenshot_library_real(page: Page, demo_app_url: str) -> None:
     _nav(page, demo_app_url, "Teaching library")
     expect(page.get_by_text(re.compile(r"\d+ of 64 real cases"))).to_be_visible(timeout=TIMEOUT_MS)
+    image = page.locator('[data-testid="stImage"] img').first
+    expect(image).to_be_visible(timeout=TIMEOUT_MS)
+    plain = image.get_attribute("src") or ""
     page.get_by_text("Show the truth (boxes and masks)").first.click()
-    expect(page.locator('[data-testid="stImage"] img').first).to_be_visible(timeout=TIMEOUT_MS)
+    # the first picture is there before the click: wait for the one with the truth drawn
+    expect(image).not_to_have_attribute("src", plain, timeout=TIMEOUT_MS)
     top = page.get_by_text(re.compile(r"\d+ of 64 real cases"))
     assert _shot(page, "library_real", 1000, top).stat().st_size > 10_000
 
