@@ -15,7 +15,6 @@ the installed ``fracture-detector-xr``; ``--untrained`` uses a random localiser 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -26,6 +25,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ankle_core.device import configure_threads_for_cli
+from benchmarks._report import emit
 
 configure_threads_for_cli(sys.argv[1:])  # before torch loads: passive waits, chosen threads
 
@@ -113,9 +113,7 @@ def main() -> int:
         "max_abs_output_difference": max_diff,
         "images_with_identical_boxes": agree,
     }
-    print(json.dumps(out, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
+    emit(out, args.json)
     return 0
 
 

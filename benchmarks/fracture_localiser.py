@@ -15,7 +15,6 @@ absolute times noisy, the ratio less so) and the largest difference of the image
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -34,6 +33,7 @@ from ankle_core.realdata.fracatlas import FRACATLAS, read_fracatlas, validation_
 from ankle_core.realdata.sources import find_real_data
 from ankle_core.training.heatmap_localiser import load_pixels
 from ankle_core.types import Radiograph
+from benchmarks._report import emit
 
 
 def _images(n: int) -> list[Radiograph]:
@@ -82,9 +82,7 @@ def main() -> int:
         "machine": f"{platform.machine()}, shared CPU, torch {torch.__version__}",
         "load_average_1_5_15_min": [round(v, 2) for v in os.getloadavg()],
     }
-    print(json.dumps(out, indent=2))
-    if args.json is not None:
-        args.json.write_text(json.dumps(out, indent=2))
+    emit(out, args.json)
     return 0
 
 

@@ -22,7 +22,6 @@ radiograph pages show HiResCAM since.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -40,6 +39,7 @@ from ankle_core.stats.mcnemar import mcnemar_counts
 from ankle_core.stats.metrics import wilson_interval
 from ankle_core.training.heatmap_localiser import fracatlas_samples, load_pixels
 from ankle_core.types import Radiograph
+from benchmarks._report import emit
 
 
 def _mass_near(cam: np.ndarray, box: tuple[float, float, float, float]) -> float:
@@ -100,9 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     loc = FractureLocaliser.from_name(LEG_LOCALISER_NAME)
     out = evaluate(loc)
-    print(json.dumps(out, indent=2))
-    if args.json is not None:
-        args.json.write_text(json.dumps(out, indent=2))
+    emit(out, args.json)
     return 0
 
 

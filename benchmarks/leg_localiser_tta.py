@@ -24,7 +24,6 @@ version 3.0.0 (card rule mean_with_score_members), 0.9247 -> 0.9275, change
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +43,7 @@ from ankle_core.realdata.sources import FRACTURE_BOXES, find_real_data
 from ankle_core.stats.detection import box_iou, found_in_top_k
 from ankle_core.training.heatmap_localiser import TrainSample, fracatlas_samples, load_pixels
 from ankle_core.types import Radiograph
+from benchmarks._report import emit
 
 
 def _one_pass(
@@ -130,10 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {"val": evaluate(loc, val)}
     if extra:
         out["extremity_valid"] = evaluate(loc, extra)
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json is not None:
-        args.json.write_text(text)
+    emit(out, args.json)
     return 0
 
 
