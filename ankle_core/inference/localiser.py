@@ -168,6 +168,9 @@ class FractureLocaliser:
             self.image_score_source = "max_box"
             self.side = -(-int(card.input_size[0]) // 32) * 32
             self.core = DetectorCore(model.network).eval()  # type: ignore[arg-type]
+        #: the map :meth:`saliency` draws by default: HiResCAM for the heat-map model (its
+        #: Grad-CAM lit places far from the box), Grad-CAM for RetinaNet
+        self.saliency_method: CamMethod = "hirescam" if self.heatmap else "gradcam"
         self.threshold = default_box if threshold is None else float(threshold)
         self.max_boxes = self.max_boxes if max_boxes is None else int(max_boxes)
         self.credit = str(card.training.get("credit", card.training.get("data", "")))
@@ -220,24 +223,28 @@ class FractureLocaliser:
         return kept
 
     def saliency(
-        self, radiograph: Radiograph, box_index: int, method: CamMethod = "hirescam"
+        self, radiograph: Radiograph, box_index: int, method: CamMethod | None = None
     ) -> np.ndarray:
-        """Grad-CAM of box ``box_index`` of :meth:`run`'s result, (H, W) float32 in [0, 1].
+        """Class-activation map of box ``box_index`` of :meth:`run`'s result.
 
         Args:
             radiograph: the radiograph :meth:`run` saw.
             box_index: index into its ``boxes``.
-            method: heat-map models: ``"hirescam"`` (the default) or ``"gradcam"``; see
-                :mod:`ankle_core.explain.heatmap`. The RetinaNet model has one method and
-                takes only the default.
+            method: ``"hirescam"`` or ``"gradcam"`` (heat-map models, see
+                :mod:`ankle_core.explain.heatmap`); None: :attr:`saliency_method`. The
+                RetinaNet model has Grad-CAM only.
+
+        Returns:
+            (H, W) float32 in [0, 1].
 
         Raises:
             IndexError: no such box.
-            ValueError: an unknown ``method``, or another than the default for RetinaNet.
+            ValueError: an unknown ``method``, or HiResCAM asked of the RetinaNet model.
         """
+        method = self.saliency_method if method is None else method
         if not self.heatmap:
-            if method != "hirescam":
-                raise ValueError("the RetinaNet localiser's saliency has no method choice.")
+            if method != "gradcam":
+                raise ValueError("the RetinaNet localiser's saliency is Grad-CAM only.")
             from ankle_core.explain.radiograph import detector_saliency
 
             return detector_saliency(

@@ -321,6 +321,12 @@ def test_localiser_offers_the_score_members_rule_and_checks_the_card(tmp_path: P
         (rules["mean"] + rules["score_members"]) / 2
     )
     assert result.image_score == rules["mean_with_score_members"]
+    # the map of a box: HiResCAM unless Grad-CAM is asked for
+    loc = FractureLocaliser(load_model(tmp_path / "tiny-score", device="cpu"), threshold=0.0)
+    assert loc.saliency_method == "hirescam"
+    default = loc.saliency(radiograph, 0)
+    assert np.array_equal(default, loc.saliency(radiograph, 0, "hirescam"))
+    assert not np.array_equal(default, loc.saliency(radiograph, 0, "gradcam"))
     # a card that asks a network without score members for their rule is refused on loading
     plain = ModelCard(**{**card.__dict__, "architecture_params": _card(2).architecture_params})
     box, _, _ = _with_score_members()

@@ -92,3 +92,9 @@ def test_detector_saliency_explains_a_localiser_box(tiny_localiser: LoadedModel)
     image = _radiograph()
     heat = detector_saliency(tiny_localiser, image, 0)
     assert heat.shape == (150, 100) and float(heat.min()) >= 0 and float(heat.max()) <= 1
+    # through the localiser: Grad-CAM, its only method
+    loc = FractureLocaliser(tiny_localiser)
+    assert loc.saliency_method == "gradcam"
+    assert np.array_equal(loc.saliency(image, 0), loc.saliency(image, 0, "gradcam"))
+    with pytest.raises(ValueError, match="Grad-CAM only"):
+        loc.saliency(image, 0, "hirescam")
