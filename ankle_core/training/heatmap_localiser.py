@@ -763,58 +763,6 @@ def choose_image_score(
     return max(allowed, key=lambda k: aucs[k])
 
 
-def _member_entry(
-    run: Path, hist: Mapping[str, Any], split: Mapping[str, Any], epoch: int, best: bool
-) -> dict[str, Any]:
-    """One member run in the card: seed, command, epochs and its member epoch's figures."""
-    return {
-        "run": run.name,
-        "seed": int(hist["config"]["seed"]),
-        "command": "python -m ankle_core.training " + " ".join(split.get("argv", [])),
-        "epochs_run": len(hist["history"]),
-        "member_epoch": epoch,
-        **({"best_epoch": epoch} if best else {}),
-        "training_wall_time_s": round(float(hist["history"][-1]["wall_s"]), 1),
-        "member_epoch_figures": next(e for e in hist["history"] if e["epoch"] == epoch),
-    }
-
-
-def _ensemble_training(
-    runs: Sequence[Path],
-    hists: Sequence[Mapping[str, Any]],
-    splits: Sequence[Mapping[str, Any]],
-    member_epochs: Sequence[int],
-    checkpoint: str,
-) -> dict[str, Any]:
-    """The card's training entries of an ensemble (nothing for a single run)."""
-    if len(runs) == 1:
-        return {}
-    best = checkpoint == "best.pt"
-    members = [
-        _member_entry(r, h, sp, epoch, best)
-        for r, h, sp, epoch in zip(runs, hists, splits, member_epochs, strict=True)
-    ]
-    return {
-        "ensemble": (
-            f"{len(runs)} runs of the same recipe with seeds "
-            f"{', '.join(str(m['seed']) for m in members)}; {_member_rule(checkpoint)} is one "
-            "member; the frozen trunk is shared and the outputs are the members' mean "
-            "(heat-map logits, log sizes, offsets, image logits)"
-        ),
-        "members": members,
-        "command": [m["command"] for m in members],
-        "epochs_run": [m["epochs_run"] for m in members],
-        "member_epoch": list(member_epochs),
-        **({"best_epoch": list(member_epochs)} if best else {}),
-        "training_wall_time_s": round(sum(m["training_wall_time_s"] for m in members), 1),
-    }
-
-
-#: Sensitivity of the card's ``high_sensitivity`` point and specificity of its
-#: ``high_specificity`` point, on the validation images.
-_HIGH_RATE = 0.9
-
-
 @dataclass(frozen=True)
 class _RunFamily:
     """Training runs that become one ensemble: their histories, splits and checkpoints."""
@@ -846,22 +794,72 @@ class _RunFamily:
         """
         return min(int(h["config"].get("frozen_blocks", FROZEN_BLOCKS)) for h in self.hists)
 
+    @property
+    def epochs(self) -> list[int]:
+        """The epoch each run's checkpoint holds: each member's epoch."""
+        return [int(st["epoch"]) for st in self.states]
+
     def merged_state(self) -> dict[str, torch.Tensor]:
         """The ensemble's state dict (:func:`merge_member_states`)."""
         return merge_member_states([st["model"] for st in self.states], self.frozen_blocks)
+
+    def member_entries(self, checkpoint: str) -> list[dict[str, Any]]:
+        """Each run's entry in the card (:func:`_member_entry`)."""
+        best = checkpoint == "best.pt"
+        return [
+            _member_entry(r, h, sp, epoch, best)
+            for r, h, sp, epoch in zip(self.runs, self.hists, self.splits, self.epochs, strict=True)
+        ]
+
+
+def _member_entry(
+    run: Path, hist: Mapping[str, Any], split: Mapping[str, Any], epoch: int, best: bool
+) -> dict[str, Any]:
+    """One member run in the card: seed, command, epochs and its member epoch's figures."""
+    return {
+        "run": run.name,
+        "seed": int(hist["config"]["seed"]),
+        "command": "python -m ankle_core.training " + " ".join(split.get("argv", [])),
+        "epochs_run": len(hist["history"]),
+        "member_epoch": epoch,
+        **({"best_epoch": epoch} if best else {}),
+        "training_wall_time_s": round(float(hist["history"][-1]["wall_s"]), 1),
+        "member_epoch_figures": next(e for e in hist["history"] if e["epoch"] == epoch),
+    }
+
+
+def _ensemble_training(family: _RunFamily, checkpoint: str) -> dict[str, Any]:
+    """The card's training entries of an ensemble (nothing for a single run)."""
+    if len(family.runs) == 1:
+        return {}
+    members = family.member_entries(checkpoint)
+    member_epochs = family.epochs
+    return {
+        "ensemble": (
+            f"{len(family.runs)} runs of the same recipe with seeds "
+            f"{', '.join(str(m['seed']) for m in members)}; {_member_rule(checkpoint)} is one "
+            "member; the frozen trunk is shared and the outputs are the members' mean "
+            "(heat-map logits, log sizes, offsets, image logits)"
+        ),
+        "members": members,
+        "command": [m["command"] for m in members],
+        "epochs_run": [m["epochs_run"] for m in members],
+        "member_epoch": member_epochs,
+        **({"best_epoch": member_epochs} if checkpoint == "best.pt" else {}),
+        "training_wall_time_s": round(sum(m["training_wall_time_s"] for m in members), 1),
+    }
+
+
+#: Sensitivity of the card's ``high_sensitivity`` point and specificity of its
+#: ``high_specificity`` point, on the validation images.
+_HIGH_RATE = 0.9
 
 
 def _score_members_training(scorers: _RunFamily, checkpoint: str) -> dict[str, Any]:
     """The card's training entry of the score members (nothing without them)."""
     if not scorers.runs:
         return {}
-    best = checkpoint == "best.pt"
-    members = [
-        _member_entry(r, h, sp, int(st["epoch"]), best)
-        for r, h, sp, st in zip(
-            scorers.runs, scorers.hists, scorers.splits, scorers.states, strict=True
-        )
-    ]
+    members = scorers.member_entries(checkpoint)
     frozen = scorers.frozen_blocks
     return {
         "score_members": {
@@ -954,7 +952,7 @@ def export_heatmap_model(
 
     runs = [Path(run_dir), *(Path(r) for r in member_runs)]
     family = _RunFamily.load(runs, checkpoint)
-    hists, splits, states = family.hists, family.splits, family.states
+    hists, splits = family.hists, family.splits
     hist, split = hists[0], splits[0]
     cfg = HeatmapTrainConfig(**hist["config"])
     scorers = _RunFamily.load([Path(r) for r in score_runs], score_checkpoint)
@@ -983,7 +981,7 @@ def export_heatmap_model(
     if scorers.runs:
         state = score_member_state(state, scorers.merged_state())
     net.load_state_dict(state)
-    member_epochs = [int(st["epoch"]) for st in states]
+    member_epochs = family.epochs
     arch_params: dict[str, Any] = {"width": cfg.width, "input_side": cfg.side}
     if members > 1:
         arch_params["members"] = members
@@ -1211,7 +1209,7 @@ def export_heatmap_model(
                     + "; machine shared with other jobs; no GPU"
                 ),
                 "torch_version": torch.__version__,
-                **_ensemble_training(runs, hists, splits, member_epochs, checkpoint),
+                **_ensemble_training(family, checkpoint),
                 **_score_members_training(scorers, score_checkpoint),
                 **dict(training_notes or {}),
             },
