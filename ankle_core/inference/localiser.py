@@ -264,7 +264,7 @@ class FractureLocaliser:
             raise TypeError("The heat-map localiser's network is not a FractureHeatmapNet.")
         tensor = prep.tensor.to(self.model.device)
         with torch.no_grad():
-            heat, size, offset = net(tensor)[:3]
+            heat, size, offset, _ = net.heads(*net.shared_maps(tensor))  # boxes only
         det = decode_heatmap(heat[0].cpu(), size[0].cpu(), offset[0].cpu(), top_k=20)
         kept = self.kept_indices(det.boxes / prep.scale, det.scores, (h, w))
         if not 0 <= box_index < len(kept):
